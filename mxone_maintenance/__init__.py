@@ -1,0 +1,1 @@
+"""MX-ONE server redundancy: the maintenance utility and the cluster agent."""
