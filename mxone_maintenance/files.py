@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import AddressValueError, IPv4Interface, NetmaskValueError
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import yaml
 
@@ -156,7 +157,7 @@ def _name(value: Any, where: _Where) -> str:
     return value
 
 
-def _choice(*options: Optional[str]) -> Callable[[Any, _Where], Any]:
+def _choice(*options: str | None) -> Callable[[Any, _Where], Any]:
     def check(value: Any, where: _Where) -> Any:
         if value not in options:
             shown = ", ".join("null" if o is None else o for o in options)

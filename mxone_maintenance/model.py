@@ -5,7 +5,7 @@ DESIGN §5 are plain comparisons of `.network`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from ipaddress import IPv4Interface
 from typing import Literal, Optional
 
@@ -28,7 +28,7 @@ class Server:
     name: str
     address: IPv4Interface
     role: Role = "lim"
-    lim: Optional[int] = None
+    lim: int | None = None
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class Cluster:
     interface: str = DEFAULT_INTERFACE
     schema: int = 1
 
-    def lim(self, number: int) -> Optional[ClusterLim]:
+    def lim(self, number: int) -> ClusterLim | None:
         return next((item for item in self.lims if item.lim == number), None)
 
     @property
@@ -71,16 +71,16 @@ class Cluster:
         """Regular servers in LIM order, then the standby."""
         return tuple(item.server for item in self.lims) + (self.standby.server,)
 
-    def base_of(self, server: str) -> Optional[IPv4Interface]:
+    def base_of(self, server: str) -> IPv4Interface | None:
         if server == self.standby.server:
             return self.standby.base
         return next((item.base for item in self.lims if item.server == server), None)
 
-    def with_lim(self, number: int, **changes) -> "Cluster":
+    def with_lim(self, number: int, **changes) -> Cluster:
         return replace(self, lims=tuple(replace(item, **changes) if item.lim == number else item
                                         for item in self.lims))
 
-    def next_generation(self, **changes) -> "Cluster":
+    def next_generation(self, **changes) -> Cluster:
         return replace(self, generation=self.generation + 1, **changes)
 
 
@@ -91,19 +91,19 @@ class System:
     clusters: tuple[Cluster, ...] = ()
     schema: int = 1
 
-    def server(self, name: str) -> Optional[Server]:
+    def server(self, name: str) -> Server | None:
         return next((s for s in self.servers if s.name == name), None)
 
-    def server_with_lim(self, lim: int) -> Optional[Server]:
+    def server_with_lim(self, lim: int) -> Server | None:
         return next((s for s in self.servers if s.lim == lim), None)
 
-    def cluster(self, name: str) -> Optional[Cluster]:
+    def cluster(self, name: str) -> Cluster | None:
         return next((c for c in self.clusters if c.name == name), None)
 
-    def cluster_of_server(self, name: str) -> Optional[Cluster]:
+    def cluster_of_server(self, name: str) -> Cluster | None:
         return next((c for c in self.clusters if name in c.member_names), None)
 
-    def cluster_of_lim(self, lim: int) -> Optional[Cluster]:
+    def cluster_of_lim(self, lim: int) -> Cluster | None:
         return next((c for c in self.clusters if c.lim(lim) is not None), None)
 
     def management_address(self, name: str) -> IPv4Interface:
@@ -118,16 +118,16 @@ class System:
             raise KeyError(name)
         return server.address
 
-    def replace_cluster(self, cluster: Cluster) -> "System":
+    def replace_cluster(self, cluster: Cluster) -> System:
         others = tuple(c for c in self.clusters if c.name != cluster.name)
         return replace(self, clusters=tuple(sorted(others + (cluster,), key=lambda c: c.name)))
 
-    def without_cluster(self, name: str) -> "System":
+    def without_cluster(self, name: str) -> System:
         return replace(self, clusters=tuple(c for c in self.clusters if c.name != name))
 
-    def with_server(self, server: Server) -> "System":
+    def with_server(self, server: Server) -> System:
         others = tuple(s for s in self.servers if s.name != server.name)
         return replace(self, servers=others + (server,))
 
-    def without_server(self, name: str) -> "System":
+    def without_server(self, name: str) -> System:
         return replace(self, servers=tuple(s for s in self.servers if s.name != name))

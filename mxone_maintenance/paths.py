@@ -29,7 +29,7 @@ class Paths:
     root: Path = Path("/")
 
     @classmethod
-    def from_env(cls, root: str | os.PathLike[str] | None = None) -> "Paths":
+    def from_env(cls, root: str | os.PathLike[str] | None = None) -> Paths:
         chosen = root if root is not None else os.environ.get("MXONE_ROOT") or "/"
         return cls(Path(chosen))
 
