@@ -1,0 +1,168 @@
+"""Raw ARP (probe, gratuitous ARP) between two real network namespaces joined by a veth pair.
+
+Needs root: skipped otherwise, failed when CI=true. Code under test runs inside a namespace in a
+forked child (setns), so it is the very function the agent calls, not a copy in a subprocess.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import pickle
+import re
+import subprocess
+import time
+
+import pytest
+
+from mxone_maintenance.agent import arp
+
+A_IP, B_IP, ALIAS, FREE = "10.99.0.1", "10.99.0.2", "10.99.0.50", "10.99.0.77"
+OLD_MAC = "02:00:00:00:00:01"
+CLONE_NEWNET = 0x40000000
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        if os.environ.get("CI") == "true":
+            pytest.fail("network-namespace tests need root (CI=true)")
+        pytest.skip("network-namespace tests need root")
+
+
+def sh(*argv: str) -> str:
+    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+
+
+def in_netns(ns: str, fn, *args):
+    """Run ``fn(*args)`` in a forked child that joined namespace ``ns``; return or raise its result."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: never returns into pytest
+        try:
+            os.close(read_end)
+            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+            if ctypes.CDLL(None, use_errno=True).setns(fd, CLONE_NEWNET) != 0:
+                raise OSError(ctypes.get_errno(), "setns failed")
+            outcome = (True, fn(*args))
+        except BaseException as exc:  # noqa: B036 - everything goes back to the parent
+            outcome = (False, exc)
+        try:
+            payload = pickle.dumps(outcome)
+        except Exception:
+            payload = pickle.dumps((False, RuntimeError(repr(outcome[1]))))
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(payload)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    os.waitpid(pid, 0)
+    ok, value = pickle.loads(data)
+    if not ok:
+        raise value
+    return value
+
+
+def remove_stale_namespaces() -> None:
+    """Namespaces left by an earlier run that was killed (its pid is gone)."""
+    for name in re.findall(r"^(mxtest-(\d+)-\S+)", sh("ip", "netns", "list"), re.M):
+        try:
+            os.kill(int(name[1]), 0)
+        except ProcessLookupError:
+            subprocess.run(["ip", "netns", "del", name[0]], check=False)
+
+
+@pytest.fixture(scope="module")
+def lan():
+    """Namespaces A (10.99.0.1) and B (10.99.0.2) on one veth link, each with eth0."""
+    require_root()
+    remove_stale_namespaces()
+    a, b = f"mxtest-{os.getpid()}-arp-a", f"mxtest-{os.getpid()}-arp-b"
+    try:
+        sh("ip", "netns", "add", a)
+        sh("ip", "netns", "add", b)
+        sh("ip", "link", "add", "eth0", "netns", a, "type", "veth", "peer", "name", "eth0", "netns", b)
+        for ns, address in ((a, A_IP), (b, B_IP)):
+            sh("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
+            sh("ip", "-n", ns, "link", "set", "eth0", "up")
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        yield a, b
+    finally:
+        for ns in (a, b):
+            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+
+
+def mac_of(ns: str) -> str:
+    return re.search(r"link/ether (\S+)", sh("ip", "-n", ns, "link", "show", "eth0")).group(1)
+
+
+@pytest.fixture
+def alias_on_b(lan):
+    _, b = lan
+    sh("ip", "-n", b, "addr", "add", f"{ALIAS}/24", "dev", "eth0")
+    yield
+    subprocess.run(["ip", "-n", b, "addr", "del", f"{ALIAS}/24", "dev", "eth0"], check=False)
+
+
+def test_interface_mac_is_the_namespace_own(lan):
+    a, b = lan
+    assert in_netns(a, arp.interface_mac, "eth0") == mac_of(a)
+    assert in_netns(b, arp.interface_mac, "eth0") == mac_of(b)
+
+
+def test_probe_finds_the_holder(lan, alias_on_b):
+    a, b = lan
+    assert in_netns(a, arp.probe, "eth0", ALIAS) == mac_of(b)
+    assert in_netns(a, arp.probe, "eth0", B_IP) == mac_of(b)
+
+
+def test_probe_leaves_no_trace_in_the_answering_host(lan, alias_on_b):
+    """Sender IP 0.0.0.0 (RFC 5227): the holder learns nothing about the prober's address."""
+    a, b = lan
+    sh("ip", "-n", b, "neigh", "flush", "dev", "eth0")
+    in_netns(a, arp.probe, "eth0", ALIAS)
+    assert A_IP not in sh("ip", "-n", b, "neigh", "show", "dev", "eth0")
+
+
+def test_probe_of_a_free_address_is_none_within_timeout(lan):
+    a, _ = lan
+    started = time.monotonic()
+    assert in_netns(a, arp.probe, "eth0", FREE, 0.2, 2) is None
+    assert 0.2 <= time.monotonic() - started < 0.5
+
+
+def test_announce_moves_the_neighbour_entry(lan, alias_on_b):
+    a, b = lan
+    sh("ip", "-n", a, "neigh", "replace", ALIAS, "lladdr", OLD_MAC, "dev", "eth0", "nud", "stale")
+    assert OLD_MAC in sh("ip", "-n", a, "neigh", "show", ALIAS)
+    in_netns(b, arp.announce, "eth0", ALIAS)
+    deadline = time.monotonic() + 1.0
+    while mac_of(b) not in sh("ip", "-n", a, "neigh", "show", ALIAS) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert mac_of(b) in sh("ip", "-n", a, "neigh", "show", ALIAS)
+
+
+def test_announce_is_fast(lan, alias_on_b):
+    _, b = lan
+
+    def timed() -> float:
+        started = time.monotonic()
+        arp.announce("eth0", ALIAS, count=3)
+        return time.monotonic() - started
+
+    assert in_netns(b, timed) < 0.05
+
+
+def test_frames_round_trip():
+    from ipaddress import IPv4Address
+
+    frame = arp.build_frame(arp.ARP_REPLY, b"\x02" * 6, IPv4Address(ALIAS), b"\x03" * 6, IPv4Address(A_IP))
+    assert len(frame) == arp.MIN_FRAME
+    assert arp.parse_frame(frame) == (arp.ARP_REPLY, b"\x02" * 6, IPv4Address(ALIAS), b"\x03" * 6,
+                                      IPv4Address(A_IP))
+    assert arp.parse_frame(frame[:20]) is None
+
+
+def test_missing_interface_raises_oserror(lan):
+    a, _ = lan
+    with pytest.raises(OSError):
+        in_netns(a, arp.probe, "nosuch0", FREE)
