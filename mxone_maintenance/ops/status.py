@@ -119,8 +119,9 @@ def merge_status(cluster: Cluster, reports: dict[str, ServerReport]) -> ClusterR
     rows = []
     for item in cluster.lims:
         runs_on = _where(item.lim, cluster, reports)
-        rows.append(LimRow(cluster.name, item.lim, item.server, runs_on, _state(item.lim, item.server, runs_on, reports),
-                           item.lock or "-", _preloaded(cluster, item.lim, reports)))
+        state = _state(item.lim, item.server, runs_on, reports)
+        rows.append(LimRow(cluster.name, item.lim, item.server, runs_on, state, item.lock or "-",
+                           _preloaded(cluster, item.lim, reports)))
     return ClusterReport(cluster, tuple(rows), tuple(reports[name] for name in cluster.member_names),
                          _alarms(reports))
 
@@ -138,8 +139,7 @@ def collect_status(system: System, settings: SshSettings, cluster_name: str | No
     hosts = [h for c in clusters for h in _cluster_hosts(system, c)]
     if not hosts:
         return StatusReport(())
-    settings_fast = settings
-    with Fleet(hosts, settings_fast) as fleet:
+    with Fleet(hosts, settings) as fleet:
         outcomes = fleet.each(_ask_agent)
     reports = {name: ServerReport(name, o.ok, o.value or {}, o.error) for name, o in outcomes.items()}
     return StatusReport(tuple(merge_status(c, {n: reports[n] for n in c.member_names}) for c in clusters))
