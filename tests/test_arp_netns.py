@@ -152,6 +152,21 @@ def test_announce_is_fast(lan, alias_on_b):
     assert in_netns(b, timed) < 0.05
 
 
+def test_kept_open_socket_answers_in_milliseconds(lan, alias_on_b):
+    a, b = lan
+
+    def timed() -> list[float]:
+        with arp.ArpSocket("eth0") as sock:
+            times = []
+            for _ in range(5):
+                started = time.monotonic()
+                assert sock.probe(ALIAS) is not None
+                times.append(time.monotonic() - started)
+            return times
+
+    assert min(in_netns(a, timed)) < 0.01
+
+
 def test_frames_round_trip():
     from ipaddress import IPv4Address
 
