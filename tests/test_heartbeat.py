@@ -190,7 +190,16 @@ def test_channel_drops_and_counts_bad_packets(pair):
     assert [hb.seq for hb, _ in got] == [1, 4]
     counters = dataclasses.asdict(two.counters)
     assert counters == dict(received=6, accepted=2, malformed=1, forged=1, replayed=1, wrong_cluster=1,
-                            sent=0, send_errors=0)
+                            stale=0, sent=0, send_errors=0)
+
+
+def test_stale_heartbeats_are_dropped_when_a_skew_limit_is_set(pair):
+    one, two = pair
+    two.max_skew_s = 5.0
+    one.send(beat(1, node="one", sent_wall=time.time() - 60), ["127.0.0.2"])
+    one.send(beat(2, node="one", sent_wall=time.time()), ["127.0.0.2"])
+    assert [hb.seq for hb, _ in receive(two, 1)] == [2]
+    assert two.counters.stale == 1
 
 
 def test_send_errors_are_counted_not_raised(pair):

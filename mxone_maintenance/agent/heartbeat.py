@@ -24,6 +24,7 @@ import json
 import math
 import secrets
 import socket
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -155,6 +156,7 @@ class Counters:
     forged: int = 0
     replayed: int = 0
     wrong_cluster: int = 0
+    stale: int = 0
     sent: int = 0
     send_errors: int = 0
 
@@ -219,14 +221,20 @@ class HeartbeatChannel:
     Non-blocking so the daemon can wait on ``fileno()`` with its own timer. Bound to 0.0.0.0 so it
     hears peers on whichever address (base or alias) they send to; ``bind`` exists for tests that
     run two channels on one port of the loopback (127.0.0.1 and 127.0.0.2).
+
+    ``max_skew_s``: drop (as stale) heartbeats whose ``sent_wall`` is further than this from our own
+    clock. Off by default: servers without NTP would otherwise look dead and fail over; the
+    replay guard alone already refuses old packets.
     """
 
-    def __init__(self, port: int, key: bytes, cluster: str, bind: str = "0.0.0.0") -> None:
+    def __init__(self, port: int, key: bytes, cluster: str, bind: str = "0.0.0.0",
+                 max_skew_s: float | None = None) -> None:
         if not key:
             raise ValueError("heartbeat key is empty")
         self.port = port
         self.key = key
         self.cluster = cluster
+        self.max_skew_s = max_skew_s
         self.counters = Counters()
         self.guard = ReplayGuard()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -283,6 +291,9 @@ class HeartbeatChannel:
             hb = decode(data, self.key, self.cluster)
         except BadHeartbeat as bad:
             self.counters.count_bad(bad.reason)
+            return None
+        if self.max_skew_s is not None and abs(time.time() - hb.sent_wall) > self.max_skew_s:
+            self.counters.stale += 1
             return None
         if not self.guard.accept(hb):
             self.counters.replayed += 1
