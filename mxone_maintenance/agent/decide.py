@@ -1,0 +1,445 @@
+"""The agent's decisions: `decide(config, observations, now) -> Decision`, pure (no I/O, no clock).
+
+DESIGN §6 and SCENARIOS.md, rule by rule. Every node runs the same function over its own view:
+- a regular server serves its own LIM unless the standby serves it (then it yields: split brain) or
+  it is locked to the standby; a node that just started waits two heartbeat periods first (row 24)
+  unless it already holds the alias (row 25);
+- the standby serves at most one LIM: the one locked to it, else the failed regular's LIM with the
+  lowest priority value (equal keeps the current one, strictly better replaces it);
+- fallback: the standby hands the LIM back (automatic: after the regular was heard for the hold time
+  H; manual: when ordered) and announces the release; the regular takes the alias only once it has
+  seen that release, so there are never two holders;
+- before taking an alias that nobody handed over, probe it with ARP; an answer blocks the takeover.
+Preloaded clusters run the LIM on both sides: "release" is Block, "take" is Unblock + Announce.
+"""
+from __future__ import annotations
+
+from mxone_maintenance.model import Cluster, ClusterLim
+
+from .state import (
+    Action,
+    AliasProbe,
+    Announce,
+    Block,
+    ClearAlarm,
+    Decision,
+    LimStatus,
+    Memory,
+    Observations,
+    PeerView,
+    ProbeAlias,
+    RaiseAlarm,
+    ReleaseAlias,
+    SyncData,
+    TakeAlias,
+    Unblock,
+)
+
+# --- timing, all derived from the config ----------------------------------------------------------
+
+
+def hold_time(config: Cluster) -> float:
+    """H: how long a returned regular must be heard without a gap before automatic fallback, so a
+    flapping server does not bounce its LIM. A `hold_s` config field wins if the model has one."""
+    configured = getattr(config, "hold_s", None)
+    return float(configured) if configured is not None else max(3 * config.heartbeat_s, 2.0)
+
+
+def settle_time(config: Cluster) -> float:
+    """A node that just started listens this long before taking an alias (row 24)."""
+    return 2 * config.heartbeat_s
+
+
+def probe_fresh_time(config: Cluster) -> float:
+    """An ARP probe result older than this is not trusted for a takeover."""
+    return max(2 * config.heartbeat_s, 0.5)
+
+
+def reprobe_time(config: Cluster) -> float:
+    """After an answered probe, probe again this often (rows 14, 15)."""
+    return max(config.heartbeat_s, 1.0)
+
+
+def announce_period(config: Cluster) -> float:
+    """Repeat the gratuitous ARP this often after a takeover (caches that missed the first one)."""
+    return max(10 * config.heartbeat_s, 5.0)
+
+
+def release_memory_time(config: Cluster) -> float:
+    """How long a handed-back LIM is announced as releasing if its regular does not take it."""
+    return config.detect_s + settle_time(config)
+
+
+# --- alarm texts ------------------------------------------------------------------------------------
+
+def _lim_on_standby(lim: int) -> tuple[str, str]:
+    return f"lim-on-standby:{lim}", f"LIM {lim} is running on standby server"
+
+
+STANDBY_DOWN = ("standby-down", "Standby server is out of order")
+
+
+# --- the cycle's working state ----------------------------------------------------------------------
+
+class _Cycle:
+    """Collects one decision. Local and short-lived: decide() stays a pure function of its inputs."""
+
+    def __init__(self, config: Cluster, obs: Observations, now: float) -> None:
+        self.config, self.obs, self.now = config, obs, now
+        self.preloaded = config.failover == "preloaded"
+        self.actions: list[Action] = []
+        self.alarms: dict[str, str] = {}
+        self.status: dict[int, LimStatus] = {}
+        self.target: int | None = None
+        self.released = {lim: at for lim, at in obs.memory.released}
+        self.announced = {lim: at for lim, at in obs.memory.announced}
+        self.completed: set[int] = set()
+        self.blocking: set[int] = set()
+
+    # what this node knows of its peers
+    def peer(self, name: str) -> PeerView:
+        return self.obs.peer(name)
+
+    def alive(self, name: str) -> bool:
+        peer = self.peer(name)
+        return peer.last_heard is not None and self.now - peer.last_heard < self.config.detect_s
+
+    def failed(self, name: str) -> bool:
+        """Silent for D; a peer never heard counts as failed once we have listened for D ourselves."""
+        peer = self.peer(name)
+        since = peer.last_heard if peer.last_heard is not None else self.obs.started_at
+        return self.now - since >= self.config.detect_s
+
+    def heard_for(self, name: str) -> float:
+        peer = self.peer(name)
+        if not self.alive(name) or peer.heard_since is None:
+            return 0.0
+        return self.now - peer.heard_since
+
+    @property
+    def settled(self) -> bool:
+        return self.now - self.obs.started_at >= settle_time(self.config)
+
+    def say(self, lim: int, where: str | None, state: str) -> None:
+        self.status[lim] = LimStatus(lim, where, state)
+
+    def do(self, action: Action) -> None:
+        self.actions.append(action)
+
+    def alarm(self, key_text: tuple[str, str]) -> None:
+        self.alarms[key_text[0]] = key_text[1]
+
+    # the effects, in both failover modes
+    def activate(self, lim: int) -> None:
+        """Start serving: preloaded unblocks the alias it already holds; normal adds it."""
+        if lim in self.obs.blocked:
+            self.do(Unblock(lim))
+        if lim in self.obs.running:
+            self.do(Announce(lim))
+        else:
+            self.do(TakeAlias(lim))
+        self.announced[lim] = self.now
+        self.released.pop(lim, None)
+
+    def deactivate(self, lim: int, reason: str) -> None:
+        """Stop serving: preloaded blocks (stays ready, passive); normal stops and removes the alias."""
+        if self.preloaded and self.config.lim(lim) is not None:
+            self.do(Block(lim, reason))
+            self.blocking.add(lim)
+        else:
+            self.do(ReleaseAlias(lim, reason))
+        self.announced.pop(lim, None)
+
+    def ensure_passive(self, lim: int) -> None:
+        """Preloaded: the LIM runs here with its alias blocked (block first: never answer ARP)."""
+        if not self.preloaded:
+            return
+        if lim not in self.obs.blocked and lim not in self.blocking and lim not in self.obs.running:
+            self.do(Block(lim, "passive side"))
+            self.blocking.add(lim)
+        if lim not in self.obs.running:
+            self.do(TakeAlias(lim, announce=False))
+
+    def keep_announcing(self, lim: int) -> None:
+        last = self.announced.get(lim)
+        if last is not None and self.now - last >= announce_period(self.config):
+            self.do(Announce(lim))
+            self.announced[lim] = self.now
+
+    def decision(self) -> Decision:
+        actions = list(self.actions)
+        for key in sorted(self.alarms.keys() - self.obs.alarms):
+            actions.append(RaiseAlarm(key, self.alarms[key]))
+        for key in sorted(self.obs.alarms - self.alarms.keys()):
+            actions.append(ClearAlarm(key))
+        memory = Memory(target=self.target, released=tuple(sorted(self.released.items())),
+                        announced=tuple(sorted(self.announced.items())))
+        status = tuple(self.status[lim] for lim in sorted(self.status))
+        return Decision(tuple(actions), memory, status, frozenset(self.completed))
+
+
+# --- taking an alias nobody handed over: probe first (DESIGN §6 takeover, rows 3, 14, 15) ---------
+
+def _take_when_clear(cycle: _Cycle, lim: ClusterLim, handed_over: bool, doing: str) -> None:
+    """Activate `lim` if its alias is free; else probe it, or wait and alarm while it is answered."""
+    if handed_over:
+        cycle.activate(lim.lim)
+        cycle.say(lim.lim, cycle.obs.node, f"{doing}: alias handed over, taking it")
+        return
+    probe = cycle.obs.probe(lim.lim)
+    age = cycle.now - probe.at if probe is not None else None
+    if probe is not None and probe.kind == "none" and age <= probe_fresh_time(cycle.config):
+        cycle.activate(lim.lim)
+        cycle.say(lim.lim, cycle.obs.node, f"{doing}: alias free, taking it")
+        return
+    if probe is not None and probe.kind != "none":
+        cycle.alarm(_conflict_alarm(lim, probe))
+        if age >= reprobe_time(cycle.config):
+            cycle.do(ProbeAlias(lim.lim))
+        cycle.say(lim.lim, probe.server, f"{doing}: alias answered by {_answerer(probe)}, waiting")
+        return
+    cycle.do(ProbeAlias(lim.lim))
+    cycle.say(lim.lim, None, f"{doing}: probing alias")
+
+
+def _answerer(probe: AliasProbe) -> str:
+    return f"{probe.server} ({probe.mac})" if probe.server else f"foreign MAC {probe.mac}"
+
+
+def _conflict_alarm(lim: ClusterLim, probe: AliasProbe) -> tuple[str, str]:
+    alias = lim.alias.ip
+    if probe.server:
+        text = f"Alias {alias} of LIM {lim.lim} is still answered by {probe.server} ({probe.mac})"
+    else:
+        text = f"Alias {alias} of LIM {lim.lim} is answered by {probe.mac}, which is no cluster server"
+    return f"alias-conflict:{lim.lim}", text
+
+
+# --- the regular server -------------------------------------------------------------------------------
+
+def _regular(cycle: _Cycle, lim: ClusterLim) -> None:
+    standby = cycle.config.standby.server
+    sb = cycle.peer(standby)
+    standby_serves = cycle.alive(standby) and lim.lim in sb.active
+    serving = lim.lim in cycle.obs.active
+    if cycle.failed(standby):
+        cycle.alarm(STANDBY_DOWN)
+    if lim.lim in cycle.obs.fallback_orders and serving and not standby_serves:
+        cycle.completed.add(lim.lim)
+
+    if lim.lock == "standby" or standby_serves:
+        if serving:
+            reason = "locked to standby" if lim.lock == "standby" else "split brain: standby serves it too"
+            cycle.deactivate(lim.lim, reason)
+            cycle.released[lim.lim] = cycle.now  # the standby may take it without probing
+            if lim.lock != "standby":
+                cycle.alarm((f"split-brain:{lim.lim}", f"LIM {lim.lim} was active on {cycle.obs.node} and "
+                             f"on standby server {standby}: released on {cycle.obs.node}"))
+        cycle.ensure_passive(lim.lim)
+        cycle.say(lim.lim, standby if standby_serves else None, _waiting_words(cycle, lim))
+        return
+    if serving:
+        cycle.keep_announcing(lim.lim)
+        cycle.say(lim.lim, cycle.obs.node, "running here")
+        return
+    cycle.ensure_passive(lim.lim)
+    if not cycle.settled:
+        cycle.say(lim.lim, None, "starting: listening to peers")
+        return
+    if cycle.preloaded and lim.lim not in cycle.obs.running:
+        cycle.say(lim.lim, None, "starting LIM (passive)")
+        return
+    handed_over = cycle.alive(standby) and (
+        lim.lim in sb.releasing or (cycle.preloaded and lim.lim in sb.running and lim.lim in sb.blocked))
+    _take_when_clear(cycle, lim, handed_over, "starting LIM")
+
+
+def _waiting_words(cycle: _Cycle, lim: ClusterLim) -> str:
+    if lim.lock == "standby":
+        return "locked to standby"
+    if lim.lock == "regular":
+        return "running on standby, coming back (locked to regular)"
+    if cycle.config.fallback == "manual":
+        if lim.lim in cycle.obs.fallback_orders:
+            return "running on standby, fallback ordered"
+        return "running on standby, waiting for manual fallback"
+    return "running on standby, automatic fallback after hold time"
+
+
+# --- the standby server -------------------------------------------------------------------------------
+
+def _orders_for(cycle: _Cycle, lim: ClusterLim) -> frozenset[int]:
+    """Fallback orders reach either agent: the standby's own and those its regular advertises."""
+    return cycle.obs.fallback_orders | cycle.peer(lim.server).fallback_orders
+
+
+def _may_hand_back(cycle: _Cycle, lim: ClusterLim) -> bool:
+    """Fallback for a LIM this standby serves: its regular is back, and by the fallback rules."""
+    regular = cycle.peer(lim.server)
+    if lim.lock == "standby" or not cycle.alive(lim.server) or lim.lim in regular.active:
+        return False  # a regular that still serves it yields first (split brain), then fallback
+    heard = cycle.heard_for(lim.server)
+    if lim.lock == "regular" or lim.lim in _orders_for(cycle, lim):
+        return heard >= settle_time(cycle.config)
+    return cycle.config.fallback == "automatic" and heard >= hold_time(cycle.config)
+
+
+def _needs_standby(cycle: _Cycle, lim: ClusterLim) -> bool:
+    if lim.lock == "standby":
+        return True
+    if lim.lim in cycle.obs.active:
+        return not _may_hand_back(cycle, lim)
+    return lim.lock != "regular" and cycle.failed(lim.server)
+
+
+def _choose_target(cycle: _Cycle) -> ClusterLim | None:
+    """Locked to standby first; else the lowest priority value; equal keeps the current one."""
+    locked = [lim for lim in cycle.config.lims if lim.lock == "standby"]
+    if locked:
+        return min(locked, key=lambda lim: lim.lim)
+    needs = [lim for lim in cycle.config.lims if _needs_standby(cycle, lim)]
+    if not needs:
+        return None
+    best = min(lim.priority for lim in needs)
+    current = [lim for lim in needs if lim.priority == best and
+               (lim.lim in cycle.obs.active or lim.lim == cycle.obs.memory.target)]
+    return current[0] if current else min((lim for lim in needs if lim.priority == best),
+                                          key=lambda lim: lim.lim)
+
+
+def _standby(cycle: _Cycle) -> None:
+    target = _choose_target(cycle)
+    cycle.target = target.lim if target else None
+    for number in sorted(cycle.obs.active):
+        if target is None or number != target.lim:
+            _hand_back(cycle, number, target)
+    for lim in cycle.config.lims:
+        if lim.lim not in cycle.obs.active or target is None or lim.lim != target.lim:
+            cycle.ensure_passive(lim.lim)
+    if target is not None:
+        _serve_on_standby(cycle, target)
+    for lim in cycle.config.lims:
+        if target is None or lim.lim != target.lim:
+            _report_other(cycle, lim, target)
+    for number in cycle.obs.fallback_orders:
+        if number not in cycle.obs.active or cycle.config.lim(number) is None:
+            cycle.completed.add(number)
+
+
+def _hand_back(cycle: _Cycle, number: int, target: ClusterLim | None) -> None:
+    """Stop serving a LIM: fallback, lock, or a better LIM needs the standby. Data goes first."""
+    lim = cycle.config.lim(number)
+    if lim is None:
+        cycle.deactivate(number, "not in the cluster any more")
+        return
+    if _may_hand_back(cycle, lim):
+        reason = "fallback" if lim.lock is None else f"locked to {lim.lock}"
+    elif target is not None and target.lock == "standby":
+        reason = f"LIM {target.lim} is locked to the standby"
+    else:
+        reason = f"preempted by LIM {target.lim} (priority {target.priority})" if target else "not needed"
+    if cycle.alive(lim.server):
+        cycle.do(SyncData(number, lim.server))  # row 23: newer data first, the regular waits for release
+    cycle.deactivate(number, reason)
+    cycle.released[number] = cycle.now
+
+
+def _serve_on_standby(cycle: _Cycle, lim: ClusterLim) -> None:
+    node = cycle.obs.node
+    if lim.lim in cycle.obs.active:
+        cycle.keep_announcing(lim.lim)
+        cycle.alarm(_lim_on_standby(lim.lim))
+        cycle.say(lim.lim, node, _on_standby_words(cycle, lim))
+        return
+    regular = cycle.peer(lim.server)
+    if not cycle.settled:
+        cycle.say(lim.lim, None, "starting: listening to peers")
+    elif cycle.preloaded and lim.lim not in cycle.obs.running:
+        cycle.say(lim.lim, None, "taking over: starting LIM (passive) first")
+    elif cycle.alive(lim.server) and lim.lim in regular.active:
+        cycle.say(lim.lim, lim.server, f"taking over: waiting for {lim.server} to release it")
+    else:
+        handed_over = cycle.alive(lim.server) and lim.lim in regular.releasing
+        _take_when_clear(cycle, lim, handed_over, "taking over")
+        if lim.lim in {a.lim for a in cycle.actions if isinstance(a, (TakeAlias, Unblock))}:
+            cycle.alarm(_lim_on_standby(lim.lim))
+
+
+def _on_standby_words(cycle: _Cycle, lim: ClusterLim) -> str:
+    if lim.lock == "standby":
+        return "running on standby (locked to standby)"
+    if not cycle.alive(lim.server):
+        return "running on standby"
+    if lim.lim in cycle.peer(lim.server).active:
+        return f"running on standby, waiting for {lim.server} to release it (split brain)"
+    if cycle.config.fallback == "manual" and lim.lim not in _orders_for(cycle, lim):
+        return "running on standby, waiting for manual fallback"
+    return "running on standby, fallback after hold time"
+
+
+def _report_other(cycle: _Cycle, lim: ClusterLim, target: ClusterLim | None) -> None:
+    """Status (and the not-served alarm) of a LIM the standby does not serve."""
+    regular = cycle.peer(lim.server)
+    if cycle.alive(lim.server):
+        if lim.lim in regular.active:
+            cycle.say(lim.lim, lim.server, f"running on {lim.server}")
+        elif lim.lim in cycle.released:
+            cycle.say(lim.lim, None, f"handed back, waiting for {lim.server} to start it")
+        else:
+            cycle.say(lim.lim, None, f"not running ({lim.server} is up)")
+        return
+    if not cycle.failed(lim.server):
+        cycle.say(lim.lim, None, f"unknown: listening for {lim.server}")
+        return
+    if lim.lock == "regular":
+        why = "locked to regular"
+    elif target is not None and target.priority < lim.priority:
+        why = "lower priority"
+    elif target is not None:
+        why = f"standby runs LIM {target.lim}"
+    else:
+        why = "standby not ready"
+    cycle.say(lim.lim, None, f"not served ({why})")
+    cycle.alarm((f"not-served:{lim.lim}",
+                 f"LIM {lim.lim} is not served: server {lim.server} has failed ({why})"))
+
+
+def _forget_old_releases(cycle: _Cycle) -> None:
+    """Stop announcing a release once another server serves the LIM, or after a while."""
+    for number, at in list(cycle.released.items()):
+        taken = any(cycle.alive(peer.name) and number in peer.active for peer in cycle.obs.peers)
+        if cycle.config.lim(number) is None or taken or cycle.now - at > release_memory_time(cycle.config):
+            del cycle.released[number]
+
+
+# --- status of LIMs a regular does not own --------------------------------------------------------------
+
+def _report_seen(cycle: _Cycle, lim: ClusterLim) -> None:
+    holders = [peer.name for peer in cycle.obs.peers if cycle.alive(peer.name) and lim.lim in peer.active]
+    cycle.say(lim.lim, holders[0] if holders else None,
+              f"running on {', '.join(holders)}" if holders else "not seen running")
+
+
+# --- the entry point --------------------------------------------------------------------------------------
+
+def decide(config: Cluster, observations: Observations, now: float) -> Decision:
+    """What this node does now, as a value. Same inputs, same Decision."""
+    cycle = _Cycle(config, observations, now)
+    node = observations.node
+    if node == config.standby.server:
+        _standby(cycle)
+    else:
+        mine = [lim for lim in config.lims if lim.server == node]
+        for lim in mine:
+            _regular(cycle, lim)
+        for lim in config.lims:
+            if lim.server != node:
+                _report_seen(cycle, lim)
+        strays = observations.running - {lim.lim for lim in mine}
+        for number in sorted(strays):
+            cycle.deactivate(number, "not this server's LIM")
+        for number in observations.fallback_orders:
+            if config.lim(number) is None or config.lim(number).server != node:
+                cycle.completed.add(number)
+    _forget_old_releases(cycle)
+    return cycle.decision()
