@@ -192,7 +192,11 @@ def _new_key() -> bytes:
 
 def _key_of(session: Session, system: System, cluster_name: str) -> bytes:
     from .ops.apply import cluster_key
-    return cluster_key(session.paths, system, cluster_name, session.ssh_settings())
+    from .remote.ssh import RemoteError
+    try:
+        return cluster_key(session.paths, system, cluster_name, session.ssh_settings())
+    except RemoteError as err:
+        raise Failed(f"{err}; nothing was changed") from None
 
 
 def run_list(session: Session, args, system: System) -> int:
@@ -216,7 +220,11 @@ def _facts(session: Session, system: System, cluster_name: str | None) -> Runtim
     if session.dry_run:
         return RuntimeFacts()
     from .ops.status import runtime_facts
-    return runtime_facts(system, cluster_name, session.ssh_settings())
+    from .remote.ssh import RemoteError
+    try:
+        return runtime_facts(system, cluster_name, session.ssh_settings())
+    except RemoteError as err:
+        raise Failed(f"{err}; nothing was changed") from None
 
 
 def run_create(session: Session, args, system: System) -> int:
