@@ -214,15 +214,16 @@ def _change_servers(fleet: Fleet, plan: Plan, progress: ProgressFn) -> ApplyResu
 
 
 def apply_plan(plan: Plan, paths: Paths, system_file: Path, settings: SshSettings,
-               progress: ProgressFn | None = None) -> ApplyResult:
-    """Carry out a plan. On failure no server and no file is changed, and the result names the server."""
+               progress: ProgressFn | None = None, parallel: bool = True) -> ApplyResult:
+    """Carry out a plan. On failure no server and no file is changed, and the result names the server.
+    `parallel=False` works on one server at a time (the benchmark's yardstick)."""
     progress = progress or (lambda server, message: None)
     hosts = [Host(s.server, s.address) for s in plan.servers]
     try:
         if not hosts:
             result = ApplyResult(True, plan.title)
         else:
-            with Fleet(hosts, settings, progress=progress) as fleet:
+            with Fleet(hosts, settings, progress=progress, parallel=parallel) as fleet:
                 if plan.is_order and plan.changes_servers:
                     result = _give_orders(fleet, plan)
                 else:
