@@ -1,0 +1,550 @@
+"""The agent's loop (Patroni style): signal handlers only set flags; each cycle reloads the config if
+it changed, drains heartbeats, takes a snapshot of the world as Observations, calls the pure decide(),
+logs the Decision when it changes, applies its actions through the effect interfaces and sends the
+heartbeat. Everything outside (clock, effects, heartbeat channel, data sync) is injected, so tests
+run the loop cycle by cycle with Fake effects and a hand-moved clock.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mxone_maintenance import files
+from mxone_maintenance.model import Cluster
+from mxone_maintenance.paths import Paths
+
+from . import state as st
+from .decide import decide
+from .effects import Addresses, Firewall, Neighbours, Service
+from .heartbeat import Heartbeat
+
+log = logging.getLogger("mxone-cluster-agent")
+
+# Alarm keys the daemon owns (decide() owns the others, see decide.py).
+CONFIG_ALARM = "config-invalid"
+KEY_ALARM = "cluster-key"
+SYNC_ALARM = "sync-failed"
+DAEMON_ALARMS_PREFIXES = (CONFIG_ALARM, KEY_ALARM, SYNC_ALARM, "effect:", "not-member")
+CLEARED_KEPT = 50
+
+
+class DataSync(Protocol):
+    """Data sync between standby and regulars (sync.py). push: the standby's newer data of `lim` to
+    `server` before handing the LIM back (row 23); raises on failure. sync_now: on order."""
+    def push(self, lim: int, server: str) -> None: ...
+    def sync_now(self) -> None: ...
+
+
+class NullSync:
+    def push(self, lim: int, server: str) -> None:
+        return None
+
+    def sync_now(self) -> None:
+        return None
+
+
+class HeartbeatPort(Protocol):
+    """What the daemon needs of heartbeat.HeartbeatChannel."""
+    counters: Any
+    def send(self, hb: Heartbeat, addresses: list[str]) -> None: ...
+    def receive_all(self) -> list[tuple[Heartbeat, str]]: ...
+    def close(self) -> None: ...
+
+
+@dataclass
+class Effects:
+    addresses: Addresses
+    neighbours: Neighbours
+    firewall: Firewall
+    service: Service
+    sync: DataSync = field(default_factory=NullSync)
+
+
+# --- alarms with their times ------------------------------------------------------------------------
+
+@dataclass
+class Alarm:
+    key: str
+    text: str
+    raised: float                  # wall clock
+    cleared: float | None = None
+
+
+class AlarmBook:
+    """Active alarms and the recently cleared ones, logged when they change."""
+
+    def __init__(self, wall: Callable[[], float]) -> None:
+        self.wall = wall
+        self.active: dict[str, Alarm] = {}
+        self.cleared: list[Alarm] = []
+
+    def raise_(self, key: str, text: str) -> None:
+        if key in self.active and self.active[key].text == text:
+            return
+        self.active[key] = Alarm(key, text, self.wall())
+        log.warning("ALARM raised: %s", text)
+
+    def clear(self, key: str) -> None:
+        alarm = self.active.pop(key, None)
+        if alarm is None:
+            return
+        alarm.cleared = self.wall()
+        self.cleared = (self.cleared + [alarm])[-CLEARED_KEPT:]
+        log.warning("ALARM cleared: %s", alarm.text)
+
+    def keys_owned_by_decide(self) -> frozenset[str]:
+        return frozenset(k for k in self.active if not k.startswith(DAEMON_ALARMS_PREFIXES))
+
+    def as_list(self) -> list[dict]:
+        items = list(self.active.values()) + list(reversed(self.cleared))
+        return [{"key": a.key, "text": a.text, "raised": a.raised, "cleared": a.cleared,
+                 "active": a.cleared is None} for a in items]
+
+
+# --- the service runs off the loop: a slow Service Node start must not stop heartbeats -------------
+
+class ServiceRunner:
+    """Runs service start/stop calls in order on one worker thread; failures are collected."""
+
+    def __init__(self, threaded: bool = True) -> None:
+        self.failures: queue.Queue[tuple[int, str]] = queue.Queue()
+        self._jobs: queue.Queue[tuple[int, Callable[[], None]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._work, daemon=True) if threaded else None
+        if self._thread:
+            self._thread.start()
+
+    def submit(self, lim: int, job: Callable[[], None]) -> None:
+        if self._thread is None:
+            self._run(lim, job)
+        else:
+            self._jobs.put((lim, job))
+
+    def _work(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            self._run(*item)
+
+    def _run(self, lim: int, job: Callable[[], None]) -> None:
+        try:
+            job()
+        except Exception as exc:  # noqa: BLE001 - any failure of the service command becomes an alarm
+            self.failures.put((lim, str(exc)))
+
+    def stop(self) -> None:
+        if self._thread:
+            self._jobs.put(None)
+            self._thread.join(timeout=5)
+
+
+# --- the config as the daemon holds it --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class FileStamp:
+    mtime_ns: int
+    size: int
+    inode: int
+
+
+def stamp(path: Path) -> FileStamp | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return FileStamp(info.st_mtime_ns, info.st_size, info.st_ino)
+
+
+def read_key(path: Path) -> bytes:
+    """The cluster key: the file's bytes, stripped (raw bytes or hex text both work)."""
+    key = path.read_bytes().strip()
+    if not key:
+        raise ValueError(f"{path} is empty")
+    return key
+
+
+MakeEffects = Callable[[Cluster, str], Effects]
+MakeChannel = Callable[[Cluster, bytes], HeartbeatPort]
+
+
+class Agent:
+    """One cluster agent. `cycle()` is one turn of the loop; `run()` loops until stopped."""
+
+    def __init__(self, paths: Paths, node: str, make_effects: MakeEffects, make_channel: MakeChannel,
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 threaded_service: bool = True) -> None:
+        self.paths, self.node = paths, node
+        self.make_effects, self.make_channel = make_effects, make_channel
+        self.clock, self.wall = clock, wall
+        self.started = clock()
+        self.alarms = AlarmBook(wall)
+        self.services = ServiceRunner(threaded_service)
+        self.config: Cluster | None = None
+        self.config_note = "no cluster config"
+        self.effects: Effects | None = None
+        self.channel: HeartbeatPort | None = None
+        self.listening_since = self.started
+        self.peers: dict[str, st.PeerView] = {}
+        self.probes: dict[int, st.AliasProbe] = {}
+        self.memory = st.Memory()
+        self.orders: set[int] = set()
+        self.last_status: tuple = ()
+        self.last_decision: st.Decision | None = None
+        self.seq = 0
+        self.next_heartbeat = 0.0
+        self.last_sent: tuple = ()
+        self.own_mac: str | None = None
+        self._stamp: FileStamp | None = None
+        self._key_stamp: FileStamp | None = None
+        self._blocked_cache: tuple[float, frozenset] | None = None
+        # set from signal handlers and the control thread; read by the loop
+        self.reload_requested = False
+        self.stop_requested = False
+        self.sync_requested = False
+        self.requests: queue.Queue[int] = queue.Queue()
+        self.published: dict = {}
+        self.publish()
+
+    # --- config -------------------------------------------------------------------------------------
+
+    def poll_config(self) -> None:
+        """Reload cluster.yaml (and the key) when either changed on disk, or when asked to."""
+        current, key_current = stamp(self.paths.cluster_file), stamp(self.paths.cluster_key)
+        forced, self.reload_requested = self.reload_requested, False
+        if not forced and current == self._stamp and key_current == self._key_stamp:
+            return
+        self._stamp, self._key_stamp = current, key_current
+        if current is None:
+            if self.config is not None:
+                log.warning("%s is gone: idle", self.paths.cluster_file)
+            self.drop_config("no cluster config")
+            self.alarms.clear(CONFIG_ALARM)
+            return
+        try:
+            loaded = files.load_cluster(self.paths.cluster_file)
+        except (files.FileError, OSError) as exc:
+            self.alarms.raise_(CONFIG_ALARM, f"Invalid cluster config, keeping generation "
+                                             f"{self.config.generation if self.config else '(none)'}: {exc}")
+            return
+        self.alarms.clear(CONFIG_ALARM)
+        if self.config is not None and loaded.generation < self.config.generation:
+            log.warning("ignored %s: generation %d is older than the active %d", self.paths.cluster_file,
+                        loaded.generation, self.config.generation)
+            return
+        try:
+            key = read_key(self.paths.cluster_key)
+        except (OSError, ValueError) as exc:
+            self.alarms.raise_(KEY_ALARM, f"Cluster key unusable: {getattr(exc, 'strerror', None) or exc}")
+            return
+        self.alarms.clear(KEY_ALARM)
+        self.use_config(loaded, key)
+
+    def use_config(self, config: Cluster, key: bytes) -> None:
+        old = self.config
+        if old is not None and config == old and self.channel is not None:
+            if hasattr(self.channel, "rekey"):
+                self.channel.rekey(key, config.name)
+            return
+        log.info("cluster %s generation %d (%s fallback, %s failover, D %g s, heartbeat %g s)",
+                 config.name, config.generation, config.fallback, config.failover, config.detect_s,
+                 config.heartbeat_s)
+        if old is None or (old.port, old.name) != (config.port, config.name) or self.channel is None:
+            self.close_channel()
+            self.channel = self.make_channel(config, key)
+            self.listening_since = self.clock()
+        elif hasattr(self.channel, "rekey"):
+            self.channel.rekey(key, config.name)
+        if old is None or old.interface != config.interface or self.effects is None:
+            self.effects = self.make_effects(config, self.node)
+            self.own_mac = self.safely(lambda: self.effects.neighbours.own_mac(), "effect:mac", "MAC")
+            self._blocked_cache = None
+        members = set(config.member_names) - {self.node}
+        self.peers = {name: view for name, view in self.peers.items() if name in members}
+        self.config = config
+        if self.node not in config.member_names:
+            self.alarms.raise_("not-member", f"This server ({self.node}) is not a member of cluster "
+                                             f"{config.name}: idle")
+        else:
+            self.alarms.clear("not-member")
+
+    def drop_config(self, note: str) -> None:
+        self.close_channel()
+        self.config, self.config_note = None, note
+        self.peers, self.probes = {}, {}
+
+    def close_channel(self) -> None:
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+
+    # --- one cycle ----------------------------------------------------------------------------------
+
+    def cycle(self) -> st.Decision | None:
+        self.poll_config()
+        self.take_requests()
+        config = self.config
+        if config is None or self.channel is None or self.effects is None:
+            self.publish()
+            return None
+        now = self.clock()
+        self.receive(config, now)
+        if self.node not in config.member_names:
+            self.publish()
+            return None
+        self.collect_service_failures()
+        observations = self.observe(config, now)
+        decision = decide(config, observations, now)
+        self.log_decision(decision)
+        self.apply(config, decision)
+        self.memory = decision.memory
+        self.orders -= decision.completed_orders
+        self.heartbeat(config, self.clock())
+        self.publish()
+        return decision
+
+    def take_requests(self) -> None:
+        while True:
+            try:
+                self.orders.add(self.requests.get_nowait())
+            except queue.Empty:
+                break
+        if self.sync_requested and self.effects is not None:
+            self.sync_requested = False
+            self.run_sync(lambda: self.effects.sync.sync_now())
+
+    def receive(self, config: Cluster, now: float) -> None:
+        members = set(config.member_names) - {self.node}
+        for hb, _source in self.channel.receive_all():
+            if hb.node not in members:
+                continue
+            flags = parse_flags(hb.flags)
+            peer = self.peers.get(hb.node, st.PeerView(hb.node))
+            self.peers[hb.node] = st.heard(peer, now, config.heartbeat_s, running=hb.running,
+                                           blocked=hb.blocked, releasing=hb.releasing,
+                                           fallback_orders=flags["fallback"], mac=flags["mac"],
+                                           generation=hb.generation)
+
+    def observe(self, config: Cluster, now: float) -> st.Observations:
+        effects = self.effects
+        held = set(self.safely(effects.addresses.list, "effect:addresses", "read addresses") or [])
+        running = frozenset(lim.lim for lim in config.lims if lim.alias in held)
+        return st.Observations(
+            node=self.node, started_at=max(self.started, self.listening_since),
+            peers=tuple(self.peers[name] for name in sorted(self.peers)), running=running,
+            blocked=self.blocked(config, now), probes=tuple(self.probes[n] for n in sorted(self.probes)),
+            fallback_orders=frozenset(self.orders), alarms=self.alarms.keys_owned_by_decide(),
+            memory=self.memory)
+
+    def blocked(self, config: Cluster, now: float) -> frozenset[int]:
+        """Preloaded only; read from the kernel at most once a second (nft is a process start)."""
+        if config.failover != "preloaded":
+            return frozenset()
+        if self._blocked_cache is None or now - self._blocked_cache[0] >= 1.0:
+            aliases = self.safely(self.effects.firewall.blocked, "effect:firewall", "read firewall") or set()
+            self._blocked_cache = (now, frozenset(lim.lim for lim in config.lims if lim.alias.ip in aliases))
+        return self._blocked_cache[1]
+
+    def log_decision(self, decision: st.Decision) -> None:
+        if decision.actions:
+            log.info("decided: %s", "; ".join(describe(action) for action in decision.actions))
+        if decision.status != self.last_status:
+            for item in decision.status:
+                log.info("LIM %d: %s", item.lim, item.state)
+            self.last_status = decision.status
+        self.last_decision = decision
+
+    # --- effects ------------------------------------------------------------------------------------
+
+    def apply(self, config: Cluster, decision: st.Decision) -> None:
+        for action in decision.actions:
+            if not self.apply_one(config, action):
+                log.warning("skipped the rest of this cycle's actions after: %s", describe(action))
+                break
+
+    def apply_one(self, config: Cluster, action: st.Action) -> bool:
+        """Carry out one action; False stops the cycle (a failed data push must not release)."""
+        e = self.effects
+        if isinstance(action, st.RaiseAlarm):
+            self.alarms.raise_(action.key, action.text)
+            return True
+        if isinstance(action, st.ClearAlarm):
+            self.alarms.clear(action.key)
+            return True
+        if isinstance(action, st.SyncData):
+            return self.run_sync(lambda: e.sync.push(action.lim, action.server))
+        lim = config.lim(action.lim)
+        if lim is None:
+            return True
+        alias, key = lim.alias, f"effect:{action.lim}"
+        if isinstance(action, st.ProbeAlias):
+            mac = self.safely(lambda: e.neighbours.probe(alias.ip), key, f"probe alias {alias.ip}")
+            self.probes[action.lim] = st.AliasProbe(action.lim, self.clock(), mac, self.owner_of(mac))
+        elif isinstance(action, st.TakeAlias):
+            if self.safely(lambda: e.addresses.add(alias), key, f"add alias {alias}") is not False:
+                if action.announce:
+                    self.safely(lambda: e.neighbours.announce(alias.ip), key, f"announce {alias.ip}")
+                self.services.submit(action.lim, lambda: e.service.start(action.lim, alias.ip))
+            self.probes.pop(action.lim, None)
+        elif isinstance(action, st.ReleaseAlias):
+            self.safely(lambda: e.addresses.remove(alias), key, f"remove alias {alias}")
+            self.services.submit(action.lim, lambda: e.service.stop(action.lim, alias.ip))
+        elif isinstance(action, st.Announce):
+            self.safely(lambda: e.neighbours.announce(alias.ip), key, f"announce {alias.ip}")
+        elif isinstance(action, st.Block):
+            self.safely(lambda: e.firewall.block(alias.ip), key, f"block {alias.ip}")
+            self._blocked_cache = None
+        elif isinstance(action, st.Unblock):
+            self.safely(lambda: e.firewall.unblock(alias.ip), key, f"unblock {alias.ip}")
+            self._blocked_cache = None
+            self.probes.pop(action.lim, None)
+        return True
+
+    def safely(self, effect: Callable[[], Any], alarm_key: str, what: str) -> Any:
+        """Run an effect; a failure is logged and alarmed (and returns False), a success clears it."""
+        try:
+            result = effect()
+        except Exception as exc:  # noqa: BLE001 - the loop must survive any effect failure
+            self.alarms.raise_(alarm_key, f"Cannot {what}: {exc}")
+            return False
+        self.alarms.clear(alarm_key)
+        return result
+
+    def run_sync(self, job: Callable[[], None]) -> bool:
+        try:
+            job()
+        except Exception as exc:  # noqa: BLE001
+            self.alarms.raise_(SYNC_ALARM, f"Standby cluster has failed to synchronize data: {exc}")
+            return False
+        self.alarms.clear(SYNC_ALARM)
+        return True
+
+    def owner_of(self, mac: str | None) -> str | None:
+        """Which cluster server a MAC belongs to (peers announce theirs in heartbeats)."""
+        if mac is None:
+            return None
+        if self.own_mac and mac.lower() == self.own_mac.lower():
+            return self.node
+        return next((p.name for p in self.peers.values() if p.mac and p.mac.lower() == mac.lower()), None)
+
+    def collect_service_failures(self) -> None:
+        while True:
+            try:
+                lim, message = self.services.failures.get_nowait()
+            except queue.Empty:
+                return
+            self.alarms.raise_(f"effect:service:{lim}", f"Service Node of LIM {lim}: {message}")
+
+    # --- heartbeat ----------------------------------------------------------------------------------
+
+    def heartbeat(self, config: Cluster, now: float) -> None:
+        """Send every heartbeat period, and at once when what we run changed (fast fallback)."""
+        held = set(self.safely(self.effects.addresses.list, "effect:addresses", "read addresses") or [])
+        running = tuple(sorted(lim.lim for lim in config.lims if lim.alias in held))
+        blocked = tuple(sorted(self.blocked(config, now)))
+        releasing = tuple(sorted(self.memory.releasing))
+        flags = tuple(f"fallback={n}" for n in sorted(self.orders))
+        flags += (f"mac={self.own_mac}",) if self.own_mac else ()
+        content = (running, blocked, releasing, flags, config.generation)
+        if now < self.next_heartbeat and content == self.last_sent:
+            return
+        hb = Heartbeat(cluster=config.name, node=self.node, generation=config.generation, seq=self.seq,
+                       sent_wall=self.wall(), running=running, blocked=blocked, releasing=releasing,
+                       up_since=round(now - self.started, 3), flags=flags)
+        self.seq += 1
+        targets = [str(config.base_of(name).ip) for name in config.member_names if name != self.node]
+        self.channel.send(hb, targets)
+        self.last_sent, self.next_heartbeat = content, now + config.heartbeat_s
+
+    # --- status for the control socket (published as one immutable-by-convention dict) -------------
+
+    def publish(self) -> None:
+        now = self.clock()
+        config = self.config
+        decision = self.last_decision if config is not None else None
+        counters = getattr(self.channel, "counters", None)
+        self.published = {
+            "ok": True, "node": self.node, "now": self.wall(),
+            "cluster": config.name if config else None,
+            "generation": config.generation if config else None,
+            "config": "ok" if config else self.config_note,
+            "fallback": config.fallback if config else None,
+            "failover": config.failover if config else None,
+            "lims": [{"lim": s.lim, "where": s.where, "state": s.state} for s in (decision.status if decision
+                                                                               else ())],
+            "peers": [{"name": p.name, "generation": p.generation,
+                       "heard_ago": None if p.last_heard is None else round(now - p.last_heard, 3),
+                       "heard_for": None if p.heard_since is None else round(now - p.heard_since, 3),
+                       "running": sorted(p.running), "blocked": sorted(p.blocked)}
+                      for p in sorted(self.peers.values(), key=lambda p: p.name)],
+            "alarms": self.alarms.as_list(),
+            "fallback_orders": sorted(self.orders),
+            "counters": dict(vars(counters)) if counters is not None else {},
+            "up_s": round(now - self.started, 3),
+        }
+
+    def status(self) -> dict:
+        return self.published
+
+    def order_fallback(self, lim: int) -> dict:
+        """From the control thread: queue a manual fallback order (the loop picks it up)."""
+        config = self.config
+        if config is None:
+            return {"ok": False, "error": "no cluster config on this server"}
+        if config.lim(lim) is None:
+            return {"ok": False, "error": f"LIM {lim} is not in cluster {config.name}"}
+        self.requests.put(lim)
+        return {"ok": True, "ordered": lim}
+
+    # --- the loop -----------------------------------------------------------------------------------
+
+    def tick(self) -> float:
+        return min(self.config.heartbeat_s / 2, 0.25) if self.config else 0.5
+
+    def run(self, wait: Callable[[float, Any], None] | None = None) -> None:
+        """Loop until stop_requested; `wait(seconds, channel)` sleeps until the next tick or a datagram."""
+        wait = wait or wait_readable
+        log.info("agent for %s started (root %s)", self.node, self.paths.root)
+        try:
+            while not self.stop_requested:
+                try:
+                    self.cycle()
+                except Exception:  # noqa: BLE001 - a bug in one cycle must not stop the agent
+                    log.exception("cycle failed")
+                wait(self.tick(), self.channel)
+        finally:
+            self.services.stop()
+            self.close_channel()
+            log.info("agent stopped")
+
+
+def wait_readable(seconds: float, channel: Any) -> None:
+    import select
+
+    if channel is None or not hasattr(channel, "fileno"):
+        time.sleep(seconds)
+        return
+    try:
+        select.select([channel.fileno()], [], [], seconds)
+    except (OSError, ValueError, InterruptedError):
+        time.sleep(min(seconds, 0.05))
+
+
+def parse_flags(flags: tuple[str, ...]) -> dict:
+    """Heartbeat flags this agent uses: `mac=<interface MAC>`, `fallback=<LIM>` (an order it holds)."""
+    fallback, mac = set(), None
+    for flag in flags:
+        name, _, value = flag.partition("=")
+        if name == "fallback" and value.isdigit():
+            fallback.add(int(value))
+        elif name == "mac" and value:
+            mac = value
+    return {"fallback": frozenset(fallback), "mac": mac}
+
+
+def describe(action: st.Action) -> str:
+    fields = {k: v for k, v in vars(action).items() if v not in ("", True)}
+    return type(action).__name__ + "(" + ", ".join(f"{k}={v}" for k, v in fields.items()) + ")"
+

@@ -1,0 +1,176 @@
+"""mxone-cluster-agent [--root DIR] run | status [--json] | fallback N | sync
+
+`run` is the daemon in the foreground (systemd Type=simple; logs to stderr). The other commands ask
+the running agent over its control socket. Exit codes: 0 ok, 1 the operation failed (agent not
+running, order refused), 2 invalid request (usage, not root).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Sequence
+
+from mxone_maintenance.model import Cluster
+from mxone_maintenance.paths import Paths
+
+from .control import ControlError, ControlServer, agent_handlers, ask
+from .daemon import Agent, Effects, NullSync
+from .settings import AgentSettings, SettingsError, load_settings
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+def probe_timeout(config: Cluster) -> float:
+    """An unanswered ARP probe blocks the loop this long: well under the detection time."""
+    return min(0.3, max(0.05, config.heartbeat_s))
+
+
+def real_effects(settings: AgentSettings):
+    """The factory the daemon calls with each config whose interface differs from the last."""
+    def make(config: Cluster, node: str) -> Effects:
+        from .effects import CommandService, NetlinkAddresses, NftFirewall, RawArp
+
+        return Effects(addresses=NetlinkAddresses(config.interface),
+                       neighbours=RawArp(config.interface, timeout=probe_timeout(config)),
+                       firewall=NftFirewall(),
+                       service=CommandService(settings.service_start, settings.service_stop, node),
+                       sync=NullSync())
+    return make
+
+
+def real_channel(config: Cluster, key: bytes):
+    from .heartbeat import HeartbeatChannel
+
+    return HeartbeatChannel(config.port, key, config.name)
+
+
+def not_root_error(uid: int, command: str) -> str | None:
+    """The one line that refuses a control command to a non-root user (None: allowed)."""
+    if uid == 0:
+        return None
+    return f"error: mxone-cluster-agent {command} must be run as root (you are uid {uid})"
+
+
+def run(paths: Paths) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        settings = load_settings(paths.agent_settings)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    agent = Agent(paths, settings.node, real_effects(settings), real_channel)
+
+    def stop(_signum, _frame) -> None:
+        agent.stop_requested = True
+
+    def reload(_signum, _frame) -> None:
+        agent.reload_requested = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, reload)
+    try:
+        server = ControlServer(paths.agent_socket, agent_handlers(agent))
+    except OSError as exc:
+        print(f"error: cannot open the control socket {paths.agent_socket}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        agent.run()
+    finally:
+        server.close()
+    return EXIT_OK
+
+
+# --- status as text ----------------------------------------------------------------------------------
+
+def _ago(seconds: float | None) -> str:
+    return "never" if seconds is None else f"{seconds:.1f} s ago"
+
+
+def _when(wall: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(wall)) if wall else "-"
+
+
+def status_text(status: dict) -> str:
+    if not status.get("cluster"):
+        return f"{status.get('node')}: {status.get('config', 'no cluster config')} (idle)\n"
+    lines = [f"{status['node']}: cluster {status['cluster']} generation {status['generation']} "
+             f"({status['fallback']} fallback, {status['failover']} failover), up {status['up_s']:.0f} s", "",
+             "LIM  where      state"]
+    for item in status["lims"]:
+        lines.append(f"{item['lim']:<4} {item['where'] or '-':<10} {item['state']}")
+    lines += ["", "peer       last heard     heard for   generation  running"]
+    for peer in status["peers"]:
+        heard_for = "-" if peer["heard_for"] is None else f"{peer['heard_for']:.0f} s"
+        running = ",".join(map(str, peer["running"])) or "-"
+        lines.append(f"{peer['name']:<10} {_ago(peer['heard_ago']):<14} {heard_for:<11} "
+                     f"{peer['generation']:<11} {running}")
+    lines += ["", "alarms:"]
+    for alarm in status["alarms"] or []:
+        state = "ACTIVE " if alarm["active"] else "cleared"
+        lines.append(f"  {state} {alarm['text']} (raised {_when(alarm['raised'])}"
+                     + (f", cleared {_when(alarm['cleared'])})" if alarm["cleared"] else ")"))
+    if not status["alarms"]:
+        lines.append("  none")
+    if status.get("fallback_orders"):
+        lines.append("fallback ordered for LIM " + ", ".join(map(str, status["fallback_orders"])))
+    counters = status.get("counters") or {}
+    lines += ["", "heartbeats: " + ", ".join(f"{name} {value}" for name, value in counters.items())]
+    return "\n".join(lines) + "\n"
+
+
+# --- the command line -------------------------------------------------------------------------------
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mxone-cluster-agent", description="MX-ONE cluster agent")
+    p.add_argument("--root", help="prefix for all product paths (tests, lab); default $MXONE_ROOT or /")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the agent in the foreground")
+    status = sub.add_parser("status", help="show what the running agent sees")
+    status.add_argument("--json", action="store_true")
+    fallback = sub.add_parser("fallback", help="order the manual fallback of a LIM to its regular server")
+    fallback.add_argument("lim", type=int)
+    sub.add_parser("sync", help="order a data sync now")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_OK if exc.code == 0 else EXIT_INVALID
+    paths = Paths.from_env(args.root)
+    if args.command == "run":
+        return run(paths)
+    refused = not_root_error(os.geteuid(), args.command)
+    if refused:
+        print(refused, file=sys.stderr)
+        return EXIT_INVALID
+    request = {"status": {"cmd": "status"}, "sync": {"cmd": "sync"}}.get(args.command) or \
+        {"cmd": "fallback", "lim": args.lim}
+    try:
+        reply = ask(paths.agent_socket, request)
+    except ControlError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if not reply.get("ok"):
+        print(f"error: {reply.get('error', 'the agent refused')}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.command == "status":
+        sys.stdout.write(json.dumps(reply, indent=2) + "\n" if args.json else status_text(reply))
+    elif args.command == "fallback":
+        print(f"fallback of LIM {args.lim} ordered")
+    else:
+        print("data sync ordered")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""agent.yaml: this server's own agent settings (docs/INTERFACES.md). Optional file; safe_load only.
+
+    node: lim1                      # this server's name in cluster.yaml (default: hostname)
+    service: {start: [argv...], stop: [argv...]}
+    data_backup_hook: [argv...]
+"""
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class SettingsError(Exception):
+    """agent.yaml cannot be used; str() is one line naming the file and the key."""
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    node: str
+    service_start: tuple[str, ...] = ()
+    service_stop: tuple[str, ...] = ()
+    data_backup_hook: tuple[str, ...] = ()
+
+
+def _argv(value: Any, file: Path, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, (str, int)) for item in value):
+        raise SettingsError(f"{file}: {key}: must be a list of strings (got {value!r})")
+    return tuple(str(item) for item in value)
+
+
+def parse_settings(text: str, file: Path, default_node: str) -> AgentSettings:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise SettingsError(f"{file}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise SettingsError(f"{file}: must be a mapping (got {type(data).__name__})")
+    unknown = set(data) - {"node", "service", "data_backup_hook"}
+    if unknown:
+        raise SettingsError(f"{file}: unknown key {sorted(unknown)[0]!r}")
+    node = data.get("node", default_node)
+    if not isinstance(node, str) or not node.strip():
+        raise SettingsError(f"{file}: node: must be a server name (got {node!r})")
+    service = data.get("service") or {}
+    if not isinstance(service, dict) or set(service) - {"start", "stop"}:
+        raise SettingsError(f"{file}: service: must be a mapping with start and stop (got {service!r})")
+    return AgentSettings(node=node.strip(),
+                         service_start=_argv(service.get("start"), file, "service.start"),
+                         service_stop=_argv(service.get("stop"), file, "service.stop"),
+                         data_backup_hook=_argv(data.get("data_backup_hook"), file, "data_backup_hook"))
+
+
+def load_settings(path: Path, default_node: str | None = None) -> AgentSettings:
+    """The settings in `path`; a missing file means all defaults (node = this host's name)."""
+    node = default_node or socket.gethostname()
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return AgentSettings(node=node)
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return parse_settings(text, path, node)
