@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -210,7 +211,7 @@ def test_unreachable_host_fails_staging_and_others_stay(servers: sshd_server.Ser
                                                         roots: dict[str, Path]) -> None:
     hosts = [Host("lim1", "127.0.0.1", servers[0].port), Host("lim2", "127.0.0.1", sshd_server.free_port())]
     before = snapshot(roots["lim1"])
-    with Fleet(hosts, settings) as fleet:
+    with Fleet(hosts, replace(settings, connect_timeout=0.3)) as fleet:
         report = apply_changes(fleet, {
             "lim1": [WriteFile(str(roots["lim1"] / "etc" / "cluster.yaml"), b"new")],
             "lim2": [WriteFile(str(roots["lim2"] / "etc" / "cluster.yaml"), b"new")],

@@ -559,7 +559,7 @@ def _collect(channel: paramiko.Channel, stdin: bytes | None, deadline: float) ->
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError
-        if pending and channel.send_ready():
+        while pending and channel.send_ready():
             pending = pending[_send_some(channel, pending):]
             if not pending:
                 channel.shutdown_write()

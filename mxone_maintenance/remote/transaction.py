@@ -127,7 +127,8 @@ def _stage(work: _HostWork, conn: Connection, fleet: Fleet,
     if precheck is not None:
         fleet.notify(work.name, "checking")
         precheck(conn)
-    fleet.notify(work.name, f"staging {work.file_count} files")
+    count = work.file_count
+    fleet.notify(work.name, f"staging {count} file{'' if count == 1 else 's'}")
     for step in work.steps:
         _stage_step(step, conn, work.tag)
     _make_backups(conn, [s for s in work.steps if s.backup])
@@ -140,7 +141,10 @@ def _stage_step(step: _Step, conn: Connection, tag: str) -> None:
     step.existed = conn.exists(change.path)
     if isinstance(change, WriteFile):
         step.temp = _hidden(change.path, "new", tag)  # recorded first: a half upload is cleaned too
-        conn.write_file(step.temp, change.data, change.mode)
+        try:
+            conn.write_file(step.temp, change.data, change.mode)
+        except RemoteError as e:
+            raise RemoteError(conn.host, f"cannot stage {change.path}: {e.detail}") from None
     if step.existed and isinstance(change, (WriteFile, RemoveFile)):
         step.backup = _hidden(change.path, "old", tag)
     if step.existed and isinstance(change, RemoveTree):
