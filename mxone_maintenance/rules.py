@@ -102,7 +102,8 @@ def _one_lock_to_standby(cluster: Cluster, system: System) -> Iterator[RuleError
 
 
 def _timing(cluster: Cluster, system: System) -> Iterator[RuleError]:
-    if cluster.detect_s < 3 * cluster.heartbeat_s:
+    # a nanosecond of slack: 3 * 0.1 is 0.30000000000000004, and DESIGN §6 allows detect_s 0.3 with heartbeat_s 0.1
+    if cluster.detect_s < 3 * cluster.heartbeat_s - 1e-9:
         yield RuleError("detect-vs-heartbeat", f"detect_s must be at least three heartbeat periods "
                                                f"(detect_s {cluster.detect_s:g}, heartbeat_s {cluster.heartbeat_s:g})")
 
@@ -157,7 +158,8 @@ def system_errors(system: System) -> list[RuleError]:
 def preload_kept(before: Cluster, after: Cluster) -> list[RuleError]:
     """Preloading is removed only by deleting the cluster."""
     if before.failover == "preloaded" and after.failover != "preloaded":
-        return [RuleError("preload-kept", f"preloading of cluster {before.name} is removed only by deleting the cluster")]
+        return [RuleError("preload-kept",
+                          f"preloading of cluster {before.name} is removed only by deleting the cluster")]
     return []
 
 
