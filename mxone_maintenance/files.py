@@ -57,6 +57,9 @@ class _LineLoader(yaml.SafeLoader):
         result.key_lines = {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (list, dict)):
+                raise FileError(f"{{file}}:{key_node.start_mark.line + 1}: a key must be a plain name, "
+                                "not a list or mapping")
             if key in result:
                 raise FileError(f"{{file}}:{key_node.start_mark.line + 1}: {key}: duplicate key")
             result[key] = self.construct_object(value_node, deep=True)
@@ -348,7 +351,8 @@ def _dump(data: dict, header: str) -> str:
 
 
 def dump_system(system: System) -> str:
-    return _dump(system_to_data(system), "# MX-ONE system inventory. Written by mxone_maintenance; do not edit by hand.\n")
+    return _dump(system_to_data(system),
+                 "# MX-ONE system inventory. Written by mxone_maintenance; do not edit by hand.\n")
 
 
 def dump_cluster(cluster: Cluster) -> str:
