@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from ipaddress import IPv4Interface
-from typing import Literal, Optional
+from typing import Literal
 
 Role = Literal["lim", "standby", "free"]
 Fallback = Literal["automatic", "manual"]
 Failover = Literal["normal", "preloaded"]
-Lock = Optional[Literal["regular", "standby"]]
+Lock = Literal["regular", "standby"] | None
 
 MAX_LIMS_PER_CLUSTER = 10
 DEFAULT_PRIORITY = 5
