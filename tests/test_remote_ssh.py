@@ -249,6 +249,20 @@ def test_command_timeout(conn: Connection) -> None:
     assert conn.run(["echo", "still usable"]).stdout == "still usable\n"
 
 
+def test_command_killed_by_signal(conn: Connection) -> None:
+    with pytest.raises(CommandFailed, match="ended without an exit status") as info:
+        conn.run(["sh", "-c", "kill -9 $$"])
+    assert info.value.exit_status == -1
+    assert conn.run(["sh", "-c", "kill -9 $$"], check=False).exit_status == -1
+
+
+def test_lost_connection_is_reported_then_reopened(conn: Connection) -> None:
+    with pytest.raises(RemoteError, match="connection lost") as info:
+        conn.run(["sh", "-c", "kill -9 $PPID; sleep 5"])  # kills this session's sshd process
+    assert not isinstance(info.value, CommandFailed)
+    assert conn.run(["echo", "back"]).stdout == "back\n"
+
+
 def test_stdin_and_big_output_do_not_deadlock(conn: Connection) -> None:
     data = os.urandom(1 << 20)
     assert conn.run(["wc", "-c"], stdin=data).stdout.strip() == str(len(data))

@@ -228,3 +228,18 @@ def test_invalid_requests_are_refused_before_touching_servers(fleet: Fleet) -> N
         apply_changes(fleet, {"lim1": [WriteFile("etc/x", b"")]})
     with pytest.raises(ValueError, match="twice"):
         apply_changes(fleet, {"lim1": [WriteFile("/x", b""), RemoveFile("/x")]})
+
+
+def test_connection_lost_during_commit_is_rolled_back_over_a_new_one(
+        fleet: Fleet, roots: dict[str, Path], tmp_path: Path) -> None:
+    """lim2's session dies mid-commit (its sshd process is killed): rollback reconnects and undoes it."""
+    before = {n: snapshot(r) for n, r in roots.items()}
+    changes = {n: full_change(roots[n], tmp_path / f"marker-{n}") for n in NAMES}
+    changes["lim2"].append(RunCommand(("sh", "-c", "kill -9 $PPID; sleep 5")))
+    report = apply_changes(fleet, changes)
+    assert report.failed_host == "lim2" and "connection lost" in report.error
+    assert report.error.endswith("every server was rolled back")
+    for name, root in roots.items():
+        assert snapshot(root) == before[name], name
+        assert hidden_leftovers(root) == []
+        assert not (tmp_path / f"marker-{name}").exists()

@@ -413,10 +413,27 @@ class Connection:
                 from None
         finally:
             channel.close()
-        result = CommandResult(status, out.decode(errors="replace"), err.decode(errors="replace"))
-        if check and status != 0:
-            raise CommandFailed(self.host, argv, status, result.stderr)
+        result = CommandResult(-1 if status is None else status, out.decode(errors="replace"),
+                               err.decode(errors="replace"))
+        if status is None:
+            self._no_exit_status(argv, command, result.stderr, check, channel.eof_received)
+        if check and result.exit_status != 0:
+            raise CommandFailed(self.host, argv, result.exit_status, result.stderr)
         return result
+
+    def _no_exit_status(self, argv: Sequence[str], command: str, stderr: str, check: bool,
+                        eof_received: bool) -> None:
+        """The channel closed without an exit status: the connection died, or a signal killed the command.
+
+        sshd sends EOF before closing a channel; a dying transport closes its channels without one (and
+        only then marks itself inactive, so ``is_open`` alone would race).
+        """
+        if not eof_received or not self.is_open:
+            self.close()
+            raise RemoteError(self.host, f"connection lost while running `{_short(command)}`")
+        if check:
+            raise CommandFailed(self.host, argv, -1, stderr,
+                                f"`{_short(command)}` ended without an exit status (killed by a signal?)")
 
     def _open_channel(self, command: str) -> paramiko.Channel:
         transport = self._live_transport()
@@ -548,7 +565,8 @@ def _command_line(argv: Sequence[str]) -> str:
     return " ".join(shlex.quote(str(a)) for a in argv)
 
 
-def _collect(channel: paramiko.Channel, stdin: bytes | None, deadline: float) -> tuple[int, bytes, bytes]:
+def _collect(channel: paramiko.Channel, stdin: bytes | None,
+             deadline: float) -> tuple[int | None, bytes, bytes]:
     """Feed stdin and read stdout/stderr together until the command ends (no deadlock on full pipes)."""
     out, err = bytearray(), bytearray()
     pending = memoryview(stdin or b"")
@@ -567,7 +585,9 @@ def _collect(channel: paramiko.Channel, stdin: bytes | None, deadline: float) ->
         _drain(channel, out, err)
         if channel.closed or (channel.eof_received and channel.exit_status_ready()):
             _drain(channel, out, err)
-            return channel.recv_exit_status() if channel.exit_status_ready() else -1, bytes(out), bytes(err)
+            # paramiko reports -1 when the channel closed without an exit-status message (real ones are 0-255)
+            status = channel.recv_exit_status() if channel.exit_status_ready() else -1
+            return (None if status < 0 else status), bytes(out), bytes(err)
 
 
 def _send_some(channel: paramiko.Channel, data: memoryview) -> int:
