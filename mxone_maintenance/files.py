@@ -154,9 +154,17 @@ def _number(low: float, high: float) -> Callable[[Any, _Where], float]:
     return check
 
 
+NAME_RULE = "must be a name of letters, digits, '-', '_' or '.'"
+
+
+def is_name(value: Any) -> bool:
+    """A server, cluster or interface name as the files accept it."""
+    return isinstance(value, str) and bool(value) and all(c.isalnum() or c in "-_." for c in value)
+
+
 def _name(value: Any, where: _Where) -> str:
-    if not isinstance(value, str) or not value or not all(c.isalnum() or c in "-_." for c in value):
-        raise where.error("must be a name of letters, digits, '-', '_' or '.'", value)
+    if not is_name(value):
+        raise where.error(NAME_RULE, value)
     return value
 
 

@@ -72,7 +72,7 @@ def systems(draw, max_clusters: int = 3, min_clusters: int = 0, max_extra: int =
         standby = standbys[index]
         clusters.append(Cluster(
             name=names[index], standby=StandbyRef(standby.name, standby.address), lims=lims,
-            generation=draw(st.integers(1, 2**53)), fallback=draw(st.sampled_from(("automatic", "manual"))),
+            generation=draw(st.integers(1, 2**53 - 1000)), fallback=draw(st.sampled_from(("automatic", "manual"))),
             failover=failover, detect_s=detect, heartbeat_s=heartbeat, port=draw(st.integers(1, 65535)),
             interface=draw(st.sampled_from(INTERFACES))))
     servers = draw(st.permutations(lim_servers + standbys + frees))

@@ -278,11 +278,6 @@ def test_remove_lim_and_delete_refused_while_a_lim_runs_on_the_standby(system: S
         assert f"LIM {item.lim} " in str(raised.value)
     errors = nothing_on_standby(cluster, [item.lim], {item.lim}, "remove it")
     assert [e.rule for e in errors] == ["lim-on-standby"]
-    # another LIM of the cluster on the standby does not stop the removal of this one (if it is not the last)
-    others = [i.lim for i in cluster.lims if i.lim != item.lim]
-    if others:
-        plan = cluster_ops.plan_remove_lim(system, RemoveLim(cluster.name, item.lim), _facts_on_standby(99 + 1))
-        assert plan.after.cluster(cluster.name).lim(item.lim) is None
 
 
 @SETTINGS

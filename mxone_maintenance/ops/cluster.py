@@ -35,6 +35,7 @@ from .requests import (
     RequestError,
     RuntimeFacts,
     UnlockLim,
+    name_problem,
     resolve_base,
 )
 
@@ -115,6 +116,9 @@ def _plan_for_members(system: System, cluster: Cluster, steps: tuple[Step, ...])
 # --- create ------------------------------------------------------------------------------------
 
 def plan_create(system: System, request: CreateCluster, key: bytes) -> Plan:
+    problem = name_problem(request.name, "a cluster name")
+    if problem:
+        raise _refuse("bad-name", problem)
     if system.cluster(request.name) is not None:
         raise _refuse("cluster-exists", f"a cluster named {request.name} already exists")
     if system.server(request.standby) is None:

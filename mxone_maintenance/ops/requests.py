@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
 
-from ..files import parse_interface
+from ..files import NAME_RULE, is_name, parse_interface
 
 
 class RequestError(ValueError):
@@ -41,6 +41,11 @@ def parse_seconds(text: str, what: str, low: float, high: float) -> float:
     if not low <= value <= high:
         raise RequestError(f"{what} must be from {low:g} to {high:g} seconds (got {value:g})")
     return value
+
+
+def name_problem(text: str, what: str) -> str | None:
+    """Why `text` cannot be a server or cluster name (the files would not load it back), or None."""
+    return None if is_name(text) else f"{what} {NAME_RULE} (got {text!r})"
 
 
 def parse_lim_spec(text: str) -> LimSpec:

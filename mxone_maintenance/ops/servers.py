@@ -6,7 +6,7 @@ from dataclasses import replace
 from ..model import Server, System
 from ..rules import RuleError, RuleViolation, server_not_in_cluster
 from .plan import Plan, ServerPlan
-from .requests import AddServer, AddStandby, RemoveServer, RemoveStandby, RequestError, parse_address
+from .requests import AddServer, AddStandby, RemoveServer, RemoveStandby, RequestError, name_problem, parse_address
 
 REACH_CHECK = "answers over SSH with its pinned host key"
 
@@ -28,6 +28,9 @@ def _reach_only(server: Server) -> tuple[ServerPlan, ...]:
 
 
 def plan_add_server(system: System, request: AddServer) -> Plan:
+    problem = name_problem(request.name, "a server name")
+    if problem:
+        raise _refuse("bad-name", problem)
     if system.server(request.name) is not None:
         raise _refuse("server-exists", f"a server named {request.name} already exists")
     try:
@@ -37,6 +40,10 @@ def plan_add_server(system: System, request: AddServer) -> Plan:
     used = next((s for s in system.servers if s.address.ip == address.ip), None)
     if used is not None:
         raise _refuse("address-used", f"address {address.ip} is already used by server {used.name}")
+    base = next(((c, item) for c in system.clusters for item in c.lims if item.base.ip == address.ip), None)
+    if base is not None:
+        raise _refuse("address-used", f"address {address.ip} is already used as the base address of "
+                                      f"{base[1].server} in cluster {base[0].name}")
     if request.lim is not None and system.server_with_lim(request.lim) is not None:
         raise _refuse("lim-used", f"LIM {request.lim} is already on server {system.server_with_lim(request.lim).name}")
     server = Server(request.name, address, "lim" if request.lim is not None else "free", request.lim)
