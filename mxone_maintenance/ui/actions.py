@@ -1,0 +1,48 @@
+"""Action names used in the menu data -> the screen each one opens."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..ops.views import cluster_table
+from . import cluster_forms, system_forms
+from .choices import servers_text
+from .forms import ActionEnv
+from .screens import Screen, TextScreen
+from .status_screen import StatusScreen
+from .worker import Runtime
+
+Factory = Callable[[ActionEnv, Runtime], Screen]
+EXIT = "exit"
+
+
+def _status(env: ActionEnv, runtime: Runtime) -> Screen:
+    def collect():
+        from ..ops.status import collect_status  # paramiko loads only here, in the worker
+        return collect_status(env.system, env.ssh_settings())
+    return StatusScreen(collect, runtime)
+
+
+def _form(cls) -> Factory:
+    return lambda env, _runtime: cls(env)
+
+
+ACTIONS: dict[str, Factory] = {
+    "list_clusters": lambda env, _rt: TextScreen("List all clusters", cluster_table(env.system)),
+    "show_status": _status,
+    "create_cluster": _form(cluster_forms.CreateClusterForm),
+    "change_cluster": _form(cluster_forms.ChangeClusterForm),
+    "preload_cluster": _form(cluster_forms.PreloadForm),
+    "add_lim": _form(cluster_forms.AddLimForm),
+    "remove_lim": _form(cluster_forms.RemoveLimForm),
+    "delete_cluster": _form(cluster_forms.DeleteClusterForm),
+    "fallback_lim": _form(cluster_forms.FallbackForm),
+    "lock_lim": _form(cluster_forms.LockForm),
+    "unlock_lim": _form(cluster_forms.UnlockForm),
+    "sync_cluster": _form(cluster_forms.SyncForm),
+    "list_servers": lambda env, _rt: TextScreen("List servers in system", servers_text(env.system)),
+    "add_server": _form(system_forms.AddServerForm),
+    "remove_server": _form(system_forms.RemoveServerForm),
+    "list_standby": lambda env, _rt: TextScreen("List standby servers", servers_text(env.system, ("standby",))),
+    "add_standby": _form(system_forms.AddStandbyForm),
+    "remove_standby": _form(system_forms.RemoveStandbyForm),
+}
