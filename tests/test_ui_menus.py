@@ -163,3 +163,14 @@ def test_works_at_larger_sizes(tmp_path):
     press(app, "3")
     big = "\n".join(row.decode() for row in app.root.render((132, 50), focus=True).text)
     assert "Sync exchange data within cluster" in big
+
+
+def test_backspace_in_a_form_only_deletes_text(tmp_path):
+    app = make_app(tmp_path)
+    press(app, "3", "3", "backspace", "backspace", "backspace", "tab", "backspace")
+    assert app.top.title == "Create new cluster in system"
+    assert app.top.name.text == ""
+    app.top.submit()
+    assert "! type the cluster name" in screen(app)
+    press(app, "esc")
+    assert app.top.title == "Cluster handling"

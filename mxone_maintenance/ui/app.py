@@ -6,6 +6,7 @@ server before the technician asks for something: SSH happens only in worker thre
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from .availability import SystemOrError
 from .forms import ActionEnv
 from .keys import Command, command_for, footer_text
 from .menu_screen import MenuScreen
-from .menu_tree import ROOT_MENU, Menu, MenuItem, load_tree
+from .menu_tree import ROOT_MENU, Menu, MenuDataError, MenuItem, load_tree
 from .palette import PALETTE
 from .screens import (
     HelpScreen,
@@ -166,7 +167,8 @@ class App:
         return None
 
     def unhandled(self, key: str) -> bool:
-        handler = {Command.BACK: self.back, Command.QUIT: self.quit, Command.HELP: self.help}.get(
+        handler = {Command.BACK: self.back, Command.BACKSPACE_BACK: self.back, Command.QUIT: self.quit,
+                   Command.HELP: self.help}.get(
             command_for(key, self.top.context))
         if handler is None:
             return False
@@ -222,7 +224,7 @@ class App:
         self.push(PlanScreen(form.title, proposal))
 
     def _apply(self, plan_screen: PlanScreen, proposal: Proposal) -> None:
-        title = plan_screen.title.removesuffix(": plan")
+        title = plan_screen.action_title
         progress = ProgressScreen(title, [s.server for s in proposal.plan.servers if s.steps])
         self.push(progress)
         session, runtime = self.session, self.runtime
@@ -262,8 +264,12 @@ class App:
 
 
 def run_menus(session) -> int:
-    """Open the menus; returns the exit code (0)."""
-    app = App(session)
+    """Open the menus; returns the exit code (0; 1 when the menus cannot be shown)."""
+    try:
+        app = App(session)
+    except MenuDataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     loop = urwid.MainLoop(app.root, PALETTE, unhandled_input=app.unhandled, handle_mouse=False)
     app.runtime = LoopRuntime(loop)
 

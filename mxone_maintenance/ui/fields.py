@@ -11,7 +11,6 @@ from typing import Any, Generic, TypeVar
 import urwid
 
 from ..ops.requests import RequestError
-from .keys import Command, is_command
 
 T = TypeVar("T")
 Parser = Callable[[str], Any]
@@ -23,8 +22,7 @@ class Invalid(Exception):
 
 
 class FieldEdit(urwid.Edit):
-    """A one-line edit that keeps Backspace to itself (an empty field is no reason to leave the form)
-    and checks its value when the technician leaves it."""
+    """A one-line edit that checks its value when the technician leaves it."""
 
     def __init__(self, caption: str, text: str, on_leave: Callable[[], None]) -> None:
         super().__init__(caption, text)
@@ -34,8 +32,6 @@ class FieldEdit(urwid.Edit):
         if key in LEAVING_KEYS:
             self._on_leave()
         rest = super().keypress(size, key)
-        if rest is not None and is_command(rest, Command.BACK) and rest != "esc":
-            return None
         if rest == "enter":
             return "down"                      # Enter in a text field goes on to the next field
         return rest

@@ -93,11 +93,14 @@ class Form(Screen):
         self._emit("plan", proposal)
 
     def keypress(self, size, key: str):
-        rest = super().keypress(size, key)
-        if rest is None:
-            return None
-        command = command_for(rest, self.context)
-        moves = {Command.NEXT_FIELD: "down", Command.PREV_FIELD: "up"}
-        if command in moves:
-            return self.listbox.keypress(size, moves[command])
+        """Tab and Shift-Tab walk the fields like ↓ and ↑ (urwid's own "next selectable" would jump
+        into the middle of a row of buttons); in the row of buttons they go from button to button."""
+        before = self.walker.focus
+        move = {Command.NEXT_FIELD: "down", Command.PREV_FIELD: "up"}.get(command_for(key, self.context))
+        if move is not None and not isinstance(self.listbox.focus, urwid.Columns):
+            rest = self.listbox.keypress(size, move)
+        else:
+            rest = super().keypress(size, key)
+        if self.walker.focus != before and isinstance(self.listbox.focus, urwid.Columns):
+            self.listbox.focus.focus_position = 0       # arriving at the buttons: the first one, always
         return rest

@@ -17,6 +17,7 @@ class Command(Enum):
     PREV_FIELD = "previous field"
     ACTIVATE = "activate"
     BACK = "back"
+    BACKSPACE_BACK = "back (Backspace)"
     QUIT = "quit"
     HELP = "help"
     REFRESH = "refresh"
@@ -31,7 +32,7 @@ class Binding:
     shown: str              # how the footer and help name the keys
     short: str              # the footer's word for it
     help: str
-    context: str            # "global" everywhere; else only on that kind of screen
+    context: str | tuple[str, ...]   # "global" everywhere; else only on these kinds of screen
     footer: bool = True
 
 
@@ -44,8 +45,10 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(Command.NEXT_FIELD, ("tab",), "Tab", "next field", "next field", "form"),
     Binding(Command.PREV_FIELD, ("shift tab",), "S-Tab", "previous", "previous field", "form", footer=False),
     Binding(Command.ACTIVATE, ("enter",), "Enter", "select", "open the item, press the button, tick the box", "global"),
-    Binding(Command.BACK, ("esc", "backspace"), "Esc", "back", "back one level (Backspace too, outside a text field)",
-            "global"),
+    Binding(Command.BACK, ("esc",), "Esc", "back", "back one level", "global"),
+    Binding(Command.BACKSPACE_BACK, ("backspace",), "Backspace", "back",
+            "back one level too, except in a form (there it only deletes text)", ("menu", "view", "status"),
+            footer=False),
     Binding(Command.ITEM_NUMBER, ITEM_DIGITS, "1-9", "item", "open menu item 1..9, 0 opens item 10", "menu"),
     Binding(Command.ITEM_LETTER, tuple(k for k in ITEM_LETTERS if k not in ("q", "r")), "a-z", "item",
             "go to the next item starting with that letter (opens it when it is the only one)", "menu",
@@ -66,13 +69,17 @@ def is_command(key: str, command: Command) -> bool:
     return key in _BY_COMMAND[command].keys
 
 
+def contexts(item: Binding) -> tuple[str, ...]:
+    return item.context if isinstance(item.context, tuple) else (item.context,)
+
+
 def command_for(key: str, context: str) -> Command | None:
     """The command KEY means on a screen of kind CONTEXT (its own bindings first, then the global ones)."""
     for item in BINDINGS:
-        if item.context == context and key in item.keys:
+        if context in contexts(item) and key in item.keys:
             return item.command
     for item in BINDINGS:
-        if item.context == "global" and key in item.keys:
+        if "global" in contexts(item) and key in item.keys:
             return item.command
     return None
 
@@ -80,11 +87,11 @@ def command_for(key: str, context: str) -> Command | None:
 def clashes() -> list[str]:
     """Keys bound to two commands that can be active on the same screen (expected: none)."""
     found = []
-    contexts = {b.context for b in BINDINGS} - {"global"}
-    for context in sorted(contexts) + ["global"]:
+    kinds = {c for b in BINDINGS for c in contexts(b)} - {"global"}
+    for context in sorted(kinds) + ["global"]:
         seen: dict[str, Command] = {}
         for item in BINDINGS:
-            if item.context not in (context, "global"):
+            if not {context, "global"} & set(contexts(item)):
                 continue
             for key in item.keys:
                 if key in seen and seen[key] != item.command:
@@ -95,15 +102,16 @@ def clashes() -> list[str]:
 
 def footer_text(context: str) -> str:
     shown = [f"{b.shown} {b.short}" for b in BINDINGS
-             if b.footer and b.context in ("global", context)]
+             if b.footer and {"global", context} & set(contexts(b))]
     return "  ".join(shown)
 
 
 def help_lines() -> list[tuple[str, str, str]]:
     """(keys, what, where) for every binding: the help overlay shows exactly these."""
-    where = {"global": "everywhere", "menu": "in a menu", "form": "in a form", "status": "in Show status"}
-    return [(" ".join(_key_name(k) for k in b.keys) if len(b.keys) <= 4 else b.shown, b.help, where[b.context])
-            for b in BINDINGS]
+    where = {"global": "everywhere", "menu": "in a menu", "form": "in a form", "status": "in Show status",
+             "view": "on other screens"}
+    return [(" ".join(_key_name(k) for k in b.keys) if len(b.keys) <= 4 else b.shown, b.help,
+             ", ".join(where[c] for c in contexts(b))) for b in BINDINGS]
 
 
 def _key_name(key: str) -> str:

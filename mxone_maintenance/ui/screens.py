@@ -70,7 +70,8 @@ class PlanScreen(Screen):
     signals = ["apply", "back"]
 
     def __init__(self, title: str, proposal: Proposal) -> None:
-        self.title = f"{title}: plan"
+        self.title = "Plan"
+        self.action_title = title
         self.proposal = proposal
         lines = [("plan title" if i == 0 else "body", line) for i, line in enumerate(proposal.plan.lines())]
         buttons = button_row([("Apply", lambda: self._emit("apply", proposal)), ("Back", lambda: self._emit("back"))])
@@ -83,7 +84,7 @@ class ProgressScreen(Screen):
     signals = ["finished"]
 
     def __init__(self, title: str, servers: Sequence[str]) -> None:
-        self.title = f"{title}: applying"
+        self.title = "Applying"
         self.busy = True
         self.heading = urwid.Text(("busy", "Applying… do not leave until the result is shown."))
         self._rows: dict[str, urwid.Text] = {}
@@ -112,7 +113,7 @@ class ResultScreen(Screen):
 
     def __init__(self, title: str, ok: bool, message: str, per_server: dict[str, str] | None = None,
                  failed_server: str | None = None) -> None:
-        self.title = f"{title}: result"
+        self.title = "Result"
         self.ok = ok
         if ok:
             head = ("done", f"Done: {message}")
