@@ -113,14 +113,20 @@ _CLUSTER_RULES = (_max_lims, _known_servers, _standby_is_standby, _lims_on_their
 
 
 def _membership(system: System) -> Iterator[RuleError]:
-    """A standby belongs to one cluster; a LIM server belongs to one cluster."""
-    seen: dict[str, str] = {}
+    """A standby belongs to one cluster; a LIM server belongs to one cluster. The message names every cluster
+    the server is in: which of them is the "new" one only the plan knows (it says so before this check)."""
+    clusters_of: dict[str, list[str]] = {}
+    kinds: dict[str, str] = {}
     for cluster in system.clusters:
         for name in cluster.member_names:
-            if name in seen and seen[name] != cluster.name:
-                kind = "standby server" if name == cluster.standby.server else "LIM server"
-                yield RuleError("one-cluster", f"{kind} {name} already belongs to cluster {seen[name]}")
-            seen.setdefault(name, cluster.name)
+            clusters_of.setdefault(name, [])
+            if cluster.name not in clusters_of[name]:
+                clusters_of[name].append(cluster.name)
+            kinds[name] = "standby server" if name == cluster.standby.server else "LIM server"
+    for name, names in clusters_of.items():
+        if len(names) > 1:
+            yield RuleError("one-cluster", f"a {kinds[name]} belongs to one cluster ({name} is in clusters "
+                                           f"{', '.join(names)})")
 
 
 def _unique_lims(system: System) -> Iterator[RuleError]:

@@ -150,9 +150,10 @@ def with_cluster(system: System, old: Cluster, new: Cluster) -> System:
 # --- fixed examples -----------------------------------------------------------------------------------
 
 def sample_system(lims: int = 3, free: int = 1) -> System:
-    """The shape of examples/system.yaml: lim1..limN at 10.77.0.11.. with LIM 1..N, sb1 at .20, free servers
-    at .30..; no cluster."""
-    servers = [Server(f"lim{n}", IPv4Interface(f"10.77.0.{10 + n}/24"), "lim", n) for n in range(1, lims + 1)]
+    """The shape of examples/system.yaml: lim1..limN at 10.77.0.11.. (from LIM 10 on at .50..) with LIM 1..N,
+    sb1 at .20, free servers at .30..; no cluster."""
+    servers = [Server(f"lim{n}", IPv4Interface(f"10.77.0.{10 + n if n < 10 else 40 + n}/24"), "lim", n)
+               for n in range(1, lims + 1)]
     servers.append(Server("sb1", IPv4Interface("10.77.0.20/24"), "standby"))
     servers += [Server(f"spare{n}", IPv4Interface(f"10.77.0.{29 + n}/24"), "free") for n in range(1, free + 1)]
     return System(servers=tuple(servers))

@@ -57,12 +57,12 @@ def test_a_standby_and_a_lim_server_belong_to_one_cluster() -> None:
     system = system.replace_cluster(sample_cluster(system, (1, 2), name="a"))
     second = sample_cluster(system, (3,), name="b")
     assert [str(e) for e in system_errors(system.replace_cluster(second))] == [
-        "standby server sb1 already belongs to cluster a"]
+        "a standby server belongs to one cluster (sb1 is in clusters a, b)"]
     system = system.with_server(Server("sb2", IPv4Interface("10.77.0.21/24"), "standby"))
     again = Cluster("b", StandbyRef("sb2", IPv4Interface("10.77.0.21/24")),
                     (ClusterLim(2, "lim2", IPv4Interface("10.77.0.122/24"), IPv4Interface("10.77.0.12/24")),))
     assert [str(e) for e in system_errors(system.replace_cluster(again))] == [
-        "LIM server lim2 already belongs to cluster a", "LIM 2 already belongs to another cluster"]
+        "a LIM server belongs to one cluster (lim2 is in clusters a, b)", "LIM 2 already belongs to another cluster"]
 
 
 def test_new_base_addresses_unique_and_unused() -> None:

@@ -132,7 +132,8 @@ def break_standby_in_two_clusters(data, system):
     item = ClusterLim(server.lim, server.name, fresh_address(system, subnet_of(system)), server.address)
     other = Cluster(name=fresh_name(system, "other"), standby=cluster.standby, lims=(item,))
     system = replace(system, clusters=system.clusters + (other,))
-    return system, "one-cluster", (f"standby server {cluster.standby.server}", cluster.name)
+    return system, "one-cluster", ("a standby server belongs to one cluster",
+                                   f"({cluster.standby.server} is in clusters ", cluster.name, other.name)
 
 
 def break_lim_in_two_clusters(data, system):
@@ -142,7 +143,8 @@ def break_lim_in_two_clusters(data, system):
     copy = replace(item, base=fresh_address(system, subnet_of(system)))
     other = Cluster(name=fresh_name(system, "other"), standby=StandbyRef(standby.name, standby.address), lims=(copy,))
     system = replace(system, clusters=system.clusters + (other,))
-    return system, "one-cluster", (f"LIM server {item.server}", cluster.name)
+    return system, "one-cluster", ("a LIM server belongs to one cluster", f"({item.server} is in clusters ",
+                                   cluster.name, other.name)
 
 
 def break_one_subnet(data, system):

@@ -92,6 +92,9 @@ def _cluster_lim(system: System, spec: LimSpec, cluster_name: str) -> ClusterLim
     server = system.server_with_lim(spec.lim)
     if server is None:
         raise _refuse("unknown-lim", f"no server in the system has LIM {spec.lim}")
+    other = system.cluster_of_server(server.name)
+    if other is not None and other.name != cluster_name:
+        raise _refuse("one-cluster", f"LIM server {server.name} already belongs to cluster {other.name}")
     try:
         base = resolve_base(spec.base, server.address)
     except RequestError as err:
@@ -128,6 +131,9 @@ def plan_create(system: System, request: CreateCluster, key: bytes) -> Plan:
     if twice:
         raise _refuse("lim-twice", f"LIM {twice[0]} is given twice")
     standby = system.server(request.standby)
+    other = system.cluster_of_server(standby.name)
+    if other is not None:
+        raise _refuse("one-cluster", f"standby server {standby.name} already belongs to cluster {other.name}")
     cluster = Cluster(
         name=request.name,
         standby=StandbyRef(standby.name, standby.address),

@@ -72,7 +72,10 @@ def resolve_base(text: str, like: IPv4Interface) -> IPv4Interface:
     try:
         return parse_interface(candidate)
     except ValueError as err:
-        raise RequestError(f"new base address {err} (got {text!r})") from None
+        problem = str(err)
+        if "/" not in text and "prefix length" in problem:     # the prefix was not asked for: do not ask for it
+            problem = "must be an IPv4 address like 10.77.0.111 (/PREFIX optional)"
+        raise RequestError(f"new base address {problem} (got {text!r})") from None
 
 
 def parse_address(text: str, what: str = "address") -> IPv4Interface:
