@@ -11,8 +11,9 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TextIO
 
 from . import files
 from .model import System
@@ -58,8 +59,8 @@ class Session:
     dry_run: bool
     yes: bool
     accept_new_host_key: bool
-    out: object = sys.stdout
-    err: object = sys.stderr
+    out: TextIO = field(default_factory=lambda: sys.stdout)    # looked up when used, so redirection works
+    err: TextIO = field(default_factory=lambda: sys.stderr)
 
     def load_system(self) -> System:
         try:
