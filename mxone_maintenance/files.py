@@ -245,13 +245,13 @@ def system_from_data(data: Any, file: str) -> System:
     root = _Where(file, top.line, "")
     _fields(top, root, {"schema"}, {"servers", "clusters"})
     _get(top, root, "schema", _int(SCHEMA_VERSION, SCHEMA_VERSION))
-    servers = [(_server(item, where), where) for item, where in _items(top, root, "servers")]
-    _unique([(s.name, w) for s, w in servers], "server name")
-    _unique([(s.address.ip, w) for s, w in servers], "server address")
-    _unique([(s.lim, w) for s, w in servers if s.lim is not None], "LIM number")
-    clusters = [(_cluster(item, where), where) for item, where in _items(top, root, "clusters")]
-    _unique([(c.name, w) for c, w in clusters], "cluster name")
-    return System(servers=tuple(s for s, _ in servers), clusters=tuple(c for c, _ in clusters))
+    servers = [(_server(item, where), item, where) for item, where in _items(top, root, "servers")]
+    _unique([(s.name, _at(m, w, "name")) for s, m, w in servers], "server name")
+    _unique([(s.address.ip, _at(m, w, "address")) for s, m, w in servers], "server address")
+    _unique([(s.lim, _at(m, w, "lim")) for s, m, w in servers if s.lim is not None], "LIM number")
+    clusters = [(_cluster(item, where), item, where) for item, where in _items(top, root, "clusters")]
+    _unique([(c.name, _at(m, w, "cluster")) for c, m, w in clusters], "cluster name")
+    return System(servers=tuple(s for s, _, _ in servers), clusters=tuple(c for c, _, _ in clusters))
 
 
 # --- cluster.yaml ----------------------------------------------------------------------------
@@ -282,9 +282,9 @@ def _cluster(data: _Map, where: _Where) -> Cluster:
     _fields(data, where, _CLUSTER_REQUIRED, _CLUSTER_OPTIONAL)
     _get(data, where, "schema", _int(SCHEMA_VERSION, SCHEMA_VERSION))
     failover = _get(data, where, "failover", _choice("normal", "preloaded"), default="normal")
-    lims = [(_cluster_lim(item, w), w) for item, w in _items(data, where, "lims")]
-    _unique([(item.lim, w) for item, w in lims], "LIM number")
-    _unique([(item.server, w) for item, w in lims], "server")
+    lims = [(_cluster_lim(item, w), item, w) for item, w in _items(data, where, "lims")]
+    _unique([(item.lim, _at(m, w, "lim")) for item, m, w in lims], "LIM number")
+    _unique([(item.server, _at(m, w, "server")) for item, m, w in lims], "server")
     interface = _get(data, where, "interface", _name, default=DEFAULT_INTERFACE)
     return Cluster(
         name=_get(data, where, "cluster", _name),
@@ -296,7 +296,7 @@ def _cluster(data: _Map, where: _Where) -> Cluster:
         port=_get(data, where, "port", _int(1, 65535), default=DEFAULT_PORT),
         interface=interface,
         standby=_get(data, where, "standby", _standby),
-        lims=tuple(item for item, _ in lims),
+        lims=tuple(item for item, _, _ in lims),
     )
 
 

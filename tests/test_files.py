@@ -101,11 +101,11 @@ def test_unknown_key_names_the_key_and_its_line() -> None:
                                         "of its subnet (got '10.77.0.255/24')"),
     ("role: standby", "role: spare", "system.yaml:6: servers[2].role: must be one of lim, standby, free "
                                      "(got 'spare')"),
-    ("{name: lim2,", "{name: lim1,", "system.yaml:5: servers[1]: duplicate server name (also at line 4) "
+    ("{name: lim2,", "{name: lim1,", "system.yaml:5: servers[1].name: duplicate server name (also at line 4) "
                                      "(got 'lim1')"),
-    ("10.77.0.12/24", "10.77.0.11/16", "system.yaml:5: servers[1]: duplicate server address (also at line 4) "
+    ("10.77.0.12/24", "10.77.0.11/16", "system.yaml:5: servers[1].address: duplicate server address (also at line 4) "
                                        "(got '10.77.0.11')"),
-    ("lim: 2}", "lim: 1}", "system.yaml:5: servers[1]: duplicate LIM number (also at line 4) (got '1')"),
+    ("lim: 2}", "lim: 1}", "system.yaml:5: servers[1].lim: duplicate LIM number (also at line 4) (got '1')"),
     ("name: lim2", "name: lim 2", "system.yaml:5: servers[1].name: must be a name of letters, digits, '-', '_' "
                                   "or '.' (got 'lim 2')"),
     ("schema: 1", "schema: 2", "system.yaml:2: schema: must be from 1 to 1 (got 2)"),
@@ -140,10 +140,10 @@ def test_duplicate_cluster_names_in_the_system_file() -> None:
     system = sample_with_cluster()
     text = files.dump_system(system.replace_cluster(sample_cluster(system, (1,), name="c2")))
     text = text.replace("cluster: c2", "cluster: c1")
-    message = _system_error(text)
-    line = text.splitlines().index("- schema: 1", text.splitlines().index("- schema: 1") + 1) + 1
-    assert message == f"/etc/opt/eri_sn/system.yaml:{line}: clusters[1]: duplicate cluster name (also at line " \
-                      f"{text.splitlines().index('- schema: 1') + 1}) (got 'c1')"
+    lines = [n for n, line in enumerate(text.splitlines(), start=1) if line.strip() == "cluster: c1"]
+    assert len(lines) == 2
+    assert _system_error(text) == (f"/etc/opt/eri_sn/system.yaml:{lines[1]}: clusters[1].cluster: duplicate cluster "
+                                   f"name (also at line {lines[0]}) (got 'c1')")
 
 
 def test_cluster_file_problems() -> None:
@@ -151,7 +151,7 @@ def test_cluster_file_problems() -> None:
     assert _cluster_error(CLUSTER.replace("lock: standby", "lock: both")) == (
         "cluster.yaml:7: lims[0].lock: must be one of null, regular, standby (got 'both')")
     assert _cluster_error(CLUSTER.replace("lim: 2, server: lim2", "lim: 1, server: lim2")) == (
-        "cluster.yaml:8: lims[1]: duplicate LIM number (also at line 7) (got '1')")
+        "cluster.yaml:8: lims[1].lim: duplicate LIM number (also at line 7) (got '1')")
     assert _cluster_error(CLUSTER.replace("base: 10.77.0.20/24", "base: 10.77.0.20/24, port: 1")) == (
         "cluster.yaml:5: standby.port: unknown key (allowed: base, server)")
     assert _cluster_error(CLUSTER + "heartbeat_s: 0.01\n") == (
