@@ -50,6 +50,15 @@ def test_after_a_sync_nothing_more_goes(mtime, skew):
     assert sync_direction(mtime, mtime, skew) == "none"
 
 
+@given(versions, versions, st.integers(min_value=0, max_value=10))
+def test_equal_mtimes_are_told_apart_by_stamps(regular, standby, mtime):
+    r, s = max(regular, default=None), max(standby, default=None)
+    direction = sync_direction(mtime, mtime, 0, r, s)
+    mirrored = {"to-standby": "to-regular", "to-regular": "to-standby", "none": "none"}
+    assert sync_direction(mtime, mtime, 0, s, r) == mirrored[direction]
+    assert (direction == "none") == (r is None or s is None or r == s)
+
+
 def test_direction_examples():
     assert sync_direction(None, None, 0) == "none"
     assert sync_direction(100, None, 0) == "to-standby"
@@ -223,5 +232,6 @@ def test_cluster_known_hosts():
     key = sync_keys.make_sync_keypair("root@lim1")[1]
     text = sync_keys.cluster_known_hosts([("lim1", "10.77.0.11/24", key), ("lim1", "10.77.0.11", key)])
     assert text == f"lim1,10.77.0.11 {' '.join(key.split()[:2])}\n"
+    assert sync_keys.parse_known_hosts(text) == [("lim1", "10.77.0.11", " ".join(key.split()[:2]))]
     with pytest.raises(sync_keys.SyncKeyError):
         sync_keys.cluster_known_hosts([("lim 1", "10.77.0.11", key)])

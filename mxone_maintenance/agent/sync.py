@@ -281,7 +281,8 @@ def decide(role: Role, here: list[Held], there: list[Held], clock_skew_s: float)
     """Direction, and the newest version on the side that has the newer data."""
     mine, theirs = xdata.newest(here), xdata.newest(there)
     regular, standby = (mine, theirs) if role == "regular" else (theirs, mine)
-    direction = xdata.sync_direction(regular and regular.mtime, standby and standby.mtime, clock_skew_s)
+    direction = xdata.sync_direction(regular and regular.mtime, standby and standby.mtime, clock_skew_s,
+                                     regular and regular.version, standby and standby.version)
     source = regular if direction == "to-standby" else standby if direction == "to-regular" else None
     return direction, source
 

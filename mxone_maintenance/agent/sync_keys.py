@@ -143,3 +143,16 @@ def cluster_known_hosts(entries: Iterable[tuple[str, str, str]]) -> str:
         if line not in lines:
             lines.append(line)
     return _joined(lines)
+
+
+def parse_known_hosts(text: str) -> list[tuple[str, str, str]]:
+    """(name, address, key) of each `name,address type blob` line (the admin's known_hosts as the utility
+    and the lab write it), ready for cluster_known_hosts; hashed or other lines are skipped."""
+    entries = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) < 3 or line.startswith(("#", "|", "@")):
+            continue
+        names = words[0].split(",")
+        entries.append((names[0], names[1] if len(names) > 1 else "", f"{words[1]} {words[2]}"))
+    return entries

@@ -115,10 +115,12 @@ def newest(held: Iterable[Held]) -> Held | None:
     return best
 
 
-def sync_direction(regular_mtime: float | None, standby_mtime: float | None, clock_skew_s: float) -> Direction:
+def sync_direction(regular_mtime: float | None, standby_mtime: float | None, clock_skew_s: float,
+                   regular_version: Version | None = None, standby_version: Version | None = None) -> Direction:
     """Which way the newest data must go, by the reload files' newest mtimes on each side (None: that
     side holds no version). Clocks further apart than MAX_CLOCK_SKEW_S make the times meaningless:
-    hold and let the caller alarm rather than overwrite newer data with older."""
+    hold and let the caller alarm rather than overwrite newer data with older. Equal mtimes (whole
+    seconds: two backups within a second) are told apart by the versions' time stamps when given."""
     if abs(clock_skew_s) > MAX_CLOCK_SKEW_S:
         return "hold"
     if regular_mtime is None and standby_mtime is None:
@@ -127,6 +129,8 @@ def sync_direction(regular_mtime: float | None, standby_mtime: float | None, clo
         return "to-standby"
     if regular_mtime is None or standby_mtime > regular_mtime:
         return "to-regular"
+    if regular_version is not None and standby_version is not None and regular_version != standby_version:
+        return "to-standby" if regular_version > standby_version else "to-regular"
     return "none"
 
 
