@@ -46,6 +46,17 @@ from .rules import RuleViolation
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
+class UsageError(Exception):
+    """Bad command-line words (exit 2); str() is the one line to print."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line (naming the command) instead of the usage block."""
+
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
 class Failed(Exception):
     """The operation could not be done (exit 1); str() is the one line to print."""
 
@@ -110,7 +121,7 @@ def _command(subparsers, name: str, help_text: str, handler: Callable, changing:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mxone_maintenance",
         description="MX-ONE server redundancy: set up, change and watch clusters of regular servers and a "
                     "standby server. Without a subcommand the menus open. Run as root: "
@@ -350,7 +361,11 @@ def refuse_non_root(paths: Paths) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_INVALID
     session = _session(args)
     refusal = refuse_non_root(session.paths)
     if refusal:

@@ -221,8 +221,6 @@ def test_more_bad_input_exits_2_with_one_line(capsys, root: Path, args: list[str
     one_error_line(err)
 
 
-@pytest.mark.xfail(reason="argparse errors (invalid choice, missing option) print the usage as well, and leave "
-                          "main() as SystemExit(2) instead of returning 2 after one 'error: ' line", strict=True)
 def test_an_invalid_choice_is_one_line_and_main_returns_2(capsys, root: Path) -> None:
     try:
         code = cli.main(["--root", str(root), "cluster", "lock", "--lim", "1", "--to", "sideways", "--dry-run"])
