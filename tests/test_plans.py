@@ -209,7 +209,7 @@ def test_remove_lim() -> None:
     for server in ("lim1", "lim3", "sb1"):
         assert steps_of(plan, server) == [f"{CONFIG} (generation 2)", PRUNE]
     assert steps_of(plan, "lim2") == [REMOVE_CONFIG, REMOVE_KEY, PRUNE, "remove base address 10.77.0.102/24 from eth0"]
-    assert "no LIM of 2 runs on the standby (asked from the agents)" in plan.text()
+    assert "no LIM of cluster c1 runs on the standby (asked from the agents)" in plan.text()
     assert plan.after.cluster("c1").lim(2) is None
     assert ops.plan_remove_lim(system, RemoveLim("c1", 2), on_standby()).after == plan.after
     refused(lambda: ops.plan_remove_lim(system, RemoveLim("c1", 2), on_standby(2)), "lim-on-standby",

@@ -247,7 +247,7 @@ def plan_add_lim(system: System, request: AddLim, key: bytes) -> Plan:
 
 def _refuse_if_on_standby(cluster: Cluster, lims: list[int], facts: RuntimeFacts, doing: str) -> tuple[str, ...]:
     if not facts.known:
-        return (f"no LIM of {', '.join(map(str, lims))} runs on the standby (asked from the agents)",)
+        return (f"no LIM of cluster {cluster.name} runs on the standby (asked from the agents)",)
     errors = nothing_on_standby(cluster, lims, facts.on_standby, doing)
     if errors:
         raise RuleViolation(errors)
@@ -269,7 +269,8 @@ def plan_remove_lim(system: System, request: RemoveLim, facts: RuntimeFacts) -> 
         return replace(plan, action="cluster remove-lim",
                        title=f"remove LIM {request.lim}, the last LIM of cluster {cluster.name}: "
                              f"this deletes the cluster")
-    checks = _refuse_if_on_standby(cluster, [request.lim], facts, f"remove LIM {request.lim}")
+    # SCENARIOS row 22: refused while any LIM of the cluster runs on the standby, not only this one
+    checks = _refuse_if_on_standby(cluster, [i.lim for i in cluster.lims], facts, f"remove LIM {request.lim}")
     changed = cluster.next_generation(lims=tuple(i for i in cluster.lims if i.lim != request.lim))
     after = _checked(system.replace_cluster(changed))
     staying = _plan_for_members(system, changed, (_config_file(changed), PruneXdata()))
