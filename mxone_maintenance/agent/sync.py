@@ -104,12 +104,15 @@ class SyncResult:
 # --- the ssh and rsync command lines -------------------------------------------------------------------
 
 def ssh_command(settings: SyncSettings, peer: Peer) -> str:
-    """rsync's -e string, every word quoted: no user config, only our key, only the cluster host keys."""
+    """rsync's -e string, every word quoted: no user config, only our key, only the cluster host keys.
+    Keepalives give up after about io_timeout_s, like rsync --timeout, so a cut peer fails soon."""
+    alive = max(1, min(5, settings.io_timeout_s // 3))
+    tries = max(1, settings.io_timeout_s // alive)
     words = [settings.ssh, "-F", "/dev/null", "-i", str(settings.key), "-o", "IdentitiesOnly=yes",
              "-o", "IdentityAgent=none", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
              "-o", f"UserKnownHostsFile={settings.known_hosts}", "-o", "GlobalKnownHostsFile=/dev/null",
              "-o", "UpdateHostKeys=no", "-o", f"ConnectTimeout={settings.connect_timeout_s}",
-             "-o", "ServerAliveInterval=5", "-o", f"ServerAliveCountMax={max(1, settings.io_timeout_s // 5)}"]
+             "-o", f"ServerAliveInterval={alive}", "-o", f"ServerAliveCountMax={tries}"]
     if peer.name:
         words += ["-o", f"HostKeyAlias={peer.name}"]
     return " ".join(shlex.quote(w) for w in words)
