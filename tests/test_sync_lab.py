@@ -199,11 +199,20 @@ def test_the_regular_pulls_back_newer_data_of_the_standby(lab):
     on_standby = backup(lab, "sb1", lim=1)
     check = standby_pull(lab, "--dry-run")
     assert check["direction"] == "to-regular" and check["version"] == on_standby
+    assert "has not yet pulled" in regular_is_current(lab)          # the standby must not hand LIM 1 back
     result = sync(lab, "lim1", "--lim", "1", "--from", SB1, "--name", "sb1", "--as", "regular")
     assert result["ok"] and result["direction"] == "to-regular" and result["version"] == on_standby
     pulled = lab.host_dir("lim1") / "var/xdata" / on_standby
     assert tree(pulled) == tree(lab.host_dir("sb1") / "var/xdata" / on_standby)
     assert standby_pull(lab, "--dry-run")["direction"] == "none"
+    assert regular_is_current(lab) == "current"
+
+
+def regular_is_current(lab) -> str:
+    """The daemon's check on the standby before fallback (ClusterSync.push), run inside sb1."""
+    code = ("from mxone_maintenance.agent.sync import Peer, regular_is_current as check; from mxone_maintenance.paths "
+            "import Paths; r = check(Paths(), 1, Peer('10.77.0.11', 'lim1')); print('current' if r.ok else r.error)")
+    return lab.exec("sb1", PYTHON, "-c", code).stdout.strip()
 
 
 def test_clocks_too_far_apart_hold_the_sync(lab):
