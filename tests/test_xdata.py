@@ -235,3 +235,32 @@ def test_cluster_known_hosts():
     assert sync_keys.parse_known_hosts(text) == [("lim1", "10.77.0.11", " ".join(key.split()[:2]))]
     with pytest.raises(sync_keys.SyncKeyError):
         sync_keys.cluster_known_hosts([("lim 1", "10.77.0.11", key)])
+
+
+# --- ClusterSync: which peer and role each node syncs with ---------------------------------------------------
+
+def test_cluster_sync_picks_peers_by_role(monkeypatch, tmp_path):
+    from ipaddress import IPv4Interface as I
+
+    from mxone_maintenance.agent import sync as sync_module
+    from mxone_maintenance.model import Cluster, ClusterLim, StandbyRef
+
+    config = Cluster("c1", StandbyRef("sb1", I("10.0.0.20/24")),
+                     (ClusterLim(1, "lim1", I("10.0.0.111/24"), I("10.0.0.11/24")),
+                      ClusterLim(2, "lim2", I("10.0.0.112/24"), I("10.0.0.12/24"))))
+    calls = []
+
+    def fake(paths, role, lim, peer, settings, skew, dry_run=False):
+        calls.append((role, lim, peer, skew, dry_run))
+        return sync_module.SyncResult(True, lim, "to-regular" if dry_run else "none", "xdata_1_20240101000000")
+
+    monkeypatch.setattr(sync_module, "sync_lim", fake)
+    standby = sync_module.ClusterSync(Paths(tmp_path), config, "sb1", clock_skew=lambda peer: 0.5)
+    standby.sync_now()
+    assert calls == [("standby", 1, Peer("10.0.0.111", "lim1"), 0.5, False),
+                     ("standby", 2, Peer("10.0.0.112", "lim2"), 0.5, False)]
+    with pytest.raises(sync_module.NotYetSynced):
+        standby.push(1, "lim1")
+    calls.clear()
+    sync_module.ClusterSync(Paths(tmp_path), config, "lim2").sync_now()
+    assert calls == [("regular", 2, Peer("10.0.0.20", "sb1"), 0.0, False)]
