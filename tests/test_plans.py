@@ -38,6 +38,15 @@ KEY_FILE = "write /etc/opt/eri_sn/cluster.key (heartbeat key, mode 0600)"
 PRUNE = "remove old xdata versions (keep only the newest)"
 REMOVE_CONFIG = "remove /etc/opt/eri_sn/cluster.yaml"
 REMOVE_KEY = "remove /etc/opt/eri_sn/cluster.key"
+SYNC_KEY_FILE = "write /etc/opt/eri_sn/sync.key (data-sync key, mode 0600)"
+ALLOW_SYNC = "allow the cluster's data-sync key in /root/.ssh/authorized_keys (read-only rsync only)"
+KEYS = [KEY_FILE, SYNC_KEY_FILE, ALLOW_SYNC]
+LEAVING = [REMOVE_CONFIG, REMOVE_KEY, "remove /etc/opt/eri_sn/sync.key", "remove /etc/opt/eri_sn/cluster_known_hosts",
+           "remove the cluster's data-sync key from /root/.ssh/authorized_keys", PRUNE]
+
+
+def host_keys(*members: str) -> str:
+    return f"write /etc/opt/eri_sn/cluster_known_hosts (host keys of {', '.join(members)})"
 UNKNOWN = RuntimeFacts()
 
 
@@ -96,8 +105,8 @@ def test_create_names_every_server_file_and_address() -> None:
     for n in (1, 2, 3):
         assert steps_of(plan, f"lim{n}") == [
             f"add base address 10.77.0.11{n}/24 on eth0; 10.77.0.1{n}/24 stays as the alias of LIM {n}",
-            f"{CONFIG} (generation 1)", KEY_FILE, PRUNE]
-    assert steps_of(plan, "sb1") == [f"{CONFIG} (generation 1)", KEY_FILE, PRUNE]
+            f"{CONFIG} (generation 1)", *KEYS, host_keys("lim1", "lim2", "lim3", "sb1"), PRUNE]
+    assert steps_of(plan, "sb1") == [f"{CONFIG} (generation 1)", *KEYS, host_keys("lim1", "lim2", "lim3", "sb1"), PRUNE]
     assert "lim1 (10.77.0.11):" in text and "sb1 (10.77.0.20):" in text
     assert "sb1 has free disk for two data backups of each of lim1, lim2, lim3" in text
     assert "System file: cluster c1 added (generation 1)" in text
@@ -191,10 +200,11 @@ def test_lock_and_unlock() -> None:
 def test_add_lim() -> None:
     system = clustered(1, 2)
     plan = ops.plan_add_lim(system, AddLim("c1", LimSpec(3, "10.77.0.113", 2)), KEY)
+    members = host_keys("lim1", "lim2", "lim3", "sb1")
     for server in ("lim1", "lim2", "sb1"):
-        assert steps_of(plan, server) == [f"{CONFIG} (generation 2)", PRUNE]
+        assert steps_of(plan, server) == [f"{CONFIG} (generation 2)", members, PRUNE]
     assert steps_of(plan, "lim3") == ["add base address 10.77.0.113/24 on eth0; 10.77.0.13/24 stays as the alias "
-                                      "of LIM 3", f"{CONFIG} (generation 2)", KEY_FILE, PRUNE]
+                                      "of LIM 3", f"{CONFIG} (generation 2)", *KEYS, members, PRUNE]
     assert "lim3 (10.77.0.13):" in plan.text()
     assert plan.after.cluster("c1").lim(3).priority == 2
     refused(lambda: ops.plan_add_lim(plan.after, AddLim("c1", LimSpec(3, "10.77.0.123")), KEY), "lim-in-cluster",
@@ -207,8 +217,8 @@ def test_remove_lim() -> None:
     system = clustered(1, 2, 3)
     plan = ops.plan_remove_lim(system, RemoveLim("c1", 2), UNKNOWN)
     for server in ("lim1", "lim3", "sb1"):
-        assert steps_of(plan, server) == [f"{CONFIG} (generation 2)", PRUNE]
-    assert steps_of(plan, "lim2") == [REMOVE_CONFIG, REMOVE_KEY, PRUNE, "remove base address 10.77.0.102/24 from eth0"]
+        assert steps_of(plan, server) == [f"{CONFIG} (generation 2)", host_keys("lim1", "lim3", "sb1"), PRUNE]
+    assert steps_of(plan, "lim2") == [*LEAVING, "remove base address 10.77.0.102/24 from eth0"]
     assert "no LIM of cluster c1 runs on the standby (asked from the agents)" in plan.text()
     assert plan.after.cluster("c1").lim(2) is None
     assert ops.plan_remove_lim(system, RemoveLim("c1", 2), on_standby()).after == plan.after
@@ -223,7 +233,7 @@ def test_removing_the_last_lim_deletes_the_cluster() -> None:
     assert plan.action == "cluster remove-lim"
     assert "the last LIM of cluster c1: this deletes the cluster" in plan.text().splitlines()[0]
     assert plan.after.clusters == ()
-    assert steps_of(plan, "sb1") == [REMOVE_CONFIG, REMOVE_KEY, PRUNE]
+    assert steps_of(plan, "sb1") == LEAVING
     refused(lambda: ops.plan_remove_lim(system, RemoveLim("c1", 2), on_standby(2)), "lim-on-standby", "LIM 2")
 
 
@@ -231,9 +241,8 @@ def test_delete() -> None:
     system = clustered(1, 2, 3, fallback="manual")
     plan = ops.plan_delete(system, DeleteCluster("c1"), UNKNOWN)
     for n in (1, 2, 3):
-        assert steps_of(plan, f"lim{n}") == [REMOVE_CONFIG, REMOVE_KEY, PRUNE,
-                                             f"remove base address 10.77.0.10{n}/24 from eth0"]
-    assert steps_of(plan, "sb1") == [REMOVE_CONFIG, REMOVE_KEY, PRUNE]
+        assert steps_of(plan, f"lim{n}") == [*LEAVING, f"remove base address 10.77.0.10{n}/24 from eth0"]
+    assert steps_of(plan, "sb1") == LEAVING
     assert "System file: cluster c1 removed" in plan.text()
     assert plan.after.clusters == () and plan.after.servers == system.servers
     refused(lambda: ops.plan_delete(system, DeleteCluster("c1"), on_standby(3)), "lim-on-standby", "LIM 3")

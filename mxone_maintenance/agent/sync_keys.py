@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 from collections.abc import Iterable
 
 from cryptography.hazmat.primitives import serialization
@@ -31,6 +33,19 @@ def make_sync_keypair(comment: str = SYNC_MARKER) -> tuple[bytes, str]:
     """A fresh Ed25519 key: (OpenSSH private key PEM, public line "ssh-ed25519 AAAA... comment").
     cryptography (paramiko's own dependency) writes the OpenSSH format; no ssh-keygen, no temp files."""
     key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                serialization.NoEncryption())
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return private, f"{public.decode()} {comment}"
+
+
+def sync_keypair_from_cluster_key(cluster_key: bytes, comment: str = SYNC_MARKER) -> tuple[bytes, str]:
+    """The cluster's sync key, derived from its heartbeat key (HMAC-SHA256 as the Ed25519 seed).
+
+    One secret per cluster: the utility can give a joining server the same sync key without keeping a
+    second secret, and both live in 0600 files on the same servers anyway."""
+    seed = hmac.new(cluster_key.strip(), b"mxone-sync-key-v1", hashlib.sha256).digest()
+    key = Ed25519PrivateKey.from_private_bytes(seed)
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
                                 serialization.NoEncryption())
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import files
 from .. import paths as product_paths
+from ..agent.sync_keys import cluster_known_hosts, merge_authorized_keys, parse_known_hosts, remove_from_authorized_keys
 from ..model import System
 from ..paths import Paths
 from ..remote.fleet import Fleet
@@ -23,7 +24,19 @@ from ..remote.ssh import Connection, Host, RemoteError, SshSettings
 from ..remote.transaction import RemoveFile as RemoteRemoveFile
 from ..remote.transaction import RemoveTree, RunCommand, apply_changes
 from ..remote.transaction import WriteFile as RemoteWriteFile
-from .plan import AddAddress, DiskCheck, OrderAgent, Plan, PruneXdata, RemoveAddress, RemoveFile, WriteFile
+from .plan import (
+    AddAddress,
+    AllowSyncKey,
+    DiskCheck,
+    DropSyncKey,
+    OrderAgent,
+    Plan,
+    PruneXdata,
+    RemoveAddress,
+    RemoveFile,
+    WriteClusterHostKeys,
+    WriteFile,
+)
 
 ProgressFn = Callable[[str, str], None]
 XDATA_DIR = str(product_paths.XDATA_DIR)
@@ -150,11 +163,28 @@ def _prune_changes(conn: Connection) -> list[RemoveTree]:
     return [RemoveTree(f"{XDATA_DIR}/{name}") for name in versions[:-1]]
 
 
+def _authorized_keys(conn: Connection, edit: Callable[[str], str]) -> RemoteWriteFile:
+    path = str(product_paths.AUTHORIZED_KEYS)
+    existing = (conn.read_file(path) or b"").decode()
+    return RemoteWriteFile(path, edit(existing).encode(), 0o600)
+
+
+def _cluster_host_keys(step: WriteClusterHostKeys, settings: SshSettings, system: System) -> RemoteWriteFile:
+    """Each member's pinned host key, under its name and its base address, from our own known_hosts."""
+    pinned = {name: key for name, _, key in parse_known_hosts(settings.known_hosts.read_text())}
+    missing = [name for name in step.members if name not in pinned]
+    if missing:
+        raise RemoteError(missing[0], f"no pinned host key for {missing[0]} in {settings.known_hosts}")
+    text = cluster_known_hosts((name, str(system.management_address(name).ip), pinned[name])
+                               for name in step.members)
+    return RemoteWriteFile(step.path, text.encode(), 0o644)
+
+
 def _address_command(verb: str, step: AddAddress | RemoveAddress) -> tuple[str, ...]:
     return ("ip", "addr", verb, str(step.address), "dev", step.interface)
 
 
-def _remote_changes(conn: Connection, steps) -> list:
+def _remote_changes(conn: Connection, steps, settings: SshSettings, after: System) -> list:
     changes: list = []
     for step in steps:
         if isinstance(step, WriteFile):
@@ -170,6 +200,12 @@ def _remote_changes(conn: Connection, steps) -> list:
                                       describe=step.describe()))
         elif isinstance(step, PruneXdata):
             changes.extend(_prune_changes(conn))
+        elif isinstance(step, AllowSyncKey):
+            changes.append(_authorized_keys(conn, lambda text, line=step.line: merge_authorized_keys(text, line)))
+        elif isinstance(step, DropSyncKey):
+            changes.append(_authorized_keys(conn, lambda text, m=step.marker: remove_from_authorized_keys(text, m)))
+        elif isinstance(step, WriteClusterHostKeys):
+            changes.append(_cluster_host_keys(step, settings, after))
     return changes
 
 
@@ -195,7 +231,7 @@ def _give_orders(fleet: Fleet, plan: Plan) -> ApplyResult:
     return ApplyResult(True, plan.title, per_server)
 
 
-def _change_servers(fleet: Fleet, plan: Plan, progress: ProgressFn) -> ApplyResult:
+def _change_servers(fleet: Fleet, plan: Plan, settings: SshSettings, progress: ProgressFn) -> ApplyResult:
     problem = _check_reachable(fleet)
     if problem is None and plan.disk_check is not None:
         progress(plan.disk_check.standby, "checking free disk")
@@ -203,7 +239,7 @@ def _change_servers(fleet: Fleet, plan: Plan, progress: ProgressFn) -> ApplyResu
     if problem is not None:
         return ApplyResult(False, f"{problem}; nothing was changed", {}, problem.split(" ", 1)[0].rstrip(":"))
     steps = {s.server: s.steps for s in plan.servers if s.steps}
-    listed = fleet.each(lambda conn: _remote_changes(conn, steps[conn.host.name]), list(steps))
+    listed = fleet.each(lambda conn: _remote_changes(conn, steps[conn.host.name], settings, plan.after), list(steps))
     failed = next((o for o in listed.values() if not o.ok), None)
     if failed:
         return ApplyResult(False, f"{failed.error}; nothing was changed", {}, failed.host)
@@ -227,7 +263,7 @@ def apply_plan(plan: Plan, paths: Paths, system_file: Path, settings: SshSetting
                 if plan.is_order and plan.changes_servers:
                     result = _give_orders(fleet, plan)
                 else:
-                    result = _change_servers(fleet, plan, progress)
+                    result = _change_servers(fleet, plan, settings, progress)
         if result.ok and plan.after != plan.before:
             _store_secrets(paths, plan)
             _write_system(system_file, plan)

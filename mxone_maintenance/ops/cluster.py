@@ -8,12 +8,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .. import paths
+from ..agent.sync_keys import SYNC_MARKER, authorized_keys_line, sync_keypair_from_cluster_key
 from ..files import dump_cluster
 from ..model import DEFAULT_DETECT_S, DEFAULT_HEARTBEAT_S, DEFAULT_PRIORITY, Cluster, ClusterLim, StandbyRef, System
 from ..rules import RuleError, RuleViolation, nothing_on_standby, preload_kept, system_errors
 from .plan import (
     AddAddress,
+    AllowSyncKey,
     DiskCheck,
+    DropSyncKey,
     OrderAgent,
     Plan,
     PruneXdata,
@@ -21,6 +24,7 @@ from .plan import (
     RemoveFile,
     ServerPlan,
     Step,
+    WriteClusterHostKeys,
     WriteFile,
 )
 from .requests import (
@@ -41,6 +45,8 @@ from .requests import (
 
 CLUSTER_FILE = str(paths.CLUSTER_FILE)
 CLUSTER_KEY = str(paths.CLUSTER_KEY)
+SYNC_KEY = str(paths.SYNC_KEY)
+CLUSTER_KNOWN_HOSTS = str(paths.CLUSTER_KNOWN_HOSTS)
 
 
 def _refuse(rule: str, message: str) -> RuleViolation:
@@ -73,8 +79,21 @@ def _config_file(cluster: Cluster) -> WriteFile:
     return WriteFile(CLUSTER_FILE, dump_cluster(cluster).encode(), 0o644, note=f"generation {cluster.generation}")
 
 
-def _key_file(key: bytes) -> WriteFile:
-    return WriteFile(CLUSTER_KEY, key, 0o600, note="heartbeat key, mode 0600")
+def _key_files(key: bytes) -> tuple[Step, ...]:
+    """The heartbeat key, and the data-sync key derived from it with its restricted authorized_keys entry."""
+    private, public = sync_keypair_from_cluster_key(key)
+    return (WriteFile(CLUSTER_KEY, key, 0o600, note="heartbeat key, mode 0600"),
+            WriteFile(SYNC_KEY, private, 0o600, note="data-sync key, mode 0600"),
+            AllowSyncKey(authorized_keys_line(public)))
+
+
+def _host_keys(cluster: Cluster) -> WriteClusterHostKeys:
+    return WriteClusterHostKeys(CLUSTER_KNOWN_HOSTS, cluster.member_names)
+
+
+def _leaving_files() -> tuple[Step, ...]:
+    return (RemoveFile(CLUSTER_FILE), RemoveFile(CLUSTER_KEY), RemoveFile(SYNC_KEY), RemoveFile(CLUSTER_KNOWN_HOSTS),
+            DropSyncKey(SYNC_MARKER))
 
 
 def _address_of(system: System, name: str) -> str:
@@ -105,7 +124,7 @@ def _cluster_lim(system: System, spec: LimSpec, cluster_name: str) -> ClusterLim
 
 def _joining_steps(item: ClusterLim, cluster: Cluster, key: bytes) -> tuple[Step, ...]:
     return (AddAddress(item.base, cluster.interface, note=f"{item.alias} stays as the alias of LIM {item.lim}"),
-            _config_file(cluster), _key_file(key), PruneXdata())
+            _config_file(cluster), *_key_files(key), _host_keys(cluster), PruneXdata())
 
 
 def _disk_check(cluster: Cluster) -> DiskCheck:
@@ -147,7 +166,7 @@ def plan_create(system: System, request: CreateCluster, key: bytes) -> Plan:
     servers = tuple(ServerPlan(item.server, _original_address(system, item.server), _joining_steps(item, cluster, key))
                     for item in cluster.lims)
     standby_plan = ServerPlan(standby.name, str(standby.address.ip),
-                              (_config_file(cluster), _key_file(key), PruneXdata()))
+                              (_config_file(cluster), *_key_files(key), _host_keys(cluster), PruneXdata()))
     lims = ", ".join(str(item.lim) for item in cluster.lims)
     return Plan(action="cluster create",
                 title=f"create cluster {cluster.name}: LIM {lims} with standby {standby.name}",
@@ -236,7 +255,7 @@ def plan_add_lim(system: System, request: AddLim, key: bytes) -> Plan:
     item = _cluster_lim(system, request.lim, cluster.name)
     changed = cluster.next_generation(lims=cluster.lims + (item,))
     after = _checked(system.replace_cluster(changed))
-    servers = _plan_for_members(system, cluster, (_config_file(changed), PruneXdata()))
+    servers = _plan_for_members(system, cluster, (_config_file(changed), _host_keys(changed), PruneXdata()))
     joining = ServerPlan(item.server, _original_address(system, item.server), _joining_steps(item, changed, key))
     return Plan(action="cluster add-lim", title=f"add LIM {item.lim} ({item.server}) to cluster {cluster.name}",
                 before=system, after=after, servers=servers + (joining,),
@@ -255,8 +274,7 @@ def _refuse_if_on_standby(cluster: Cluster, lims: list[int], facts: RuntimeFacts
 
 
 def _leaving_steps(item: ClusterLim, cluster: Cluster) -> tuple[Step, ...]:
-    return (RemoveFile(CLUSTER_FILE), RemoveFile(CLUSTER_KEY), PruneXdata(),
-            RemoveAddress(item.base, cluster.interface))
+    return (*_leaving_files(), PruneXdata(), RemoveAddress(item.base, cluster.interface))
 
 
 def plan_remove_lim(system: System, request: RemoveLim, facts: RuntimeFacts) -> Plan:
@@ -273,7 +291,7 @@ def plan_remove_lim(system: System, request: RemoveLim, facts: RuntimeFacts) -> 
     checks = _refuse_if_on_standby(cluster, [i.lim for i in cluster.lims], facts, f"remove LIM {request.lim}")
     changed = cluster.next_generation(lims=tuple(i for i in cluster.lims if i.lim != request.lim))
     after = _checked(system.replace_cluster(changed))
-    staying = _plan_for_members(system, changed, (_config_file(changed), PruneXdata()))
+    staying = _plan_for_members(system, changed, (_config_file(changed), _host_keys(changed), PruneXdata()))
     leaving = ServerPlan(item.server, _original_address(system, item.server), _leaving_steps(item, cluster))
     return Plan(action="cluster remove-lim", title=f"remove LIM {item.lim} ({item.server}) from cluster {cluster.name}",
                 before=system, after=after, servers=staying + (leaving,), checks=checks,
@@ -286,7 +304,7 @@ def plan_delete(system: System, request: DeleteCluster, facts: RuntimeFacts) -> 
     servers = tuple(ServerPlan(item.server, _original_address(system, item.server), _leaving_steps(item, cluster))
                     for item in cluster.lims)
     standby = ServerPlan(cluster.standby.server, str(cluster.standby.base.ip),
-                         (RemoveFile(CLUSTER_FILE), RemoveFile(CLUSTER_KEY), PruneXdata()))
+                         (*_leaving_files(), PruneXdata()))
     return Plan(action="cluster delete", title=f"delete cluster {cluster.name}; each LIM keeps running on its server",
                 before=system, after=system.without_cluster(cluster.name), servers=servers + (standby,),
                 checks=checks, system_change=f"cluster {cluster.name} removed")

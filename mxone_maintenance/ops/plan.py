@@ -59,6 +59,35 @@ class PruneXdata:
 
 
 @dataclass(frozen=True)
+class AllowSyncKey:
+    """Add the cluster's data-sync key to root's authorized_keys, restricted to read-only rsync
+    (merged with what the file holds on the server, at apply)."""
+    line: str
+
+    def describe(self) -> str:
+        return "allow the cluster's data-sync key in /root/.ssh/authorized_keys (read-only rsync only)"
+
+
+@dataclass(frozen=True)
+class DropSyncKey:
+    marker: str
+
+    def describe(self) -> str:
+        return "remove the cluster's data-sync key from /root/.ssh/authorized_keys"
+
+
+@dataclass(frozen=True)
+class WriteClusterHostKeys:
+    """cluster_known_hosts: every member's pinned host key (from the utility's known_hosts, at apply),
+    so the agents verify each other when they sync data."""
+    path: str
+    members: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"write {self.path} (host keys of {', '.join(self.members)})"
+
+
+@dataclass(frozen=True)
 class OrderAgent:
     """A command to the server's cluster agent (fallback, sync): an order, not a file change."""
     args: tuple[str, ...]
@@ -68,7 +97,8 @@ class OrderAgent:
         return self.note or f"tell the cluster agent: {' '.join(self.args)}"
 
 
-Step = WriteFile | RemoveFile | AddAddress | RemoveAddress | PruneXdata | OrderAgent
+Step = (WriteFile | RemoveFile | AddAddress | RemoveAddress | PruneXdata | AllowSyncKey | DropSyncKey
+        | WriteClusterHostKeys | OrderAgent)
 
 
 @dataclass(frozen=True)
