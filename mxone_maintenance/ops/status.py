@@ -25,7 +25,10 @@ class ServerReport:
     error: str = ""
 
     def running(self) -> set[int]:
-        return set(self.agent.get("running", []))
+        """The LIMs this server runs by its own agent's word (its own view of where each LIM runs)."""
+        if "running" in self.agent:
+            return set(self.agent["running"])
+        return {item["lim"] for item in self.agent.get("lims", []) if item.get("where") == self.server}
 
     def blocked(self) -> set[int]:
         return set(self.agent.get("blocked", []))
