@@ -60,6 +60,28 @@ class FailingSync:
     def push(self, lim: int, server: str) -> None:
         raise RuntimeError(f"rsync to {server} failed")
 
+    pull = push
+
+    def sync_now(self) -> None:
+        return None
+
+
+class NotYetSynced(Exception):
+    """Named like sync.NotYetSynced: the regular has not pulled the standby's newer data yet."""
+
+
+class SlowRegularSync:
+    def __init__(self) -> None:
+        self.pulled = False
+        self.checks: list[tuple[int, str]] = []
+
+    def push(self, lim: int, server: str) -> None:
+        self.checks.append((lim, server))
+        if not self.pulled:
+            raise NotYetSynced(f"{server} has not yet pulled the standby's newer data")
+
+    pull = push
+
     def sync_now(self) -> None:
         return None
 
@@ -193,6 +215,18 @@ def test_row_23_failed_data_push_stops_the_release(tmp_path) -> None:
     world.run(8, beating=[("lim1", ()), ("lim2", (2,))])
     assert world.addresses.addresses == {ALIAS1}
     assert "Standby cluster has failed to synchronize data" in world.agent.alarms.active["sync-failed"].text
+
+
+def test_row_23_release_waits_until_the_regular_holds_the_newer_data(tmp_path) -> None:
+    sync = SlowRegularSync()
+    world = World(tmp_path, "sb1", held={ALIAS1}, sync=sync)
+    world.write(CLUSTER)
+    world.run(8, beating=[("lim1", ()), ("lim2", (2,))])
+    assert world.addresses.addresses == {ALIAS1} and "sync-failed" not in world.agent.alarms.active
+    assert len(sync.checks) == 1  # retried every SYNC_RETRY_S, not every cycle
+    sync.pulled = True
+    world.run(6, beating=[("lim1", ()), ("lim2", (2,))])
+    assert world.addresses.addresses == set()
 
 
 def test_row_25_restarted_agent_keeps_the_alias_it_finds(tmp_path) -> None:

@@ -139,7 +139,7 @@ CASES = [
           ClearAlarm("lim-on-standby:2"), ClearAlarm("not-served:1")),
          {2: (None, "handed back, waiting for lim2 to start it")}),
     Case("6 lim2 waits while sb1 still runs LIM 2", C1,
-         sees("lim2", up("sb1", 2), gone("lim1"), up("lim3", 3)), T, (),
+         sees("lim2", up("sb1", 2), gone("lim1"), up("lim3", 3)), T, (SyncData(2, "sb1"),),
          {2: ("sb1", "running on standby, automatic fallback after hold time")}),
     Case("6/26 lim2 takes (with gratuitous ARP) as soon as it sees the release", C1,
          sees("lim2", up("sb1", releasing=frozenset({2})), gone("lim1"), up("lim3", 3)), T, (TakeAlias(2),),
@@ -202,7 +202,7 @@ CASES = [
          (TakeAlias(1), A_SB1(1))),
     Case("13 healed: lim1 yields", C1, sees("lim1", up("sb1", 1, since=T - 0.5), up("lim2", 2), up("lim3", 3),
                                             running={1}), T,
-         (ReleaseAlias(1, "split brain: standby serves it too"),
+         (ReleaseAlias(1, "split brain: standby serves it too"), SyncData(1, "sb1"),
           RaiseAlarm("split-brain:1", "LIM 1 was active on lim1 and on standby server sb1: released on lim1"))),
     Case("13 healed: sb1 keeps it while lim1 still claims it", C1,
          sees("sb1", up("lim1", 1, since=T - 5 * H), up("lim2", 2), up("lim3", 3), running={1},
@@ -248,17 +248,19 @@ CASES = [
          sees("lim1", up("sb1", 1), running={1}, blocked=frozenset({1})), T, (),
          {1: ("sb1", "running on standby, waiting for manual fallback")}),
     Case("17 preloaded: returning lim1 comes back passive", PRELOADED,
-         sees("lim1", up("sb1", 1), started=T - 0.5), T, (Block(1, "passive side"), TakeAlias(1, announce=False))),
+         sees("lim1", up("sb1", 1), started=T - 0.5), T, (Block(1, "passive side"), TakeAlias(1, announce=False),
+                                                       SyncData(1, "sb1"))),
     # 18, 19: config generations and invalid files are the daemon's (tests/test_agent_daemon.py).
     # 20: bad HMAC / replays are dropped by heartbeat.py before any observation (tests/test_heartbeat.py,
     #     and test_agent_daemon.py checks a dropped datagram leaves the peer view untouched).
     # 21, 22: refused by the utility's rules (rules.py and its tests); no agent ever sees them.
-    # 23: data before release: see "6/23" (SyncData precedes ReleaseAlias; lim2 starts only after it).
+    # 23: data before release: see "6/23" (SyncData precedes ReleaseAlias; lim2 starts only after it)
+    #     and "6 lim2 waits" (the regular fetches the standby's data while it waits).
     # 24 back from the dead (only the base address): no alias before two heartbeat periods of listening
     Case("24 just started: listen first", C1, sees("lim1", up("sb1"), up("lim2", 2), started=T - 1.5), T, (),
          {1: (None, "starting: listening to peers")}),
     Case("24 after two periods: standby runs LIM 1, fallback rules", C1,
-         sees("lim1", up("sb1", 1), up("lim2", 2), up("lim3", 3), started=T - 2), T, (),
+         sees("lim1", up("sb1", 1), up("lim2", 2), up("lim3", 3), started=T - 2), T, (SyncData(1, "sb1"),),
          {1: ("sb1", "running on standby, automatic fallback after hold time")}),
     Case("24 after two periods, nobody has LIM 1: probe", C1,
          sees("lim1", up("sb1"), up("lim2", 2), up("lim3", 3), started=T - 2), T, (ProbeAlias(1),)),
@@ -267,7 +269,7 @@ CASES = [
          {1: ("lim1", "running here")}),
     Case("25 a peer claims it within two periods: row 13", C1,
          sees("lim1", up("sb1", 1), running={1}, started=T - 1), T,
-         (ReleaseAlias(1, "split brain: standby serves it too"),
+         (ReleaseAlias(1, "split brain: standby serves it too"), SyncData(1, "sb1"),
           RaiseAlarm("split-brain:1", "LIM 1 was active on lim1 and on standby server sb1: released on lim1"))),
     Case("25 restarted standby keeps the LIM it serves", C1,
          sees("sb1", running={1}, started=T - 0.1), T, (A_SB1(1),), {1: ("sb1", "running on standby")}),

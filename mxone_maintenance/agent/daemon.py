@@ -35,9 +35,12 @@ CLEARED_KEPT = 50
 
 
 class DataSync(Protocol):
-    """Data sync between standby and regulars (sync.py). push: the standby's newer data of `lim` to
-    `server` before handing the LIM back (row 23); raises on failure. sync_now: on order."""
+    """Data sync between standby and regulars (sync.py's ClusterSync). Each raises on failure.
+    push: on the standby before handing `lim` back, make sure `server` holds our newest data (row 23;
+    sync.NotYetSynced while it has not pulled it yet). pull: on a regular, fetch the standby's newer
+    data of `lim`. sync_now: everything of this node, on order."""
     def push(self, lim: int, server: str) -> None: ...
+    def pull(self, lim: int, server: str) -> None: ...
     def sync_now(self) -> None: ...
 
 
@@ -45,8 +48,62 @@ class NullSync:
     def push(self, lim: int, server: str) -> None:
         return None
 
+    def pull(self, lim: int, server: str) -> None:
+        return None
+
     def sync_now(self) -> None:
         return None
+
+
+SYNC_FRESH_S = 30.0   # a successful data check older than this is done again before a release
+SYNC_RETRY_S = 5.0    # after a failed one, wait this long before trying again
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    ok: bool
+    at: float
+    error: str = ""
+    waiting: bool = False   # the regular has not pulled yet: normal for a moment, no alarm
+
+
+class SyncRunner:
+    """Data sync off the loop (rsync over SSH takes seconds; heartbeats must go on): one job per
+    (LIM, peer) at a time, the last outcome of each kept for the loop to read."""
+
+    def __init__(self, clock: Callable[[], float], threaded: bool = True) -> None:
+        self.clock, self.threaded = clock, threaded
+        self.outcomes: dict[tuple[int, str], SyncOutcome] = {}
+        self.busy: set[tuple[int, str]] = set()
+        self._lock = threading.Lock()
+
+    def outcome(self, key: tuple[int, str]) -> SyncOutcome | None:
+        with self._lock:
+            return self.outcomes.get(key)
+
+    def snapshot(self) -> dict[tuple[int, str], SyncOutcome]:
+        with self._lock:
+            return dict(self.outcomes)
+
+    def start(self, key: tuple[int, str], job: Callable[[], None]) -> None:
+        with self._lock:
+            if key in self.busy:
+                return
+            self.busy.add(key)
+        if self.threaded:
+            threading.Thread(target=self._run, args=(key, job), daemon=True, name=f"sync-{key[0]}").start()
+        else:
+            self._run(key, job)
+
+    def _run(self, key: tuple[int, str], job: Callable[[], None]) -> None:
+        try:
+            job()
+            outcome = SyncOutcome(True, self.clock())
+        except Exception as exc:  # noqa: BLE001 - every failure is reported, none kills the loop
+            outcome = SyncOutcome(False, self.clock(), str(exc), type(exc).__name__ == "NotYetSynced")
+        with self._lock:
+            self.outcomes[key] = outcome
+            self.busy.discard(key)
 
 
 class HeartbeatPort(Protocol):
@@ -168,6 +225,7 @@ def read_key(path: Path) -> bytes:
 
 MakeEffects = Callable[[Cluster, str], Effects]
 MakeChannel = Callable[[Cluster, bytes], HeartbeatPort]
+MakeSync = Callable[[Cluster, str], DataSync]
 
 
 class Agent:
@@ -175,13 +233,15 @@ class Agent:
 
     def __init__(self, paths: Paths, node: str, make_effects: MakeEffects, make_channel: MakeChannel,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-                 threaded_service: bool = True) -> None:
+                 threaded_service: bool = True, make_sync: MakeSync | None = None) -> None:
         self.paths, self.node = paths, node
+        self.make_sync = make_sync
         self.make_effects, self.make_channel = make_effects, make_channel
         self.clock, self.wall = clock, wall
         self.started = clock()
         self.alarms = AlarmBook(wall)
         self.services = ServiceRunner(threaded_service)
+        self.syncs = SyncRunner(clock, threaded_service)
         self.config: Cluster | None = None
         self.config_note = "no cluster config"
         self.effects: Effects | None = None
@@ -261,6 +321,8 @@ class Agent:
             self.effects = self.make_effects(config, self.node)
             self.own_mac = self.safely(lambda: self.effects.neighbours.own_mac(), "effect:mac", "MAC")
             self._blocked_cache = None
+        if self.make_sync is not None:
+            self.effects.sync = self.make_sync(config, self.node)  # sync follows every config change
         members = set(config.member_names) - {self.node}
         self.peers = {name: view for name, view in self.peers.items() if name in members}
         self.config = config
@@ -348,7 +410,9 @@ class Agent:
         return self._blocked_cache[1]
 
     def log_decision(self, decision: st.Decision) -> None:
-        if decision.actions:
+        """Log actions when they differ from the last cycle's (a repeated SyncData is one line)."""
+        previous = self.last_decision.actions if self.last_decision is not None else ()
+        if decision.actions and decision.actions != previous:
             log.info("decided: %s", "; ".join(describe(action) for action in decision.actions))
         if decision.status != self.last_status:
             for item in decision.status:
@@ -374,7 +438,7 @@ class Agent:
             self.alarms.clear(action.key)
             return True
         if isinstance(action, st.SyncData):
-            return self.run_sync(lambda: e.sync.push(action.lim, action.server))
+            return self.data_synced(config, action)
         lim = config.lim(action.lim)
         if lim is None:
             return True
@@ -411,6 +475,26 @@ class Agent:
             return False
         self.alarms.clear(alarm_key)
         return result
+
+    def data_synced(self, config: Cluster, action: st.SyncData) -> bool:
+        """Row 23 off the loop. Standby: True once `server` holds our newest data (checked within
+        SYNC_FRESH_S), else start the check and hold the release back. Regular: pull in the background."""
+        key, now = (action.lim, action.server), self.clock()
+        standby = self.node == config.standby.server
+        sync = self.effects.sync
+        job = (lambda: sync.push(*key)) if standby else (lambda: sync.pull(*key))
+        outcome = self.syncs.outcome(key)
+        if outcome is None or now - outcome.at >= (SYNC_FRESH_S if outcome.ok else SYNC_RETRY_S):
+            self.syncs.start(key, job)
+            outcome = self.syncs.outcome(key)  # already there when jobs run inline (tests)
+        if outcome is not None and not outcome.ok and not outcome.waiting:
+            self.alarms.raise_(SYNC_ALARM, f"Standby cluster has failed to synchronize data: LIM "
+                                           f"{action.lim} with {action.server}: {outcome.error}")
+        elif outcome is not None and outcome.ok:
+            self.alarms.clear(SYNC_ALARM)
+        if not standby:
+            return True
+        return outcome is not None and outcome.ok and now - outcome.at < SYNC_FRESH_S
 
     def run_sync(self, job: Callable[[], None]) -> bool:
         try:
@@ -481,6 +565,8 @@ class Agent:
                       for p in sorted(self.peers.values(), key=lambda p: p.name)],
             "alarms": self.alarms.as_list(),
             "fallback_orders": sorted(self.orders),
+            "sync": [{"lim": lim, "peer": peer, "ok": o.ok, "ago": round(now - o.at, 1), "error": o.error}
+                     for (lim, peer), o in sorted(self.syncs.snapshot().items())],
             "counters": dict(vars(counters)) if counters is not None else {},
             "up_s": round(now - self.started, 3),
         }

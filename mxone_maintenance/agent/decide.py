@@ -236,6 +236,8 @@ def _regular(cycle: _Cycle, lim: ClusterLim) -> None:
                 cycle.alarm((f"split-brain:{lim.lim}", f"LIM {lim.lim} was active on {cycle.obs.node} and "
                              f"on standby server {standby}: released on {cycle.obs.node}"))
         cycle.ensure_passive(lim.lim)
+        if standby_serves and _fallback_coming(cycle, lim):
+            cycle.do(SyncData(lim.lim, standby))  # row 23: pull the standby's newer data beforehand
         cycle.say(lim.lim, standby if standby_serves else None, _waiting_words(cycle, lim))
         return
     if serving:
@@ -252,6 +254,14 @@ def _regular(cycle: _Cycle, lim: ClusterLim) -> None:
     handed_over = cycle.alive(standby) and (
         lim.lim in sb.releasing or (cycle.preloaded and lim.lim in sb.running and lim.lim in sb.blocked))
     _take_when_clear(cycle, lim, handed_over, "starting LIM")
+
+
+def _fallback_coming(cycle: _Cycle, lim: ClusterLim) -> bool:
+    """Will the standby hand this LIM back once we are up long enough (so our data must be current)?"""
+    if lim.lock == "standby":
+        return False
+    return (lim.lock == "regular" or cycle.config.fallback == "automatic"
+            or lim.lim in cycle.obs.fallback_orders)
 
 
 def _waiting_words(cycle: _Cycle, lim: ClusterLim) -> str:

@@ -43,6 +43,28 @@ def real_effects(settings: AgentSettings):
     return make
 
 
+class ClusterDataSync:
+    """The daemon's DataSync over sync.ClusterSync (rsync over SSH, always pulled)."""
+
+    def __init__(self, paths: Paths, config: Cluster, node: str) -> None:
+        from .sync import ClusterSync
+
+        self.cluster_sync = ClusterSync(paths, config, node)
+
+    def push(self, lim: int, server: str) -> None:
+        self.cluster_sync.push(lim, server)
+
+    def pull(self, lim: int, server: str) -> None:
+        from .sync import SyncError
+
+        result = self.cluster_sync.sync_lim(lim)
+        if not result.ok:
+            raise SyncError(result.error or f"LIM {lim}: sync failed")
+
+    def sync_now(self) -> None:
+        self.cluster_sync.sync_now()
+
+
 def real_channel(config: Cluster, key: bytes):
     from .heartbeat import HeartbeatChannel
 
@@ -64,7 +86,8 @@ def run(paths: Paths) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    agent = Agent(paths, settings.node, real_effects(settings), real_channel)
+    agent = Agent(paths, settings.node, real_effects(settings), real_channel,
+                  make_sync=lambda config, node: ClusterDataSync(paths, config, node))
 
     def stop(_signum, _frame) -> None:
         agent.stop_requested = True

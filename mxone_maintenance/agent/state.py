@@ -143,7 +143,10 @@ class Unblock:
 
 @dataclass(frozen=True)
 class SyncData:
-    """Push this standby's data of the LIM to its regular before handing the LIM back (row 23)."""
+    """Row 23, the LIM's newer data goes from the standby to the regular before the regular starts it.
+    On the standby (before ReleaseAlias/Block): make sure `server` holds our newest data; the daemon
+    stops the cycle's remaining actions until it does. On the regular (while the standby serves its
+    LIM and a fallback may come): fetch the standby's newer data; runs in the background."""
     lim: int
     server: str
 
