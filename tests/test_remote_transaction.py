@@ -243,3 +243,20 @@ def test_connection_lost_during_commit_is_rolled_back_over_a_new_one(
         assert snapshot(root) == before[name], name
         assert hidden_leftovers(root) == []
         assert not (tmp_path / f"marker-{name}").exists()
+
+
+def test_many_overwritten_files_are_each_restored_from_their_own_backup(fleet: Fleet, roots: dict[str, Path]) -> None:
+    """Twelve files overwritten then rolled back: each gets its own old content back (backups of the tenth
+    file on are named by positional parameters past $9, which sh reads wrongly without braces)."""
+    etc = roots["lim1"] / "etc"
+    for n in range(12):
+        (etc / f"file{n}").write_bytes(f"old {n}\n".encode())
+    before = snapshot(roots["lim1"])
+    changes: dict[str, list[Change]] = {"lim1": [WriteFile(str(etc / f"file{n}"), b"new\n") for n in range(12)]}
+    changes["lim1"].append(RunCommand(("false",), describe="fail at the end"))
+
+    report = apply_changes(fleet, changes)
+
+    assert not report.ok
+    assert snapshot(roots["lim1"]) == before
+    assert hidden_leftovers(roots["lim1"]) == []

@@ -155,7 +155,8 @@ def _make_backups(conn: Connection, steps: list[_Step]) -> None:
     """Copy the old files with ``cp -a`` (one remote command for all): mode, owner, times survive."""
     if not steps:
         return
-    script = " && ".join(f'cp -a -- "${i * 2 + 1}" "${i * 2 + 2}"' for i in range(len(steps)))
+    # ${N} with braces: sh reads "$10" as "${1}0"
+    script = " && ".join(f'cp -a -- "${{{i * 2 + 1}}}" "${{{i * 2 + 2}}}"' for i in range(len(steps)))
     args: list[str] = []
     for step in steps:
         args += [step.change.path, step.backup or ""]
