@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -15,6 +17,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "scripts"))
 
 from labtools import Lab  # noqa: E402
 
@@ -64,6 +67,103 @@ def bench_create(args) -> dict:
     serial = [_create_and_delete(lab, False) for _ in range(args.runs)]
     return {"create_10_lims_parallel_s": statistics.median(parallel),
             "create_10_lims_one_at_a_time_s": statistics.median(serial)}
+
+
+def _status_once(lab: Lab) -> float:
+    start = time.perf_counter()
+    result = subprocess.run([str(REPO / ".venv/bin/mxone_maintenance"), "cluster", "status", "--json"],
+                            env={**os.environ, **lab.env}, capture_output=True, text=True, timeout=60)
+    elapsed = time.perf_counter() - start
+    assert result.returncode == 0, result.stdout + result.stderr
+    return elapsed
+
+
+def _create_with_utility(lab: Lab, lims: int) -> None:
+    args = ["cluster", "create", "--name", "c1", "--standby", "sb1", "--detect-s", "3", "--heartbeat-s", "0.5", "--yes"]
+    args += [a for n in range(1, lims + 1) for a in ("--lim", f"{n}:10.77.0.{110 + n}")]
+    result = subprocess.run([str(REPO / ".venv/bin/mxone_maintenance"), *args], env={**os.environ, **lab.env},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _agent_pids(lab: Lab) -> dict[str, int]:
+    out = subprocess.run(["pgrep", "-f", "mxone-cluster-agent --root / run"], capture_output=True, text=True).stdout
+    return {f"pid{pid}": int(pid) for pid in out.split()}
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])          # utime + stime
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+@bench("status")
+def bench_status(args) -> dict:
+    """`cluster status` of an 11-host cluster (10 LIMs + standby), every agent asked over SSH; and the
+    agents at idle with 10 peers each: resident memory and CPU."""
+    lab = lab_with(10)
+    _create_with_utility(lab, 10)
+    time.sleep(3)
+    runs = [_status_once(lab) for _ in range(max(args.runs, 3))]
+    pids = list(_agent_pids(lab).values())
+    ticks = {pid: _cpu_ticks(pid) for pid in pids}
+    window = 10.0
+    time.sleep(window)
+    cpu = [(_cpu_ticks(pid) - ticks[pid]) / os.sysconf("SC_CLK_TCK") / window * 100 for pid in pids]
+    rss = [_rss_kb(pid) for pid in pids]
+    return {"cluster_status_11_hosts_s": statistics.median(runs),
+            "agent_idle_rss_mb_median": statistics.median(rss) / 1024,
+            "agent_idle_rss_mb_max": max(rss) / 1024,
+            "agent_idle_cpu_percent_median": statistics.median(cpu),
+            "agent_idle_cpu_percent_max": max(cpu)}
+
+
+@bench("tui")
+def bench_tui(args) -> dict:
+    """Time from starting the utility to its main menu on screen (tmux, 100x30)."""
+    lab = lab_with(2)
+    times = []
+    for _ in range(max(args.runs, 3)):
+        sock = Path(f"/tmp/mxone-bench-tmux-{os.getpid()}")
+        env_args = [f"{k}={v}" for k, v in lab.env.items()]
+        start = time.perf_counter()
+        subprocess.run(["tmux", "-S", str(sock), "new-session", "-d", "-x", "100", "-y", "30",
+                        "env", *env_args, str(REPO / ".venv/bin/mxone_maintenance")], check=True)
+        try:
+            while time.perf_counter() - start < 10:
+                screen = subprocess.run(["tmux", "-S", str(sock), "capture-pane", "-p"], capture_output=True,
+                                        text=True).stdout
+                if "Cluster handling" in screen:
+                    break
+                time.sleep(0.01)
+            times.append(time.perf_counter() - start)
+        finally:
+            subprocess.run(["tmux", "-S", str(sock), "kill-server"], capture_output=True)
+    return {"tui_first_screen_s": statistics.median(times)}
+
+
+@bench("sync")
+def bench_sync_registered(args) -> dict:
+    from bench_sync import bench_sync
+    return bench_sync(args)
+
+
+@bench("failover")
+def bench_failover_registered(args) -> dict:
+    from bench_failover import bench_failover
+    return bench_failover(args)
+
+
+@bench("keepalived")
+def bench_keepalived_registered(args) -> dict:
+    from bench_keepalived import bench_keepalived
+    return bench_keepalived(args)
 
 
 def main(argv=None) -> int:
