@@ -6,6 +6,7 @@ server before the technician asks for something: SSH happens only in worker thre
 """
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from ..model import System
 from .actions import ACTIONS, EXIT
 from .availability import SystemOrError
 from .forms import ActionEnv
-from .keys import Command, command_for, footer_text
+from .keys import Command, command_for, footer_text, split_meta
 from .menu_screen import MenuScreen
 from .menu_tree import ROOT_MENU, Menu, MenuDataError, MenuItem, load_tree
 from .palette import PALETTE
@@ -31,18 +32,24 @@ from .screens import (
     ResultScreen,
     Screen,
 )
+from .terminal import SessionLog, leave_process, ui_log_path
 from .worker import InlineRuntime, LoopRuntime, Runtime
 
 PRODUCT = "MX-ONE maintenance"
 
 
 class SystemSource:
-    """The system file, read again only when it changed on disk; a problem is its one-line message."""
+    """The system file, read again only when it changed on disk.
+
+    A problem comes back as one short line that fits a menu box (the file named by its base name, e.g.
+    "System file system.yaml: no such file"); `detail` keeps the full message with the whole path for the
+    notice shown at start."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._key: object = object()
         self._value: SystemOrError = ""
+        self.detail = ""
 
     def __call__(self) -> SystemOrError:
         try:
@@ -54,7 +61,8 @@ class SystemSource:
             try:
                 self._value = files.load_system(self.path)
             except files.FileError as err:
-                self._value = f"System file: {err}"
+                self.detail = f"System file: {err}"
+                self._value = f"System file {str(err).replace(str(self.path), self.path.name, 1)}"
             self._key = key
         return self._value
 
@@ -85,6 +93,7 @@ class App:
         self.header = urwid.Text("", wrap="ellipsis")
         self.footer = urwid.Text("")
         self.note = ""
+        self.log_file: Path | None = None
         self.desk = Desk(self._resized)
         self.root = urwid.Frame(urwid.AttrMap(self.desk, "background"),
                                 header=urwid.AttrMap(self.header, "header"),
@@ -92,7 +101,7 @@ class App:
         self.push(MenuScreen(self.tree[ROOT_MENU], self.system))
         problem = self.system()
         if isinstance(problem, str):
-            self.push(NoticeScreen("Cannot read the system file", problem))
+            self.push(NoticeScreen("Cannot read the system file", self.system.detail or problem))
 
     # ---------------------------------------------------------------- the stack
     @property
@@ -161,10 +170,12 @@ class App:
     # ---------------------------------------------------------------- keys
     def keypress(self, size, key: str) -> str | None:
         """Headless driving: the same path as the main loop (widgets first, then the app's commands)."""
-        rest = self.root.keypress(size, key)
-        if rest is not None:
-            return None if self.unhandled(rest) else rest
-        return None
+        rest: str | None = None
+        for one in split_meta([key]):
+            rest = self.root.keypress(size, one)
+            if rest is not None and self.unhandled(rest):
+                rest = None
+        return rest
 
     def unhandled(self, key: str) -> bool:
         handler = {Command.BACK: self.back, Command.BACKSPACE_BACK: self.back, Command.QUIT: self.quit,
@@ -262,23 +273,36 @@ class App:
     def _close_result(self, *_args) -> None:
         self.pop_to_menu()
 
+    def show_error(self, err: BaseException) -> None:
+        """An unexpected error (a bug) in a screen's callback: one line in the footer, the details logged."""
+        where = f" (details in {self.log_file})" if self.log_file else ""
+        self.note = f"Unexpected error: {type(err).__name__}: {err}{where}"
+        self.redraw()
+
 
 def run_menus(session) -> int:
-    """Open the menus; returns the exit code (0; 1 when the menus cannot be shown)."""
+    """Open the menus; returns the exit code (0; 1 when the menus cannot be shown).
+
+    While they are open, logging and stderr go to the session's UI log (nothing draws over the screen);
+    on leaving, threads still asking servers do not hold the process (see terminal.leave_process)."""
     try:
         app = App(session)
     except MenuDataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    loop = urwid.MainLoop(app.root, PALETTE, unhandled_input=app.unhandled, handle_mouse=False)
-    app.runtime = LoopRuntime(loop)
+    loop = urwid.MainLoop(app.root, PALETTE, unhandled_input=app.unhandled, handle_mouse=False,
+                          input_filter=lambda keys, _raw: split_meta(keys))
+    app.runtime = LoopRuntime(loop, on_error=app.show_error)
 
     def leave() -> None:
         raise urwid.ExitMainLoop()
 
     app.exit = leave
-    try:
-        loop.run()
-    except KeyboardInterrupt:
-        return 1
-    return 0
+    code = 0
+    with SessionLog(ui_log_path(session.paths)) as log:
+        app.log_file = log.used if log.used != Path(os.devnull) else None
+        try:
+            loop.run()
+        except KeyboardInterrupt:
+            code = 1
+    return leave_process(code)

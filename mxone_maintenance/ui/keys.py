@@ -117,3 +117,18 @@ def help_lines() -> list[tuple[str, str, str]]:
 def _key_name(key: str) -> str:
     return {"up": "↑", "down": "↓", "esc": "Esc", "enter": "Enter", "backspace": "Backspace", "tab": "Tab",
             "shift tab": "Shift-Tab", "f1": "F1"}.get(key, key)
+
+
+META = "meta "
+
+
+def split_meta(keys: list[str]) -> list[str]:
+    """Esc followed quickly by a key reaches urwid as one "meta KEY" (ESC ESC q arrives as "esc",
+    "meta q"). No binding uses meta, so it is what the technician typed: Esc, then the key."""
+    out: list[str] = []
+    for key in keys:
+        if isinstance(key, str) and key.startswith(META) and len(key) > len(META):
+            out += ["esc", key[len(META):]]
+        else:
+            out.append(key)
+    return out
