@@ -7,6 +7,7 @@ on the UI thread; `post(fn)` hands a call from any thread to the UI thread (appl
 """
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 Job = Callable[[], Any]
+log = logging.getLogger(__name__)
 
 
 class Runtime(Protocol):
@@ -29,8 +31,9 @@ class Runtime(Protocol):
 class LoopRuntime:
     """Threads plus a pipe into urwid's main loop: calls posted from any thread run on the UI thread."""
 
-    def __init__(self, loop) -> None:
+    def __init__(self, loop, on_error: Callable[[BaseException], None] | None = None) -> None:
         self.loop = loop
+        self.on_error = on_error         # an unexpected error in a posted call: a line on screen, not a crash
         self._calls: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._fd = loop.watch_pipe(self._drain)
 
@@ -47,13 +50,20 @@ class LoopRuntime:
                 fn = self._calls.get_nowait()
             except queue.Empty:
                 return True
-            fn()
+            try:
+                fn()
+            except Exception as err:  # noqa: BLE001 - a bug in one screen must not end the menus
+                log.exception("unexpected error on the UI thread")
+                if self.on_error is None:
+                    raise
+                self.on_error(err)
 
     def submit(self, job: Job, done: Callable[[Any], None], failed: Callable[[BaseException], None]) -> None:
         def run() -> None:
             try:
                 value = job()
             except BaseException as err:  # noqa: BLE001 - every failure is shown on the screen
+                log.warning("worker job failed", exc_info=err)
                 self.post(lambda error=err: failed(error))
             else:
                 self.post(lambda: done(value))
@@ -61,7 +71,7 @@ class LoopRuntime:
         threading.Thread(target=run, name="mxone-ui-worker", daemon=True).start()
 
     def call_later(self, seconds: float, fn: Callable[[], None]) -> object:
-        return self.loop.set_alarm_in(seconds, lambda _loop, _data: fn())
+        return self.loop.set_alarm_in(seconds, lambda _loop, _data: self.post(fn))
 
     def cancel(self, handle: object) -> None:
         self.loop.remove_alarm(handle)
