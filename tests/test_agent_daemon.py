@@ -233,8 +233,32 @@ def test_row_25_restarted_agent_keeps_the_alias_it_finds(tmp_path) -> None:
     world = World(tmp_path, "lim1", held={ALIAS1})
     world.write(CLUSTER)
     world.run(3, beating=[("sb1", ()), ("lim2", (2,))])
-    assert world.addresses.calls == [] and world.service.calls == []
+    assert world.addresses.calls == []
+    assert world.service.calls == [("start", 1, IPv4Address("10.77.0.11"))]  # idempotent: make sure it runs
     assert world.channel.sent[0][0].running == (1,)
+
+
+def test_regular_starts_the_service_of_the_alias_it_held_before_the_cluster(tmp_path) -> None:
+    """The lab showed it: the alias is the server's old address, held from boot; nobody had started
+    the LIM, and the agent took "alias held" for "LIM running"."""
+    world = World(tmp_path, "lim1", held={ALIAS1})
+    world.write(CLUSTER)
+    world.run(5, beating=[("sb1", ()), ("lim2", (2,))])
+    assert world.service.calls == [("start", 1, IPv4Address("10.77.0.11"))]
+    assert world.service.running == {1}
+
+
+def test_a_failed_service_start_is_retried_with_the_alarm_up_until_it_succeeds(tmp_path) -> None:
+    world = World(tmp_path, "lim1", held={ALIAS1})
+    world.service.failing.add(1)
+    world.write(CLUSTER)
+    world.run(2, beating=[("sb1", ()), ("lim2", (2,))])
+    assert "Service Node of LIM 1" in world.agent.alarms.active["effect:service:1"].text
+    world.run(2, beating=[("sb1", ()), ("lim2", (2,))])
+    assert len(world.service.calls) == 1, "retried only after SERVICE_RETRY_S, not every cycle"
+    world.service.failing.clear()
+    world.run(3, beating=[("sb1", ()), ("lim2", (2,))])
+    assert world.service.running == {1} and "effect:service:1" not in world.agent.alarms.active
 
 
 def test_fallback_order_reaches_the_heartbeat_and_completes(tmp_path) -> None:
@@ -332,3 +356,12 @@ def test_agent_settings(tmp_path) -> None:
     path.write_text("service: [1, 2]\n")
     with pytest.raises(SettingsError, match="service"):
         load_settings(path)
+
+
+def test_status_publishes_what_this_server_itself_runs(sb1) -> None:
+    """The utility's `cluster status` reads where each LIM runs from the agents' "running"."""
+    sb1.agent.cycle()
+    sb1.run(5, beating=[("lim1", (1,)), ("lim2", (2,))])
+    assert (sb1.agent.status()["running"], sb1.agent.status()["blocked"]) == ([], [])
+    sb1.run(4, beating=[("lim2", (2,))])
+    assert (sb1.agent.status()["running"], sb1.agent.status()["blocked"]) == ([1], [])

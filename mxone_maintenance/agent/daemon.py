@@ -57,6 +57,7 @@ class NullSync:
 
 SYNC_FRESH_S = 30.0   # a successful data check older than this is done again before a release
 SYNC_RETRY_S = 5.0    # after a failed one, wait this long before trying again
+SERVICE_RETRY_S = 5.0  # a Service Node that failed to start is started again after this long
 
 
 @dataclass(frozen=True)
@@ -167,30 +168,33 @@ class AlarmBook:
 # --- the service runs off the loop: a slow Service Node start must not stop heartbeats -------------
 
 class ServiceRunner:
-    """Runs service start/stop calls in order on one worker thread; failures are collected."""
+    """Runs service start/stop calls in order on one worker thread; each outcome is queued as
+    (lim, "start"|"stop", error or None) for the loop to read."""
 
     def __init__(self, threaded: bool = True) -> None:
-        self.failures: queue.Queue[tuple[int, str]] = queue.Queue()
-        self._jobs: queue.Queue[tuple[int, Callable[[], None]] | None] = queue.Queue()
+        self.outcomes: queue.Queue[tuple[int, str, str | None]] = queue.Queue()
+        self._jobs: queue.Queue[tuple[int, str, Callable[[], None]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._work, daemon=True) if threaded else None
         if self._thread:
             self._thread.start()
 
-    def submit(self, lim: int, job: Callable[[], None]) -> None:
+    def submit(self, lim: int, job: Callable[[], None], kind: str = "start") -> None:
         if self._thread is None:
-            self._run(lim, job)
+            self._run(lim, kind, job)
         else:
-            self._jobs.put((lim, job))
+            self._jobs.put((lim, kind, job))
 
     def _work(self) -> None:
         while (item := self._jobs.get()) is not None:
             self._run(*item)
 
-    def _run(self, lim: int, job: Callable[[], None]) -> None:
+    def _run(self, lim: int, kind: str, job: Callable[[], None]) -> None:
         try:
             job()
         except Exception as exc:  # noqa: BLE001 - any failure of the service command becomes an alarm
-            self.failures.put((lim, str(exc)))
+            self.outcomes.put((lim, kind, str(exc)))
+        else:
+            self.outcomes.put((lim, kind, None))
 
     def stop(self) -> None:
         if self._thread:
@@ -241,6 +245,11 @@ class Agent:
         self.started = clock()
         self.alarms = AlarmBook(wall)
         self.services = ServiceRunner(threaded_service)
+        # The Service Node of every alias we hold must run. Holding the alias is not proof: a regular
+        # holds its alias from boot (the server's old address) and nobody started its LIM yet.
+        self.service_up: set[int] = set()        # started successfully, not stopped since
+        self.service_pending: set[int] = set()   # start submitted, outcome not read yet
+        self.service_retry_at: dict[int, float] = {}
         self.syncs = SyncRunner(clock, threaded_service)
         self.config: Cluster | None = None
         self.config_note = "no cluster config"
@@ -253,6 +262,7 @@ class Agent:
         self.orders: set[int] = set()
         self.last_status: tuple = ()
         self.last_decision: st.Decision | None = None
+        self.own_state: tuple[tuple[int, ...], tuple[int, ...]] = ((), ())  # (held, blocked) after apply
         self.seq = 0
         self.next_heartbeat = 0.0
         self.last_sent: tuple = ()
@@ -356,11 +366,12 @@ class Agent:
         if self.node not in config.member_names:
             self.publish()
             return None
-        self.collect_service_failures()
+        self.collect_service_outcomes()
         observations = self.observe(config, now)
         decision = decide(config, observations, now)
         self.log_decision(decision)
         self.apply(config, decision)
+        self.keep_services(config, self.clock())
         self.memory = decision.memory
         self.orders -= decision.completed_orders
         self.heartbeat(config, self.clock())
@@ -450,11 +461,14 @@ class Agent:
             if self.safely(lambda: e.addresses.add(alias), key, f"add alias {alias}") is not False:
                 if action.announce:
                     self.safely(lambda: e.neighbours.announce(alias.ip), key, f"announce {alias.ip}")
-                self.services.submit(action.lim, lambda: e.service.start(action.lim, alias.ip))
+                self.start_service(action.lim, alias.ip)
             self.probes.pop(action.lim, None)
         elif isinstance(action, st.ReleaseAlias):
             self.safely(lambda: e.addresses.remove(alias), key, f"remove alias {alias}")
-            self.services.submit(action.lim, lambda: e.service.stop(action.lim, alias.ip))
+            self.service_up.discard(action.lim)
+            self.service_pending.discard(action.lim)
+            self.service_retry_at.pop(action.lim, None)
+            self.services.submit(action.lim, lambda: e.service.stop(action.lim, alias.ip), "stop")
         elif isinstance(action, st.Announce):
             self.safely(lambda: e.neighbours.announce(alias.ip), key, f"announce {alias.ip}")
         elif isinstance(action, st.Block):
@@ -513,13 +527,43 @@ class Agent:
             return self.node
         return next((p.name for p in self.peers.values() if p.mac and p.mac.lower() == mac.lower()), None)
 
-    def collect_service_failures(self) -> None:
+    def start_service(self, lim: int, ip: Any) -> None:
+        """Queue a start; `start` must be idempotent (it is also how we make sure it runs)."""
+        service = self.effects.service
+        self.service_pending.add(lim)
+        self.services.submit(lim, lambda: service.start(lim, ip), "start")
+
+    def keep_services(self, config: Cluster, now: float) -> None:
+        """Start the Service Node of each alias we hold whose start we have not seen succeed: the
+        alias a regular held before the cluster existed, after an agent restart, or after a failed
+        start (retried every SERVICE_RETRY_S, the alarm stays until one succeeds)."""
+        held = set(self.safely(self.effects.addresses.list, "effect:addresses", "read addresses") or [])
+        for lim in config.lims:
+            number = lim.lim
+            if lim.alias not in held or number in self.service_up or number in self.service_pending:
+                continue
+            if now >= self.service_retry_at.get(number, 0.0):
+                self.start_service(number, lim.alias.ip)
+
+    def collect_service_outcomes(self) -> None:
         while True:
             try:
-                lim, message = self.services.failures.get_nowait()
+                lim, kind, error = self.services.outcomes.get_nowait()
             except queue.Empty:
                 return
-            self.alarms.raise_(f"effect:service:{lim}", f"Service Node of LIM {lim}: {message}")
+            if kind == "start":
+                self.service_pending.discard(lim)
+            if error is not None:
+                self.alarms.raise_(f"effect:service:{lim}", f"Service Node of LIM {lim}: {error}")
+                if kind == "start":
+                    self.service_retry_at[lim] = self.clock() + SERVICE_RETRY_S
+                continue
+            self.alarms.clear(f"effect:service:{lim}")
+            if kind == "start":
+                self.service_up.add(lim)
+                self.service_retry_at.pop(lim, None)
+            else:
+                self.service_up.discard(lim)
 
     # --- heartbeat ----------------------------------------------------------------------------------
 
@@ -532,6 +576,7 @@ class Agent:
         flags = tuple(f"fallback={n}" for n in sorted(self.orders))
         flags += (f"mac={self.own_mac}",) if self.own_mac else ()
         content = (running, blocked, releasing, flags, config.generation)
+        self.own_state = (running, blocked)
         if now < self.next_heartbeat and content == self.last_sent:
             return
         hb = Heartbeat(cluster=config.name, node=self.node, generation=config.generation, seq=self.seq,
@@ -558,6 +603,9 @@ class Agent:
             "failover": config.failover if config else None,
             "lims": [{"lim": s.lim, "where": s.where, "state": s.state} for s in (decision.status if decision
                                                                                else ())],
+            # what this server itself serves (alias held, not blocked) and holds blocked (preloaded
+            # passive side): the utility's status reads where each LIM runs from these
+            **self.own_lims(config),
             "peers": [{"name": p.name, "generation": p.generation,
                        "heard_ago": None if p.last_heard is None else round(now - p.last_heard, 3),
                        "heard_for": None if p.heard_since is None else round(now - p.heard_since, 3),
@@ -570,6 +618,10 @@ class Agent:
             "counters": dict(vars(counters)) if counters is not None else {},
             "up_s": round(now - self.started, 3),
         }
+
+    def own_lims(self, config: Cluster | None) -> dict:
+        held, blocked = self.own_state if config is not None else ((), ())
+        return {"running": sorted(set(held) - set(blocked)), "blocked": sorted(set(held) & set(blocked))}
 
     def status(self) -> dict:
         return self.published
