@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..ops.views import cluster_table
 from . import cluster_forms, system_forms
@@ -13,12 +14,13 @@ from .worker import Runtime
 
 Factory = Callable[[ActionEnv, Runtime], Screen]
 EXIT = "exit"
+STATUS_CONNECT_S = 2.5      # a server that does not connect within this is "not answering" for this refresh
 
 
 def _status(env: ActionEnv, runtime: Runtime) -> Screen:
     def collect():
         from ..ops.status import collect_status  # paramiko loads only here, in the worker
-        return collect_status(env.system, env.ssh_settings())
+        return collect_status(env.system, replace(env.ssh_settings(), connect_timeout=STATUS_CONNECT_S))
     return StatusScreen(collect, runtime)
 
 

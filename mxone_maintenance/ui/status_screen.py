@@ -11,34 +11,10 @@ import urwid
 
 from .keys import Command, command_for
 from .screens import Screen, clock
+from .status_table import status_rows
 from .worker import Runtime
 
 REFRESH_S = 3.0
-
-
-def status_rows(report) -> list:
-    """The report as (attribute, text) rows of a table that fits 80 columns."""
-    if not report.clusters:
-        return [("body", "No clusters in the system.")]
-    rows: list = []
-    for c in report.clusters:
-        cluster = c.cluster
-        rows.append(("cluster", f"Cluster {cluster.name}: generation {cluster.generation}, {cluster.failover} "
-                                f"failover, {cluster.fallback} fallback, standby {cluster.standby.server}"))
-        rows.append(("label", f"  {'LIM':<5}{'regular':<10}{'runs on':<12}{'lock':<9}{'preloaded':<16}state"))
-        for row in c.rows:
-            attr = "alarm" if row.runs_on in ("nowhere", "unknown") else (
-                "warning" if row.runs_on != row.regular else "body")
-            preloaded = row.preloaded.split(" (")[0] if row.preloaded else "-"
-            rows.append((attr, f"  {row.lim:<5}{row.regular:<10}{row.runs_on:<12}{row.lock:<9}{preloaded:<16}"
-                               f"{row.state}"))
-        answering = ", ".join(f"{s.server} {'yes' if s.reachable else 'NO'}" for s in c.servers)
-        rows.append(("body" if all(s.reachable for s in c.servers) else "alarm", f"  Servers answering: {answering}"))
-        active = [a for a in c.alarms if not a.cleared]
-        rows.append(("body" if not active else "alarm", f"  Alarms: {'none' if not active else len(active)}"))
-        rows += [("alarm", f"    {a.server}: {a.text} (since {a.raised})") for a in active]
-        rows.append(("body", ""))
-    return rows
 
 
 class StatusScreen(Screen):
@@ -62,7 +38,7 @@ class StatusScreen(Screen):
         self.refresh()
 
     def _header(self, note: str = "") -> None:
-        self.updated.set_text(("label", f"updated {self._last}"))
+        self.updated.set_text(("label", f"updated {self._last}, every {self.every:g} s"))
         self.state.set_text(("busy", note) if note else "")
 
     def refresh(self) -> None:
@@ -73,8 +49,15 @@ class StatusScreen(Screen):
         self.runtime.submit(self.collect, self._collected, self._failed)
 
     def _collected(self, report) -> None:
+        try:
+            rows = status_rows(report)
+        except Exception as err:  # noqa: BLE001 - a report the table cannot show is a line, not a crash
+            self._done(f"cannot show the status: {err}")
+            return
         self._last = clock()
-        self.walker[:] = [urwid.Text(row) for row in status_rows(report)]
+        focus = self.walker.focus or 0
+        self.walker[:] = rows
+        self.walker.set_focus(min(focus, len(rows) - 1))
         self._done("")
 
     def _failed(self, err: BaseException) -> None:

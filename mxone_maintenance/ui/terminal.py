@@ -79,9 +79,9 @@ class SessionLog:
 
 
 def lingering_threads() -> list[threading.Thread]:
-    """Threads that would keep the interpreter from ending (thread pools asking servers)."""
-    return [t for t in threading.enumerate()
-            if t.is_alive() and t is not threading.main_thread() and not t.daemon]
+    """Threads still at work. Daemon or not, they can hold the interpreter's exit: it joins every thread
+    pool's workers (concurrent.futures), and a status refresh waits in one for a server that is down."""
+    return [t for t in threading.enumerate() if t.is_alive() and t is not threading.main_thread()]
 
 
 def leave_process(code: int, grace_s: float = 0.3) -> int:
