@@ -20,6 +20,7 @@ from mxone_maintenance.model import Cluster
 from mxone_maintenance.paths import Paths
 
 from . import state as st
+from .datasync import CLOCK_ALARM_PREFIX, DataSyncScheduler
 from .decide import decide
 from .effects import Addresses, Firewall, Neighbours, Service
 from .heartbeat import Heartbeat
@@ -30,7 +31,7 @@ log = logging.getLogger("mxone-cluster-agent")
 CONFIG_ALARM = "config-invalid"
 KEY_ALARM = "cluster-key"
 SYNC_ALARM = "sync-failed"
-DAEMON_ALARMS_PREFIXES = (CONFIG_ALARM, KEY_ALARM, SYNC_ALARM, "effect:", "not-member")
+DAEMON_ALARMS_PREFIXES = (CONFIG_ALARM, KEY_ALARM, SYNC_ALARM, "effect:", "not-member", CLOCK_ALARM_PREFIX)
 CLEARED_KEPT = 50
 
 
@@ -251,6 +252,7 @@ class Agent:
         self.service_pending: set[int] = set()   # start submitted, outcome not read yet
         self.service_retry_at: dict[int, float] = {}
         self.syncs = SyncRunner(clock, threaded_service)
+        self.datasync = DataSyncScheduler(paths, node, clock, wall, threaded=threaded_service)  # when to sync
         self.config: Cluster | None = None
         self.config_note = "no cluster config"
         self.effects: Effects | None = None
@@ -371,6 +373,8 @@ class Agent:
         decision = decide(config, observations, now)
         self.log_decision(decision)
         self.apply(config, decision)
+        self.datasync.cycle(config, self.effects.sync, self.peers, observations.running & observations.blocked,
+                            self.alarms, self.clock())
         self.keep_services(config, self.clock())
         self.memory = decision.memory
         self.orders -= decision.completed_orders
@@ -386,7 +390,7 @@ class Agent:
                 break
         if self.sync_requested and self.effects is not None:
             self.sync_requested = False
-            self.run_sync(lambda: self.effects.sync.sync_now())
+            self.datasync.order()   # every LIM of this node, in the background
 
     def receive(self, config: Cluster, now: float) -> None:
         members = set(config.member_names) - {self.node}
@@ -394,6 +398,7 @@ class Agent:
             if hb.node not in members:
                 continue
             flags = parse_flags(hb.flags)
+            self.datasync.heard(hb.node, hb.sent_wall, hb.flags)  # clock skew, the peer's newest xdata
             peer = self.peers.get(hb.node, st.PeerView(hb.node))
             self.peers[hb.node] = st.heard(peer, now, config.heartbeat_s, running=hb.running,
                                            blocked=hb.blocked, releasing=hb.releasing,
@@ -575,6 +580,7 @@ class Agent:
         releasing = tuple(sorted(self.memory.releasing))
         flags = tuple(f"fallback={n}" for n in sorted(self.orders))
         flags += (f"mac={self.own_mac}",) if self.own_mac else ()
+        flags += self.datasync.heartbeat_flags()
         content = (running, blocked, releasing, flags, config.generation)
         self.own_state = (running, blocked)
         if now < self.next_heartbeat and content == self.last_sent:
@@ -613,7 +619,8 @@ class Agent:
                       for p in sorted(self.peers.values(), key=lambda p: p.name)],
             "alarms": self.alarms.as_list(),
             "fallback_orders": sorted(self.orders),
-            "sync": [{"lim": lim, "peer": peer, "ok": o.ok, "ago": round(now - o.at, 1), "error": o.error}
+            "sync": self.datasync.status(),
+            "sync_checks": [{"lim": lim, "peer": peer, "ok": o.ok, "ago": round(now - o.at, 1), "error": o.error}
                      for (lim, peer), o in sorted(self.syncs.snapshot().items())],
             "counters": dict(vars(counters)) if counters is not None else {},
             "up_s": round(now - self.started, 3),

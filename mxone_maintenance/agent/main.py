@@ -20,6 +20,7 @@ from mxone_maintenance.paths import Paths
 
 from .control import ControlError, ControlServer, agent_handlers, ask
 from .daemon import Agent, Effects, NullSync
+from .datasync import status_lines
 from .settings import AgentSettings, SettingsError, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -46,10 +47,20 @@ def real_effects(settings: AgentSettings):
 class ClusterDataSync:
     """The daemon's DataSync over sync.ClusterSync (rsync over SSH, always pulled)."""
 
-    def __init__(self, paths: Paths, config: Cluster, node: str) -> None:
-        from .sync import ClusterSync
+    def __init__(self, paths: Paths, config: Cluster, node: str, settings: AgentSettings | None = None,
+                 clock_skew=None) -> None:
+        from .datasync import CommandReload, io_timeout_for
+        from .sync import ClusterSync, SyncSettings
 
-        self.cluster_sync = ClusterSync(paths, config, node)
+        sync_settings = SyncSettings.for_paths(paths, io_timeout_s=io_timeout_for(config.detect_s),
+                                               bwlimit_kbps=settings.sync_bwlimit_kbps if settings else None)
+        self.cluster_sync = ClusterSync(paths, config, node, sync_settings,
+                                        clock_skew or (lambda _peer: 0.0))
+        self.reload = CommandReload(settings.service_reload if settings else (), config, node)
+
+    def sync_lim(self, lim: int):
+        """One LIM with the right peer (datasync's scheduled, ordered and triggered syncs)."""
+        return self.cluster_sync.sync_lim(lim)
 
     def push(self, lim: int, server: str) -> None:
         self.cluster_sync.push(lim, server)
@@ -87,7 +98,8 @@ def run(paths: Paths) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     agent = Agent(paths, settings.node, real_effects(settings), real_channel,
-                  make_sync=lambda config, node: ClusterDataSync(paths, config, node))
+                  make_sync=lambda config, node: ClusterDataSync(paths, config, node, settings,
+                                                                 agent.datasync.skew))
 
     def stop(_signum, _frame) -> None:
         agent.stop_requested = True
@@ -144,6 +156,7 @@ def status_text(status: dict) -> str:
         lines.append("  none")
     if status.get("fallback_orders"):
         lines.append("fallback ordered for LIM " + ", ".join(map(str, status["fallback_orders"])))
+    lines += [""] + status_lines(status.get("sync") or [], _when)
     counters = status.get("counters") or {}
     lines += ["", "heartbeats: " + ", ".join(f"{name} {value}" for name, value in counters.items())]
     return "\n".join(lines) + "\n"

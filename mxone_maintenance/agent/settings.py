@@ -1,8 +1,9 @@
 """agent.yaml: this server's own agent settings (docs/INTERFACES.md). Optional file; safe_load only.
 
     node: lim1                      # this server's name in cluster.yaml (default: hostname)
-    service: {start: [argv...], stop: [argv...]}
+    service: {start: [argv...], stop: [argv...], reload: [argv...]}   # reload: optional (preloaded)
     data_backup_hook: [argv...]
+    sync: {bwlimit_kbps: 20000}     # optional: cap the data sync's bandwidth (rsync --bwlimit, KiB/s)
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ class AgentSettings:
     service_start: tuple[str, ...] = ()
     service_stop: tuple[str, ...] = ()
     data_backup_hook: tuple[str, ...] = ()
+    service_reload: tuple[str, ...] = ()     # preloaded: the passive side re-reads pulled data
+    sync_bwlimit_kbps: int | None = None
 
 
 def _argv(value: Any, file: Path, key: str) -> tuple[str, ...]:
@@ -44,19 +47,31 @@ def parse_settings(text: str, file: Path, default_node: str) -> AgentSettings:
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise SettingsError(f"{file}: must be a mapping (got {type(data).__name__})")
-    unknown = set(data) - {"node", "service", "data_backup_hook"}
+    unknown = set(data) - {"node", "service", "data_backup_hook", "sync"}
     if unknown:
         raise SettingsError(f"{file}: unknown key {sorted(unknown)[0]!r}")
     node = data.get("node", default_node)
     if not isinstance(node, str) or not node.strip():
         raise SettingsError(f"{file}: node: must be a server name (got {node!r})")
     service = data.get("service") or {}
-    if not isinstance(service, dict) or set(service) - {"start", "stop"}:
-        raise SettingsError(f"{file}: service: must be a mapping with start and stop (got {service!r})")
+    if not isinstance(service, dict) or set(service) - {"start", "stop", "reload"}:
+        raise SettingsError(f"{file}: service: must be a mapping with start, stop and reload (got {service!r})")
     return AgentSettings(node=node.strip(),
                          service_start=_argv(service.get("start"), file, "service.start"),
                          service_stop=_argv(service.get("stop"), file, "service.stop"),
-                         data_backup_hook=_argv(data.get("data_backup_hook"), file, "data_backup_hook"))
+                         data_backup_hook=_argv(data.get("data_backup_hook"), file, "data_backup_hook"),
+                         service_reload=_argv(service.get("reload"), file, "service.reload"),
+                         sync_bwlimit_kbps=_bwlimit(data.get("sync"), file))
+
+
+def _bwlimit(sync: Any, file: Path) -> int | None:
+    sync = {} if sync is None else sync
+    if not isinstance(sync, dict) or set(sync) - {"bwlimit_kbps"}:
+        raise SettingsError(f"{file}: sync: must be a mapping with bwlimit_kbps (got {sync!r})")
+    value = sync.get("bwlimit_kbps")
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+        raise SettingsError(f"{file}: sync.bwlimit_kbps: must be a positive integer (got {value!r})")
+    return value
 
 
 def load_settings(path: Path, default_node: str | None = None) -> AgentSettings:

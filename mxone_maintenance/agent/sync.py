@@ -270,6 +270,15 @@ def prune_standby_copies(paths: Paths, lim: int, regular_has: list[Version]) -> 
     return doomed
 
 
+def prune_regular_versions(paths: Paths, lim: int) -> list[Version]:
+    """After a regular pulled the standby's newer data: MX-ONE's own rule, the newest three stay."""
+    folder = paths.real(VAR / xdata.regular_folder())
+    doomed = xdata.versions_in(folder, lim)[:-xdata.REGULAR_KEEP]
+    for version in doomed:
+        remove_tree(folder / version.name)
+    return doomed
+
+
 # --- one sync of one LIM -------------------------------------------------------------------------------
 
 def other_role(role: Role) -> Role:
@@ -316,6 +325,8 @@ def sync_lim(paths: Paths, role: Role, lim: int, peer: Peer, settings: SyncSetti
             received = pull_version(settings, peer, source, target_dir, basis)
             if role == "standby":
                 prune_standby_copies(paths, lim, [h.version for h in there])
+            else:
+                prune_regular_versions(paths, lim)
             return SyncResult(True, lim, direction, version, received, time.monotonic() - start, None, True)
     except (SyncError, OSError) as exc:
         return SyncResult(False, lim, direction, None, seconds=time.monotonic() - start, error=str(exc))

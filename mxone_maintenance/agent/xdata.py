@@ -24,6 +24,7 @@ Role = Literal["regular", "standby"]
 VERSION_NAME = re.compile(r"^xdata_(\d+)_(\d{14})$")
 PARTIAL_PREFIX = ".partial-"        # an rsync in progress: hidden, so no xdata_* glob ever sees it
 STANDBY_KEEP = 2                    # DESIGN §6: the standby keeps two backups of each regular
+REGULAR_KEEP = 3                    # MX-ONE keeps the newest three versions in xdata/
 MAX_CLOCK_SKEW_S = 2.0              # beyond this, mtimes of two servers cannot be compared
 
 
@@ -95,6 +96,13 @@ def reload_mtime(folder: Path) -> int:
     return int(newest)
 
 
+def newest_stamp_held(paths: Paths, role: Role, lim: int) -> str | None:
+    """The time stamp of the newest version of LIM `lim` this server holds in any of its folders
+    (one listdir per folder: cheap enough to poll every few seconds)."""
+    found = [v for folder in folders_of(role, lim) for v in versions_in(paths.real(VAR / folder), lim)]
+    return max(found).stamp if found else None
+
+
 def local_holdings(paths: Paths, role: Role, lim: int) -> list[Held]:
     """Every version of LIM `lim` this server holds, with reload mtimes, oldest first."""
     held = []
@@ -132,6 +140,15 @@ def sync_direction(regular_mtime: float | None, standby_mtime: float | None, clo
     if regular_version is not None and standby_version is not None and regular_version != standby_version:
         return "to-standby" if regular_version > standby_version else "to-regular"
     return "none"
+
+
+def newest_of_each_lim(versions: Iterable[Version]) -> dict[int, str]:
+    """The newest time stamp per LIM."""
+    best: dict[int, str] = {}
+    for version in versions:
+        if version.stamp > best.get(version.lim, ""):
+            best[version.lim] = version.stamp
+    return best
 
 
 def unsynced(here: Iterable[Version], elsewhere: Iterable[Version]) -> set[Version]:
