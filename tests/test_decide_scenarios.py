@@ -97,7 +97,16 @@ CASES = [
          sees("lim1", up("sb1", 1, blocked=frozenset({1})), running={1}, blocked=frozenset({1})), T,
          (Unblock(1), Announce(1))),
     # 2 silent for less than D
-    Case("2 lim1 silent < D", C1, sees("sb1", silent("lim1", D - 0.1, 1), up("lim2", 2), up("lim3", 3)), T, ()),
+    Case("2 lim1 silent < D", C1, sees("sb1", silent("lim1", D - 0.5, 1), up("lim2", 2), up("lim3", 3)), T, ()),
+    # ... but just before D the standby probes the alias (sender 0.0.0.0: no cache changes), so the
+    # answer is in when D has passed and the takeover does not wait a probe timeout
+    Case("2 lim1 about to fail: pre-probe", C1, sees("sb1", silent("lim1", D - 0.1, 1), up("lim2", 2),
+                                                     up("lim3", 3)), T, (ProbeAlias(1),)),
+    Case("2 pre-probe done: wait for D", C1, sees("sb1", silent("lim1", D - 0.05, 1), up("lim2", 2), up("lim3", 3),
+                                                  probes=(AliasProbe(1, T - 0.01),)), T, ()),
+    Case("3 pre-probe answered by lim1 before D: ask again at D", C1,
+         sees("sb1", gone("lim1"), up("lim2", 2), up("lim3", 3),
+              probes=(AliasProbe(1, T - 0.2, "02:00:00:00:00:11", "lim1"),)), T, (ProbeAlias(1),)),
     # 3 lim1 fails: probe, then take + alarm; gratuitous ARP again periodically
     Case("3 probe first", C1, sees("sb1", gone("lim1"), up("lim2", 2), up("lim3", 3)), T, (ProbeAlias(1),),
          {1: (None, "taking over: probing alias")}),
@@ -106,12 +115,12 @@ CASES = [
     Case("3 announce again", C1, sees("sb1", gone("lim1"), up("lim2", 2), up("lim3", 3), running={1},
                                       alarms=frozenset({"lim-on-standby:1"}),
                                       memory=Memory(target=1, announced=((1, T - 10),))), T,
-         (Announce(1),), {1: ("sb1", "running on standby")}),
+         (Announce(1), ProbeAlias(1)), {1: ("sb1", "running on standby")}),
     # 4 lim1 then lim3 fail (equal priority): LIM 1 stays, LIM 3 not served, both visible
     Case("4 equal priority keeps the running one", C1,
          sees("sb1", gone("lim1"), up("lim2", 2), gone("lim3"), running={1},
               alarms=frozenset({"lim-on-standby:1"}), memory=Memory(target=1)), T,
-         (NOT_SERVED(3, "standby runs LIM 1"),),
+         (ProbeAlias(1), NOT_SERVED(3, "standby runs LIM 1")),
          {1: ("sb1", "running on standby"), 3: (None, "not served (standby runs LIM 1)")}),
     Case("4 equal priority keeps the one being taken", C1,
          sees("sb1", PeerView("lim1", T - 20, 0.0), up("lim2", 2), PeerView("lim3", T - 20, 0.0),
@@ -209,12 +218,12 @@ CASES = [
               alarms=frozenset({"lim-on-standby:1"}), memory=Memory(target=1)), T, (),
          {1: ("sb1", "running on standby, waiting for lim1 to release it (split brain)")}),
     # 14 answered by a foreign MAC: no start, alarm naming alias and MAC, probe again periodically
-    Case("14 foreign MAC", C1, sees("sb1", gone("lim1"), up("lim2", 2), up("lim3", 3),
+    Case("14 foreign MAC", C1, sees("sb1", silent("lim1", D + 1), up("lim2", 2), up("lim3", 3),
                                     probes=(AliasProbe(1, T - 0.1, "02:00:00:00:00:99"),)), T,
          (RaiseAlarm("alias-conflict:1", "Alias 10.77.0.11 of LIM 1 is answered by 02:00:00:00:00:99, "
                                          "which is no cluster server"),),
          {1: (None, "taking over: alias answered by foreign MAC 02:00:00:00:00:99, waiting")}),
-    Case("14 probe again", C1, sees("sb1", gone("lim1"), up("lim2", 2), up("lim3", 3),
+    Case("14 probe again", C1, sees("sb1", silent("lim1", D + 2), up("lim2", 2), up("lim3", 3),
                                     probes=(AliasProbe(1, T - 1.0, "02:00:00:00:00:99"),),
                                     alarms=frozenset({"alias-conflict:1"})), T, (ProbeAlias(1),)),
     # 15 answered by lim1's own MAC: no duplicate, alarm; takes once the alias is silent
@@ -272,7 +281,20 @@ CASES = [
          (ReleaseAlias(1, "split brain: standby serves it too"), SyncData(1, "sb1"),
           RaiseAlarm("split-brain:1", "LIM 1 was active on lim1 and on standby server sb1: released on lim1"))),
     Case("25 restarted standby keeps the LIM it serves", C1,
-         sees("sb1", running={1}, started=T - 0.1), T, (A_SB1(1),), {1: ("sb1", "running on standby")}),
+         sees("sb1", running={1}, started=T - 0.1), T, (ProbeAlias(1), A_SB1(1)),
+         {1: ("sb1", "running on standby")}),
+    # a hung lim1 woke up with alias 1 still on its interface, its agent still silent: nobody would
+    # ever remove it; sb1 keeps the LIM (lim1 has failed), alarms and announces
+    Case("15 duplicate while serving", C1,
+         sees("sb1", gone("lim1"), up("lim2", 2), up("lim3", 3), running={1},
+              probes=(AliasProbe(1, T - 0.1, "02:00:00:00:00:11", "lim1"),),
+              alarms=frozenset({"lim-on-standby:1"}), memory=Memory(target=1, announced=((1, T - 2),))), T,
+         (Announce(1), RaiseAlarm("duplicate-alias:1", "Alias 10.77.0.11 of LIM 1 is also answered by lim1 "
+                                  "(02:00:00:00:00:11) while this standby serves it"))),
+    Case("15 duplicate gone", C1,
+         sees("sb1", gone("lim1"), up("lim2", 2), up("lim3", 3), running={1}, probes=(AliasProbe(1, T - 0.1),),
+              alarms=frozenset({"lim-on-standby:1", "duplicate-alias:1"}),
+              memory=Memory(target=1, announced=((1, T - 2),))), T, (ClearAlarm("duplicate-alias:1"),)),
 ]
 
 

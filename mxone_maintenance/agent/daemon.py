@@ -21,7 +21,7 @@ from mxone_maintenance.paths import Paths
 
 from . import state as st
 from .datasync import CLOCK_ALARM_PREFIX, DataSyncScheduler
-from .decide import decide
+from .decide import decide, preprobe_lead
 from .effects import Addresses, Firewall, Neighbours, Service
 from .heartbeat import Heartbeat
 
@@ -203,6 +203,44 @@ class ServiceRunner:
             self._thread.join(timeout=5)
 
 
+class ProbeRunner:
+    """ARP probes on one worker thread, one at a time (they share one raw socket): an unanswered probe
+    waits its whole timeout, which must not hold up heartbeats or the failure detection of others.
+    Results are queued as (lim, started, mac or None, error or None)."""
+
+    def __init__(self, threaded: bool = True) -> None:
+        self.results: queue.Queue[tuple[int, float, str | None, str | None]] = queue.Queue()
+        self.in_flight: set[int] = set()
+        self._jobs: queue.Queue[tuple[int, float, Callable[[], str | None]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._work, daemon=True, name="arp-probe") if threaded else None
+        if self._thread:
+            self._thread.start()
+
+    def submit(self, lim: int, started: float, probe: Callable[[], str | None]) -> None:
+        if lim in self.in_flight:
+            return  # decide() asks every cycle until the answer is in; one probe is enough
+        self.in_flight.add(lim)
+        if self._thread is None:
+            self._run(lim, started, probe)
+        else:
+            self._jobs.put((lim, started, probe))
+
+    def _work(self) -> None:
+        while (item := self._jobs.get()) is not None:
+            self._run(*item)
+
+    def _run(self, lim: int, started: float, probe: Callable[[], str | None]) -> None:
+        try:
+            self.results.put((lim, started, probe(), None))
+        except Exception as exc:  # noqa: BLE001 - reported as an effect alarm by the loop
+            self.results.put((lim, started, None, str(exc)))
+
+    def stop(self) -> None:
+        if self._thread:
+            self._jobs.put(None)
+            self._thread.join(timeout=5)
+
+
 # --- the config as the daemon holds it --------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -251,6 +289,8 @@ class Agent:
         self.service_up: set[int] = set()        # started successfully, not stopped since
         self.service_pending: set[int] = set()   # start submitted, outcome not read yet
         self.service_retry_at: dict[int, float] = {}
+        self.prober = ProbeRunner(threaded_service)
+        self.taken_at: dict[int, float] = {}     # a probe begun before we took the alias is stale
         self.syncs = SyncRunner(clock, threaded_service)
         self.datasync = DataSyncScheduler(paths, node, clock, wall, threaded=threaded_service)  # when to sync
         self.config: Cluster | None = None
@@ -369,6 +409,7 @@ class Agent:
             self.publish()
             return None
         self.collect_service_outcomes()
+        self.collect_probes()
         observations = self.observe(config, now)
         decision = decide(config, observations, now)
         self.log_decision(decision)
@@ -460,14 +501,15 @@ class Agent:
             return True
         alias, key = lim.alias, f"effect:{action.lim}"
         if isinstance(action, st.ProbeAlias):
-            mac = self.safely(lambda: e.neighbours.probe(alias.ip), key, f"probe alias {alias.ip}")
-            self.probes[action.lim] = st.AliasProbe(action.lim, self.clock(), mac, self.owner_of(mac))
+            self.prober.submit(action.lim, self.clock(), lambda: e.neighbours.probe(alias.ip))
+            self.collect_probes()  # inline in tests: the answer is there at once
         elif isinstance(action, st.TakeAlias):
             if self.safely(lambda: e.addresses.add(alias), key, f"add alias {alias}") is not False:
                 if action.announce:
                     self.safely(lambda: e.neighbours.announce(alias.ip), key, f"announce {alias.ip}")
                 self.start_service(action.lim, alias.ip)
             self.probes.pop(action.lim, None)
+            self.taken_at[action.lim] = self.clock()
         elif isinstance(action, st.ReleaseAlias):
             self.safely(lambda: e.addresses.remove(alias), key, f"remove alias {alias}")
             self.service_up.discard(action.lim)
@@ -483,6 +525,7 @@ class Agent:
             self.safely(lambda: e.firewall.unblock(alias.ip), key, f"unblock {alias.ip}")
             self._blocked_cache = None
             self.probes.pop(action.lim, None)
+            self.taken_at[action.lim] = self.clock()
         return True
 
     def safely(self, effect: Callable[[], Any], alarm_key: str, what: str) -> Any:
@@ -531,6 +574,23 @@ class Agent:
         if self.own_mac and mac.lower() == self.own_mac.lower():
             return self.node
         return next((p.name for p in self.peers.values() if p.mac and p.mac.lower() == mac.lower()), None)
+
+    def collect_probes(self) -> None:
+        """Probe answers that came in; the probe's time is when it ended (its age counts from then)."""
+        while True:
+            try:
+                lim, started, mac, error = self.prober.results.get_nowait()
+            except queue.Empty:
+                return
+            self.prober.in_flight.discard(lim)
+            key = f"effect:{lim}"
+            if error is not None:
+                self.alarms.raise_(key, f"Cannot probe the alias of LIM {lim}: {error}")
+                continue
+            self.alarms.clear(key)
+            if started < self.taken_at.get(lim, float("-inf")):
+                continue  # begun before we took the alias: it may have heard the old holder
+            self.probes[lim] = st.AliasProbe(lim, self.clock(), mac, self.owner_of(mac))
 
     def start_service(self, lim: int, ip: Any) -> None:
         """Queue a start; `start` must be idempotent (it is also how we make sure it runs)."""
@@ -646,7 +706,16 @@ class Agent:
     # --- the loop -----------------------------------------------------------------------------------
 
     def tick(self) -> float:
-        return min(self.config.heartbeat_s / 2, 0.25) if self.config else 0.5
+        """Sleep until the next cycle: half a heartbeat period (at most 0.25 s), or less when a peer
+        reaches a deadline sooner (its pre-probe moment, or D), so failure is seen at once."""
+        if not self.config:
+            return 0.5
+        base = min(self.config.heartbeat_s / 2, 0.25)
+        now, detect = self.clock(), self.config.detect_s
+        moments = [p.last_heard + d for p in self.peers.values() if p.last_heard is not None
+                   for d in (detect - preprobe_lead(self.config), detect)]
+        soon = [moment - now for moment in moments if moment > now]
+        return max(0.005, min([base, *soon]))
 
     def run(self, wait: Callable[[float, Any], None] | None = None) -> None:
         """Loop until stop_requested; `wait(seconds, channel)` sleeps until the next tick or a datagram."""
@@ -661,6 +730,7 @@ class Agent:
                 wait(self.tick(), self.channel)
         finally:
             self.services.stop()
+            self.prober.stop()
             self.close_channel()
             log.info("agent stopped")
 

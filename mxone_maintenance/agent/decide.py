@@ -60,6 +60,12 @@ def reprobe_time(config: Cluster) -> float:
     return max(config.heartbeat_s, 1.0)
 
 
+def preprobe_lead(config: Cluster) -> float:
+    """The standby probes a silent regular's alias this long before D, so the answer (none, when the
+    server is dead) is in and fresh at D and the takeover does not wait a probe timeout (~0.3 s)."""
+    return min(0.4, config.detect_s / 4, probe_fresh_time(config) / 2)
+
+
 def announce_period(config: Cluster) -> float:
     """Repeat the gratuitous ARP this often after a takeover (caches that missed the first one)."""
     return max(10 * config.heartbeat_s, 5.0)
@@ -180,8 +186,11 @@ class _Cycle:
 
 # --- taking an alias nobody handed over: probe first (DESIGN §6 takeover, rows 3, 14, 15) ---------
 
-def _take_when_clear(cycle: _Cycle, lim: ClusterLim, handed_over: bool, doing: str) -> None:
-    """Activate `lim` if its alias is free; else probe it, or wait and alarm while it is answered."""
+def _take_when_clear(cycle: _Cycle, lim: ClusterLim, handed_over: bool, doing: str,
+                     not_before: float | None = None) -> None:
+    """Activate `lim` if its alias is free; else probe it, or wait and alarm while it is answered.
+    An answer from before `not_before` (a pre-probe, while the regular was still alive) is asked again
+    at once instead of after the re-probe time."""
     if handed_over:
         cycle.activate(lim.lim)
         cycle.say(lim.lim, cycle.obs.node, f"{doing}: alias handed over, taking it")
@@ -191,6 +200,10 @@ def _take_when_clear(cycle: _Cycle, lim: ClusterLim, handed_over: bool, doing: s
     if probe is not None and probe.kind == "none" and age <= probe_fresh_time(cycle.config):
         cycle.activate(lim.lim)
         cycle.say(lim.lim, cycle.obs.node, f"{doing}: alias free, taking it")
+        return
+    if probe is not None and not_before is not None and probe.at < not_before:
+        cycle.do(ProbeAlias(lim.lim))
+        cycle.say(lim.lim, None, f"{doing}: probing alias")
         return
     if probe is not None and probe.kind != "none":
         cycle.alarm(_conflict_alarm(lim, probe))
@@ -328,12 +341,35 @@ def _standby(cycle: _Cycle) -> None:
             cycle.ensure_passive(lim.lim)
     if target is not None:
         _serve_on_standby(cycle, target)
+    _preprobe(cycle, target)
     for lim in cycle.config.lims:
         if target is None or lim.lim != target.lim:
             _report_other(cycle, lim, target)
     for number in cycle.obs.fallback_orders:
         if number not in cycle.obs.active or cycle.config.lim(number) is None:
             cycle.completed.add(number)
+
+
+def _preprobe(cycle: _Cycle, target: ClusterLim | None) -> None:
+    """Probe the alias of a regular about to pass D whose LIM would then come here (saves a probe
+    timeout of the failover); the result is only used if it is fresh when the regular has failed."""
+    if not cycle.settled or cycle.preloaded:
+        return
+    lead = preprobe_lead(cycle.config)
+    for lim in sorted(cycle.config.lims, key=lambda item: (item.priority, item.lim)):
+        peer = cycle.peer(lim.server)
+        if lim.lock == "regular" or lim.lim in cycle.obs.active or peer.last_heard is None:
+            continue
+        if target is not None and (target.lim in cycle.obs.active or target.lock == "standby"):
+            if lim.priority >= target.priority:
+                continue
+        silent = cycle.now - peer.last_heard
+        if not cycle.config.detect_s - lead <= silent < cycle.config.detect_s:
+            continue
+        probe = cycle.obs.probe(lim.lim)
+        if probe is None or probe.at < peer.last_heard:
+            cycle.do(ProbeAlias(lim.lim))
+        return
 
 
 def _hand_back(cycle: _Cycle, number: int, target: ClusterLim | None) -> None:
@@ -360,6 +396,8 @@ def _serve_on_standby(cycle: _Cycle, lim: ClusterLim) -> None:
         cycle.keep_announcing(lim.lim)
         cycle.alarm(_lim_on_standby(lim.lim))
         cycle.say(lim.lim, node, _on_standby_words(cycle, lim))
+        if not cycle.alive(lim.server):
+            _watch_duplicate(cycle, lim)
         return
     regular = cycle.peer(lim.server)
     if not cycle.settled:
@@ -370,9 +408,32 @@ def _serve_on_standby(cycle: _Cycle, lim: ClusterLim) -> None:
         cycle.say(lim.lim, lim.server, f"taking over: waiting for {lim.server} to release it")
     else:
         handed_over = cycle.alive(lim.server) and lim.lim in regular.releasing
-        _take_when_clear(cycle, lim, handed_over, "taking over")
+        _take_when_clear(cycle, lim, handed_over, "taking over", _failed_at(cycle, lim.server))
         if lim.lim in {a.lim for a in cycle.actions if isinstance(a, (TakeAlias, Unblock))}:
             cycle.alarm(_lim_on_standby(lim.lim))
+
+
+def _failed_at(cycle: _Cycle, name: str) -> float | None:
+    """When a silent peer passed D (None: never heard, or not failed)."""
+    peer = cycle.peer(name)
+    return None if peer.last_heard is None else peer.last_heard + cycle.config.detect_s
+
+
+def _watch_duplicate(cycle: _Cycle, lim: ClusterLim) -> None:
+    """While serving a failed regular's LIM, probe the alias now and then: a regular that was hung
+    (kernel and agent frozen) when we probed can wake with the alias still on its interface, and its
+    agent may stay silent, so no split-brain rule will ever remove it. We keep the LIM (its regular
+    counts as failed), raise an alarm and announce, so the telephones' ARP caches come back to us."""
+    probe = cycle.obs.probe(lim.lim)
+    if probe is None or cycle.now - probe.at >= reprobe_time(cycle.config):
+        cycle.do(ProbeAlias(lim.lim))
+    if probe is None or probe.kind == "none" or cycle.now - probe.at > 2 * reprobe_time(cycle.config):
+        return
+    cycle.alarm((f"duplicate-alias:{lim.lim}", f"Alias {lim.alias.ip} of LIM {lim.lim} is also answered by "
+                 f"{_answerer(probe)} while this standby serves it"))
+    if cycle.now - cycle.announced.get(lim.lim, float("-inf")) >= reprobe_time(cycle.config):
+        cycle.do(Announce(lim.lim))
+        cycle.announced[lim.lim] = cycle.now
 
 
 def _on_standby_words(cycle: _Cycle, lim: ClusterLim) -> str:
