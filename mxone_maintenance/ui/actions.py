@@ -4,9 +4,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from ..ops.views import cluster_table
 from . import cluster_forms, system_forms
-from .choices import servers_text
+from .choices import clusters_text, servers_text
 from .forms import ActionEnv
 from .screens import Screen, TextScreen
 from .status_screen import StatusScreen
@@ -29,7 +28,7 @@ def _form(cls) -> Factory:
 
 
 ACTIONS: dict[str, Factory] = {
-    "list_clusters": lambda env, _rt: TextScreen("List all clusters", cluster_table(env.system)),
+    "list_clusters": lambda env, _rt: TextScreen("List all clusters", clusters_text(env.system)),
     "show_status": _status,
     "create_cluster": _form(cluster_forms.CreateClusterForm),
     "change_cluster": _form(cluster_forms.ChangeClusterForm),

@@ -81,3 +81,19 @@ def servers_text(system: System, roles: tuple[str, ...] = ("lim", "standby", "fr
         lim = str(s.lim) if s.lim is not None else "-"
         lines.append(f"{s.name:<12}{str(s.address):<20}{s.role:<10}{lim:<5}{cluster.name if cluster else '-'}")
     return "\n".join(lines)
+
+
+def clusters_text(system: System) -> str:
+    """List all clusters, in columns that fit 80: settings on their own line, one line per LIM."""
+    if not system.clusters:
+        return "No clusters in the system."
+    blocks = []
+    for c in system.clusters:
+        lines = [f"Cluster {c.name} (generation {c.generation}): standby {c.standby.server}",
+                 f"  failover {c.failover}, fallback {c.fallback}, detect {c.detect_s:g} s, "
+                 f"heartbeat {c.heartbeat_s:g} s",
+                 f"  {'LIM':<5}{'server':<12}{'base':<18}{'alias':<18}{'priority':<10}lock"]
+        lines += [f"  {item.lim:<5}{item.server:<12}{str(item.base):<18}{str(item.alias):<18}{item.priority:<10}"
+                  f"{item.lock or '-'}" for item in c.lims]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

@@ -36,6 +36,21 @@ class Line(urwid.Text):
         return key
 
 
+class Focusable(urwid.WidgetWrap):
+    """A row of a table the focus can rest on (it takes no keys), so ↑↓ scroll a long table."""
+
+    def selectable(self) -> bool:
+        return True
+
+    def keypress(self, size, key: str):
+        return key
+
+
+def text_rows(text: str, cols: int) -> int:
+    """How many rows TEXT takes wrapped at COLS (a box is sized by it: borders, divider, buttons extra)."""
+    return urwid.Text(text).rows((max(cols, 1),))
+
+
 def text_and_buttons(lines: Sequence, buttons: urwid.Widget, note: urwid.Widget | None = None) -> urwid.Pile:
     """Text from its first line (↑↓ PgUp PgDn scroll it) above buttons that keep the focus."""
     body = urwid.ListBox(urwid.SimpleFocusListWalker([Line(line) for line in lines] or [Line("")]))
@@ -131,7 +146,7 @@ class HelpScreen(Screen):
     overlay = True
 
     def __init__(self) -> None:
-        rows: list = [urwid.Columns([(15, urwid.Text(("key", keys))), urwid.Text(f"{what} ({where})")])
+        rows: list = [Focusable(urwid.Columns([(15, urwid.Text(("key", keys))), urwid.Text(f"{what} ({where})")]))
                       for keys, what, where in help_lines()]
         self._rows = len(rows)
         rows += [urwid.Divider(), urwid.Text(("hint", "Esc closes this help."))]
@@ -156,7 +171,7 @@ class QuestionScreen(Screen):
 
     def box_size(self, cols: int, rows: int) -> tuple[int, int]:
         width = min(cols, 64)
-        return width, min(rows, len(self._question) // (width - 4) + 6)
+        return width, min(rows, text_rows(self._question, width - 2) + 4)
 
 
 def clock() -> str:
@@ -178,4 +193,4 @@ class NoticeScreen(Screen):
 
     def box_size(self, cols: int, rows: int) -> tuple[int, int]:
         width = min(cols, 76)
-        return width, min(rows, len(self._text) // (width - 4) + 6)
+        return width, min(rows, text_rows(self._text, width - 2) + 4)

@@ -12,22 +12,10 @@ from collections.abc import Sequence
 import urwid
 
 from ..ops.status import ClusterReport, LimRow, StatusReport
+from .screens import Focusable as Row
 
 LIM_W, REGULAR_W, RUNS_ON_W, LOCK_W, PRELOADED_W = 5, 10, 12, 9, 18
 INDENT = 2
-
-
-class Row(urwid.WidgetWrap):
-    """One line of the table the focus can rest on, so ↑↓ scroll a long status."""
-
-    def __init__(self, widget: urwid.Widget) -> None:
-        super().__init__(widget)
-
-    def selectable(self) -> bool:
-        return True
-
-    def keypress(self, size, key: str):
-        return key
 
 
 def _columns(attr: str, cells: Sequence[tuple[int | None, str]]) -> Row:
