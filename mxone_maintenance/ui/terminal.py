@@ -14,10 +14,12 @@ import threading
 import time
 from pathlib import Path, PurePosixPath
 from types import TracebackType
+from typing import TextIO
 
 from ..paths import Paths
 
 UI_LOG = PurePosixPath("/var/log/mxone_maintenance-ui.log")
+log = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 
 
@@ -26,7 +28,8 @@ def ui_log_path(paths: Paths) -> Path:
 
 
 class SessionLog:
-    """While open: fd 2 and the root logger write to PATH (appended); os.devnull if it cannot be opened."""
+    """While open: fd 2, sys.stderr, the root logger and uncaught thread exceptions go to PATH
+    (appended); os.devnull if it cannot be opened. Everything is put back on exit."""
 
     def __init__(self, path: Path, level: int = logging.INFO) -> None:
         self.path = Path(path)
@@ -36,6 +39,9 @@ class SessionLog:
         self._handler: logging.Handler | None = None
         self._saved_level = logging.NOTSET
         self._saved_handlers: list[logging.Handler] = []
+        self._saved_stderr: TextIO = sys.stderr
+        self._saved_hook = threading.excepthook
+        self._stream: TextIO | None = None
 
     def _open(self) -> int:
         try:
@@ -51,31 +57,48 @@ class SessionLog:
         self._saved_fd = os.dup(2)
         os.dup2(fd, 2)
         os.close(fd)
+        self._saved_stderr, self._saved_hook = sys.stderr, threading.excepthook
+        self._stream = open(2, "w", buffering=1, encoding="utf-8", errors="backslashreplace",  # noqa: SIM115
+                            closefd=False)
+        sys.stderr = self._stream
+        threading.excepthook = _log_thread_exception
         root = logging.getLogger()
         self._saved_level, self._saved_handlers = root.level, list(root.handlers)
-        self._handler = logging.StreamHandler(sys.stderr)          # fd 2: the log file now
+        self._handler = logging.StreamHandler(self._stream)
         self._handler.setFormatter(logging.Formatter(LOG_FORMAT))
         root.handlers = [self._handler]
         root.setLevel(self.level)
-        logging.getLogger(__name__).info("menus opened (pid %d)", os.getpid())
+        log.info("menus opened (pid %d)", os.getpid())
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         if error is not None and not isinstance(error, (SystemExit, KeyboardInterrupt)):
-            logging.getLogger(__name__).error("menus ended by an error", exc_info=(kind, error, trace))
+            log.error("menus ended by an error", exc_info=(kind, error, trace))
         else:
-            logging.getLogger(__name__).info("menus closed")
+            log.info("menus closed")
         root = logging.getLogger()
         root.handlers = self._saved_handlers
         root.setLevel(self._saved_level)
-        if self._handler is not None:
-            self._handler.flush()
-        sys.stderr.flush()
+        threading.excepthook = self._saved_hook
+        sys.stderr = self._saved_stderr
+        if self._stream is not None:
+            self._stream.flush()
+            self._stream.close()
+            self._stream = None
         if self._saved_fd is not None:
             os.dup2(self._saved_fd, 2)
             os.close(self._saved_fd)
             self._saved_fd = None
+
+
+def _log_thread_exception(args: threading.ExceptHookArgs) -> None:
+    """A thread's uncaught exception: into the log, with its traceback (never over the screen)."""
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    log.error("uncaught exception in thread %s", name,
+              exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback))
 
 
 def lingering_threads() -> list[threading.Thread]:
