@@ -165,14 +165,13 @@ def test_backups_go_where_the_lim_runs():
 
 # ---------------------------------------------------------------- the run in the lab
 
-CHAOS_XFAIL: str | None = None      # the reason, when a known agent bug makes seed 1 fail
+CHAOS_XFAIL: str | None = None      # the reason, when a known agent bug makes seed 1 fail (keeps CI green)
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(CHAOS_XFAIL is not None, reason=CHAOS_XFAIL or "", strict=False)
 def test_chaos_two_minutes_seed_1(lab_up):
     lab_up(2)
-    if CHAOS_XFAIL:
-        pytest.xfail(CHAOS_XFAIL)
     start = time.monotonic()
     result = subprocess.run([str(REPO / "scripts/chaos"), "--minutes", "2", "--seed", "1"], capture_output=True,
                             text=True, timeout=400)
