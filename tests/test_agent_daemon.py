@@ -365,3 +365,25 @@ def test_status_publishes_what_this_server_itself_runs(sb1) -> None:
     assert (sb1.agent.status()["running"], sb1.agent.status()["blocked"]) == ([], [])
     sb1.run(4, beating=[("lim2", (2,))])
     assert (sb1.agent.status()["running"], sb1.agent.status()["blocked"]) == ([1], [])
+
+
+def test_a_probe_begun_before_the_alias_was_taken_is_not_used(tmp_path) -> None:
+    """Probes run off the loop; an answer that comes in after we took the alias may have heard the old
+    holder and must not count as a duplicate."""
+    world = World(tmp_path, "sb1")
+    world.write(CLUSTER)
+    world.agent.cycle()
+    world.agent.taken_at[1] = world.clock.t
+    world.agent.prober.results.put((1, world.clock.t - 0.1, "02:00:00:00:00:11", None))
+    world.agent.collect_probes()
+    assert 1 not in world.agent.probes
+    world.agent.prober.results.put((1, world.clock.t + 0.1, None, None))
+    world.agent.collect_probes()
+    assert world.agent.probes[1].kind == "none"
+
+
+def test_the_loop_wakes_when_a_silent_peer_reaches_its_deadline(sb1) -> None:
+    sb1.agent.cycle()
+    sb1.run(2, beating=[("lim1", (1,)), ("lim2", (2,))])
+    sb1.clock.t += 2.5                     # lim1 and lim2 silent for 2.5 s of D = 3 s
+    assert sb1.agent.tick() <= 0.1 + 1e-9  # wakes for the pre-probe 0.4 s before D, not a whole tick later

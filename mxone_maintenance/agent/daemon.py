@@ -714,6 +714,7 @@ class Agent:
         now, detect = self.clock(), self.config.detect_s
         moments = [p.last_heard + d for p in self.peers.values() if p.last_heard is not None
                    for d in (detect - preprobe_lead(self.config), detect)]
+        moments.append(self.next_heartbeat)  # heartbeats on time, not up to a tick late
         soon = [moment - now for moment in moments if moment > now]
         return max(0.005, min([base, *soon]))
 
