@@ -53,6 +53,16 @@ class Tmux:
             time.sleep(0.1)
         pytest.fail(f"waited {timeout} s for {texts}; the screen shows:\n{shown}")
 
+    def wait_for_any(self, *texts: str, timeout: float = 10) -> str:
+        deadline = time.monotonic() + timeout
+        shown = ""
+        while time.monotonic() < deadline:
+            shown = self.screen()
+            if any(t in shown for t in texts):
+                return shown
+            time.sleep(0.1)
+        pytest.fail(f"waited {timeout} s for any of {texts}; the screen shows:\n{shown}")
+
     def alive(self) -> bool:
         return subprocess.run(["tmux", "-S", self.socket, "has-session"], capture_output=True).returncode == 0
 
@@ -86,10 +96,9 @@ def test_create_a_cluster_through_the_menus_and_see_it_in_show_status(lab, tmp_p
         ui.keys("Enter")                                      # [Show plan]
         ui.wait_for("Plan: create cluster c1: LIM 1, 2 with standby sb1", "< Apply >")
         ui.keys("Enter")                                      # [Apply]
-        result = ui.wait_for("result", timeout=90)
+        result = ui.wait_for_any("Done: create cluster c1", "FAILED", timeout=90)
         if "FAILED" in result:
             pytest.fail(f"apply failed:\n{result}")
-        ui.wait_for("Done: create cluster c1")
         ui.keys("Enter")
         ui.wait_for("Cluster handling")
         ui.keys("2")
