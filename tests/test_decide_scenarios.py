@@ -139,8 +139,13 @@ CASES = [
     # 6 LIM 2 on sb1, lim1 failed, lim2 back, automatic: after H, release (data first), then LIM 1
     Case("6 lim2 heard for less than H", C1,
          sees("sb1", gone("lim1"), up("lim2", since=T - H + 0.5), up("lim3", 3), running={2},
-              alarms=frozenset({"lim-on-standby:2", "not-served:1"}), memory=Memory(target=2)), T, (),
+              alarms=frozenset({"lim-on-standby:2", "not-served:1"}), memory=Memory(target=2)), T,
+         (Announce(2),),  # lim2 heard again: whatever its gap did to the ARP caches, point them here
          {2: ("sb1", "running on standby, fallback after hold time")}),
+    Case("6 lim2 heard for less than H, announced since", C1,
+         sees("sb1", gone("lim1"), up("lim2", since=T - H + 0.5), up("lim3", 3), running={2},
+              alarms=frozenset({"lim-on-standby:2", "not-served:1"}),
+              memory=Memory(target=2, announced=((2, T - 0.5),))), T, ()),
     Case("6/23 after H: data to lim2, release, then LIM 1", C1,
          sees("sb1", gone("lim1"), up("lim2", since=T - H), up("lim3", 3), running={2},
               alarms=frozenset({"lim-on-standby:2", "not-served:1"}), memory=Memory(target=2)), T,
@@ -217,6 +222,13 @@ CASES = [
          sees("sb1", up("lim1", 1, since=T - 5 * H), up("lim2", 2), up("lim3", 3), running={1},
               alarms=frozenset({"lim-on-standby:1"}), memory=Memory(target=1)), T, (),
          {1: ("sb1", "running on standby, waiting for lim1 to release it (split brain)")}),
+    # found by the chaos run: lim1 cut, sb1 took LIM 1 (client's ARP -> sb1), sb1 died, lim1 healed:
+    # lim1 served all along but the client's cache pointed at the dead sb1; lim1 announces once it has
+    # heard its peers again for the listening time (sb1, had it lived, would have been heard by then)
+    Case("13 healed, standby gone: lim1 announces", C1,
+         sees("lim1", up("lim2", 2, since=T - 2.5), gone("sb1"), running={1}), T, (Announce(1), STANDBY_DOWN)),
+    Case("13 healed, just now: not yet", C1,
+         sees("lim1", up("lim2", 2, since=T - 1.0), gone("sb1"), running={1}), T, (STANDBY_DOWN,)),
     # 14 answered by a foreign MAC: no start, alarm naming alias and MAC, probe again periodically
     Case("14 foreign MAC", C1, sees("sb1", silent("lim1", D + 1), up("lim2", 2), up("lim3", 3),
                                     probes=(AliasProbe(1, T - 0.1, "02:00:00:00:00:99"),)), T,

@@ -167,8 +167,22 @@ class _Cycle:
             self.do(TakeAlias(lim, announce=False))
 
     def keep_announcing(self, lim: int) -> None:
+        """Gratuitous ARP again periodically, and once we have heard a peer again for the start-up
+        listening time after a gap: while we could not hear it (our cable, its death) it may have
+        taken the alias and moved the telephones' ARP caches away, then died or yielded; nobody else
+        would move them back. Waiting the listening time first lets a standby that serves the LIM
+        be heard (and the split-brain rule release ours) before we announce."""
         last = self.announced.get(lim)
         if last is not None and self.now - last >= announce_period(self.config):
+            self.do(Announce(lim))
+            self.announced[lim] = self.now
+            return
+        back = [p.heard_since for p in self.obs.peers if p.heard_since is not None and self.alive(p.name)
+                and p.heard_since > self.obs.started_at + settle_time(self.config)]  # not the first hearing
+        latest = max(back, default=None)
+        claimed = any(self.alive(p.name) and lim in p.active for p in self.obs.peers)  # it yields first
+        if latest is not None and not claimed and (last is None or last < latest) and \
+                self.now - latest >= settle_time(self.config):
             self.do(Announce(lim))
             self.announced[lim] = self.now
 
