@@ -31,6 +31,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -621,6 +622,8 @@ class Run:
             return 3
         for violation in self.violations:
             print(violation.line(self.seed), flush=True)
+        if self.violations:
+            print(f"chaos: the servers' logs are kept in {keep_logs(self.lab, self.seed)}", flush=True)
         print(f"chaos: {len(self.violations)} violation(s); replay: scripts/chaos --minutes {self.minutes:g} "
               f"--seed {self.seed} --lims {len(self.lims)}", flush=True)
         return 1 if self.violations else 0
@@ -651,6 +654,15 @@ def listing(folder: Path) -> list[str]:
     with contextlib.suppress(OSError):
         return os.listdir(folder)
     return []
+
+
+def keep_logs(lab: Lab, seed: int) -> Path:
+    """Copy every server's /var/log (agent, sshd) out of the lab, which the next reset wipes."""
+    target = Path(f"/tmp/mxone-chaos-seed{seed}-{time.strftime('%H%M%S')}")
+    for host_dir in sorted((lab.dir / "hosts").glob("*")):
+        with contextlib.suppress(OSError):
+            shutil.copytree(host_dir / "log", target / host_dir.name, dirs_exist_ok=True)
+    return target
 
 
 def write_file(path: Path, data: bytes) -> None:
