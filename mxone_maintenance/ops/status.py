@@ -7,6 +7,7 @@ Show status and `cluster status` print the same thing.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 
 from ..model import Cluster, System
@@ -91,11 +92,13 @@ def _where(lim: int, cluster: Cluster, reports: dict[str, ServerReport]) -> str:
 
 def _state(lim: int, regular: str, runs_on: str, reports: dict[str, ServerReport]) -> str:
     """The agents' own words first (they know about waiting for fallback and the like)."""
+    where = "on regular" if runs_on == regular else "on standby"
     for name in (runs_on, regular, *reports):
         report = reports.get(name)
         for item in (report.agent.get("lims", []) if report else []):
             if item.get("lim") == lim and item.get("state"):
-                return item["state"]
+                # an agent speaks of itself ("running here"): say which server that is
+                return item["state"].replace("running here", f"running {where}")
     if runs_on == "nowhere":
         return "not served"
     if runs_on == "unknown":
@@ -110,11 +113,24 @@ def _preloaded(cluster: Cluster, lim: int, reports: dict[str, ServerReport]) -> 
     return f"passive on {', '.join(passive)} (alias blocked)" if passive else "no passive side"
 
 
+def _clock(value: object) -> str:
+    """An agent's alarm time (seconds since the epoch) as the technician's local date and time."""
+    if isinstance(value, (int, float)) and value > 0:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
+    return str(value or "")
+
+
+def _without_name(server: str, error: str) -> str:
+    """Errors from the remote layer start with "name (address): "; the alarm line names the server already."""
+    head, sep, rest = error.partition(": ")
+    return rest if sep and head.split(" ")[0] == server else error
+
+
 def _alarms(reports: dict[str, ServerReport]) -> tuple[Alarm, ...]:
-    alarms = [Alarm(name, a.get("text", a.get("key", "?")), str(a.get("raised", "")), str(a.get("cleared") or ""))
+    alarms = [Alarm(name, a.get("text", a.get("key", "?")), _clock(a.get("raised")), _clock(a.get("cleared")))
               for name, r in reports.items() for a in r.agent.get("alarms", [])]
-    alarms += [Alarm(name, f"{name} does not answer: {r.error}", "now") for name, r in reports.items()
-               if not r.reachable]
+    alarms += [Alarm(name, f"does not answer: {_without_name(name, r.error)}", time.strftime("%Y-%m-%d %H:%M:%S"))
+               for name, r in reports.items() if not r.reachable]
     return tuple(alarms)
 
 
