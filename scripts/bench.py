@@ -170,6 +170,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     parser.add_argument("--only", default=",".join(BENCHES), help=f"comma list of: {', '.join(BENCHES)}")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--detect-s", type=float, help="failover: the cluster's detect_s (default 3)")
+    parser.add_argument("--heartbeat-s", type=float, help="failover: the cluster's heartbeat_s (default 0.5)")
+    parser.add_argument("--seed", type=int, help="failover/keepalived: seed of the random kill moments")
     parser.add_argument("--json", default="bench.json", metavar="FILE")
     args = parser.parse_args(argv)
     results: dict[str, float] = {}
