@@ -69,6 +69,8 @@ class SyncSettings:
     bwlimit_kbps: int | None = None
     rsync: str = "rsync"
     ssh: str = "ssh"
+    bind_address: str | None = None  # our base address: never an alias as the source (a peer holding
+                                     # that alias, blocked or not, drops it as a martian)
 
     @classmethod
     def for_paths(cls, paths: Paths, **changes) -> SyncSettings:
@@ -115,6 +117,8 @@ def ssh_command(settings: SyncSettings, peer: Peer) -> str:
              "-o", f"ServerAliveInterval={alive}", "-o", f"ServerAliveCountMax={tries}"]
     if peer.name:
         words += ["-o", f"HostKeyAlias={peer.name}"]
+    if settings.bind_address:
+        words += ["-o", f"BindAddress={settings.bind_address}"]
     return " ".join(shlex.quote(w) for w in words)
 
 
@@ -373,7 +377,13 @@ class ClusterSync:
             raise SyncError(f"LIM {lim} is not in cluster {self.config.name}")
         role: Role = "standby" if self.is_standby else "regular"
         server = item.server if self.is_standby else self.config.standby.server
-        return sync_lim(self.paths, role, lim, self.peer(server), self.settings, self.clock_skew(server))
+        return sync_lim(self.paths, role, lim, self.peer(server), self.own_settings(), self.clock_skew(server))
+
+    def own_settings(self) -> SyncSettings:
+        """The settings, connecting from this node's base address (not the alias the kernel may pick)."""
+        settings = self.settings or SyncSettings.for_paths(self.paths)
+        base = self.config.base_of(self.node)
+        return replace(settings, bind_address=str(base.ip)) if base is not None else settings
 
     def my_lims(self) -> list[int]:
         if self.is_standby:
@@ -392,7 +402,8 @@ class ClusterSync:
     def push(self, lim: int, server: str) -> None:
         """DataSync.push on the standby before handing LIM back: nothing can be pushed (the key is
         read-only), so check that `server` has pulled our newer data; raise NotYetSynced until it has."""
-        result = regular_is_current(self.paths, lim, self.peer(server), self.settings, self.clock_skew(server))
+        result = regular_is_current(self.paths, lim, self.peer(server), self.own_settings(),
+                                    self.clock_skew(server))
         if not result.ok:
             error = NotYetSynced if result.direction == "to-regular" else SyncError
             raise error(result.error or "unknown")
