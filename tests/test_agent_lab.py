@@ -291,6 +291,9 @@ def test_preloaded_standby_takes_over_by_unblocking(lab_up) -> None:
              lambda: "passive on sb1" in status(lab)["lims"][0]["preloaded"], timeout=10)
     assert lab.ask_alias(alias(1)) == "LIM 1 on lim1"
     assert sorted(holders(lab, 1)) == ["lim1", "sb1"], "preloaded: both hold it, sb1 blocks it"
+    time.sleep(2 * 3.0)                          # past detect_s with lim1 alive: sb1 hears it and stays passive
+    assert lab.ask_alias(alias(1)) == "LIM 1 on lim1"
+    assert "passive on sb1" in status(lab)["lims"][0]["preloaded"]
 
     lab.kill("lim1")
     wait_served(lab, 1, "sb1", timeout=FAILOVER_S)

@@ -211,3 +211,19 @@ def test_send_errors_are_counted_not_raised(pair):
 def test_empty_key_is_refused():
     with pytest.raises(ValueError):
         HeartbeatChannel(free_udp_port(), b"", "c1", bind="127.0.0.1")
+
+
+def test_heartbeats_leave_from_the_given_source_address(pair):
+    """A node sends from its base address, not from whichever address the kernel would pick first
+    (often a LIM's alias, which a peer holding the same alias drops)."""
+    _, two = pair
+    with HeartbeatChannel(two.port, KEY, "c1", bind="127.0.0.1", source="127.0.0.5") as sender:
+        sender.send(beat(1, node="one"), ["127.0.0.2"])
+        assert receive(two, 1) == [(beat(1, node="one"), "127.0.0.5")]
+
+
+def test_a_source_address_not_yet_up_falls_back_to_the_kernel_choice(pair):
+    one, two = pair
+    one.source = "192.0.2.1"                     # not on any interface here
+    one.send(beat(1, node="one"), ["127.0.0.2"])
+    assert receive(two, 1) == [(beat(1, node="one"), "127.0.0.1")]

@@ -205,9 +205,6 @@ def test_an_interrupted_sync_keeps_the_previous_backup_and_raises_the_alarm_unti
     assert copies(lab2) == [good, big] and sync_entry(lab2, "sb1", 1)["ok"]
 
 
-@pytest.mark.xfail(strict=False, reason="preloaded steady state: lim1's heartbeats leave from its alias "
-                   "10.77.0.11, which sb1 holds (blocked), so sb1 drops them as martians and never hears lim1 "
-                   "(heartbeat source address, agent side; the data sync itself binds the base address)")
 def test_preloaded_passive_side_is_updated_and_reloaded(lab2):
     create(lab2, 1)
     utility(lab2, "cluster", "preload", "--name", "c1", "--yes")

@@ -228,7 +228,7 @@ class HeartbeatChannel:
     """
 
     def __init__(self, port: int, key: bytes, cluster: str, bind: str = "0.0.0.0",
-                 max_skew_s: float | None = None) -> None:
+                 max_skew_s: float | None = None, source: str | None = None) -> None:
         if not key:
             raise ValueError("heartbeat key is empty")
         self.port = port
@@ -237,6 +237,8 @@ class HeartbeatChannel:
         self.max_skew_s = max_skew_s
         self.counters = Counters()
         self.guard = ReplayGuard()
+        self.source = source
+        self._send_sock: socket.socket | None = None
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -256,12 +258,30 @@ class HeartbeatChannel:
         """Send ``hb`` to each address on the cluster port. A peer that cannot be reached (no
         route, ARP failure reported late, full buffer) must not stop the others: counted only."""
         data = encode(hb, self.key)
+        sock = self._sending_socket()
         for address in addresses:
             try:
-                self._sock.sendto(data, (address, self.port))
+                sock.sendto(data, (address, self.port))
                 self.counters.sent += 1
             except OSError:
                 self.counters.send_errors += 1
+
+    def _sending_socket(self) -> socket.socket:
+        """Heartbeats leave from the node's base address when it has one. Left to the kernel, the source
+        would be the interface's first address, often a LIM's alias; a peer that holds the same alias
+        (the standby serving it, or a preloaded passive side) drops such packets as martians and would
+        never hear this node. Until the base address is up, the receiving socket sends."""
+        if self.source is None:
+            return self._sock
+        if self._send_sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                sock.bind((self.source, 0))
+            except OSError:
+                sock.close()
+                return self._sock
+            self._send_sock = sock
+        return self._send_sock
 
     def receive_all(self) -> list[tuple[Heartbeat, str]]:
         """Every valid, new heartbeat waiting on the socket, with the sender's source address."""
@@ -306,6 +326,8 @@ class HeartbeatChannel:
 
     def close(self) -> None:
         self._sock.close()
+        if self._send_sock is not None:
+            self._send_sock.close()
 
     def __enter__(self) -> HeartbeatChannel:
         return self

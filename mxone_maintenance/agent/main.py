@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mxone_maintenance.model import Cluster
 from mxone_maintenance.paths import Paths
@@ -76,10 +76,14 @@ class ClusterDataSync:
         self.cluster_sync.sync_now()
 
 
-def real_channel(config: Cluster, key: bytes):
+def real_channel(node: str) -> Callable:
+    """Heartbeats for `node`, sent from its base address (see HeartbeatChannel._sending_socket)."""
     from .heartbeat import HeartbeatChannel
 
-    return HeartbeatChannel(config.port, key, config.name)
+    def make(config: Cluster, key: bytes):
+        base = config.base_of(node)
+        return HeartbeatChannel(config.port, key, config.name, source=str(base.ip) if base else None)
+    return make
 
 
 def not_root_error(uid: int, command: str) -> str | None:
@@ -97,7 +101,7 @@ def run(paths: Paths) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    agent = Agent(paths, settings.node, real_effects(settings), real_channel,
+    agent = Agent(paths, settings.node, real_effects(settings), real_channel(settings.node),
                   make_sync=lambda config, node: ClusterDataSync(paths, config, node, settings,
                                                                  agent.datasync.skew))
 
