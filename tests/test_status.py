@@ -67,3 +67,16 @@ def test_preloaded_shows_the_passive_side():
 def test_an_agent_without_a_running_list_is_read_from_its_own_lim_view():
     report = ServerReport("sb1", True, {"lims": [{"lim": 1, "where": "sb1"}, {"lim": 2, "where": "lim2"}]})
     assert report.running() == {1}
+
+
+def test_the_standbys_last_sync_per_lim_is_shown_with_its_age():
+    sync = [{"lim": 2, "last": None, "ok": None, "age_s": None, "version": None, "state": "waiting: lim2 not heard"},
+            {"lim": 1, "last": 1764091200.0, "ok": False, "age_s": 42.4, "version": "xdata_1_20251125172000",
+             "state": "idle"}]
+    reports = {"lim1": ServerReport("lim1", True, agent("lim1", [1])),
+               "lim2": ServerReport("lim2", True, agent("lim2", [2])),
+               "sb1": ServerReport("sb1", True, {**agent("sb1"), "sync": sync})}
+    text = status_text(StatusReport((merge_status(cluster(), reports),)))
+    assert "LIM 1: last sync FAILED 2025-11-2" in text and "(42 s ago), xdata_1_20251125172000" in text
+    assert "LIM 2: never synced (waiting: lim2 not heard)" in text
+    assert text.index("LIM 1: last sync") < text.index("LIM 2: never synced")

@@ -55,11 +55,30 @@ class Alarm:
 
 
 @dataclass(frozen=True)
+class SyncRow:
+    """The last exchange-data sync of one LIM, as the standby's agent reports it."""
+    lim: int
+    when: str
+    age_s: float | None
+    ok: bool | None
+    version: str
+    state: str
+
+    def describe(self) -> str:
+        if self.ok is None:
+            return f"LIM {self.lim}: never synced ({self.state})"
+        outcome = "ok" if self.ok else "FAILED"
+        age = f"{self.age_s:.0f} s ago" if self.age_s is not None else "age unknown"
+        return f"LIM {self.lim}: last sync {outcome} {self.when} ({age}), {self.version or 'no version'}"
+
+
+@dataclass(frozen=True)
 class ClusterReport:
     cluster: Cluster
     rows: tuple[LimRow, ...]
     servers: tuple[ServerReport, ...]
     alarms: tuple[Alarm, ...]
+    syncs: tuple[SyncRow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,7 +97,8 @@ class StatusReport:
             "servers": [{"server": s.server, "reachable": s.reachable, "error": s.error,
                          "peers": s.agent.get("peers", []), "generation": s.agent.get("generation")}
                         for s in c.servers],
-            "alarms": [a.__dict__ for a in c.alarms]} for c in self.clusters]}
+            "alarms": [a.__dict__ for a in c.alarms],
+            "sync": [row.__dict__ for row in c.syncs]} for c in self.clusters]}
 
 
 def _where(lim: int, cluster: Cluster, reports: dict[str, ServerReport]) -> str:
@@ -134,6 +154,14 @@ def _alarms(reports: dict[str, ServerReport]) -> tuple[Alarm, ...]:
     return tuple(alarms)
 
 
+def _syncs(cluster: Cluster, reports: dict[str, ServerReport]) -> tuple[SyncRow, ...]:
+    standby = reports.get(cluster.standby.server)
+    entries = standby.agent.get("sync", []) if standby else []
+    entries = sorted(entries, key=lambda e: e.get("lim", 0))
+    return tuple(SyncRow(e.get("lim", 0), _clock(e.get("last")), e.get("age_s"), e.get("ok"),
+                         e.get("version") or "", e.get("state", "")) for e in entries)
+
+
 def merge_status(cluster: Cluster, reports: dict[str, ServerReport]) -> ClusterReport:
     rows = []
     for item in cluster.lims:
@@ -142,7 +170,7 @@ def merge_status(cluster: Cluster, reports: dict[str, ServerReport]) -> ClusterR
         rows.append(LimRow(cluster.name, item.lim, item.server, runs_on, state, item.lock or "-",
                            _preloaded(cluster, item.lim, reports)))
     return ClusterReport(cluster, tuple(rows), tuple(reports[name] for name in cluster.member_names),
-                         _alarms(reports))
+                         _alarms(reports), _syncs(cluster, reports))
 
 
 def _ask_agent(conn: Connection) -> dict:
@@ -187,6 +215,9 @@ def status_text(report: StatusReport) -> str:
             lines.append(f"  {row.lim:<5}{row.regular:<10}{row.runs_on:<12}{row.lock:<9}{row.state}{extra}")
         lines.append("  Servers: " + ", ".join(
             f"{s.server} {'answers' if s.reachable else 'NOT ANSWERING'}" for s in c.servers))
+        if c.syncs:
+            lines.append("  Data sync (standby):")
+            lines += [f"    {row.describe()}" for row in c.syncs]
         active = [a for a in c.alarms if not a.cleared]
         lines.append("  Alarms: " + ("none" if not active else ""))
         lines += [f"    {a.server}: {a.text} (since {a.raised})" for a in active]
