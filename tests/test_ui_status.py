@@ -47,7 +47,7 @@ def test_refreshes_itself_and_says_so_while_collecting():
     assert [seconds for seconds, _fn in runtime.timers] == [3.0]
     assert "sb1 yes" in text(screen)
     runtime.fire_timers()
-    assert "sb1 NO" in text(screen) and "sb1 does not answer: timed out" in text(screen)
+    assert "sb1 NO" in text(screen) and "sb1: does not answer: timed out" in text(screen)
     screen.closing()
     assert runtime.timers == []
 
