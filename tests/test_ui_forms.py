@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import uitools
+from uitools import press, screen
 
 from mxone_maintenance.cli import Session
 from mxone_maintenance.ops import apply as apply_module
 from mxone_maintenance.ops.apply import ApplyResult
-from mxone_maintenance.paths import Paths
 from mxone_maintenance.ui.app import App
 from mxone_maintenance.ui.cluster_forms import CreateClusterForm
 from mxone_maintenance.ui.screens import PlanScreen, ProgressScreen, ResultScreen
@@ -25,20 +26,7 @@ clusters: []
 
 
 def make_app(tmp_path: Path, text: str = SYSTEM) -> App:
-    system_file = tmp_path / "system.yaml"
-    system_file.write_text(text)
-    session = Session(paths=Paths(tmp_path / "root"), system_file=system_file, json=False, dry_run=False,
-                      yes=False, accept_new_host_key=False)
-    return App(session)
-
-
-def screen(app: App) -> str:
-    return "\n".join(row.decode() for row in app.root.render(SIZE, focus=True).text)
-
-
-def press(app: App, *keys: str) -> None:
-    for key in keys:
-        app.keypress(SIZE, key)
+    return uitools.make_app(tmp_path, text)
 
 
 def type_text(app: App, text: str) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import uitools
+from uitools import press, screen
 
-from mxone_maintenance.cli import Session
-from mxone_maintenance.paths import Paths
 from mxone_maintenance.ui.app import App
 from mxone_maintenance.ui.menu_screen import MenuScreen
 from mxone_maintenance.ui.screens import HelpScreen, NoticeScreen
@@ -28,21 +28,7 @@ CLUSTER_HANDLING = [
 
 
 def make_app(tmp_path: Path, text: str | None = SERVERS) -> App:
-    system_file = tmp_path / "system.yaml"
-    if text is not None:
-        system_file.write_text(text)
-    session = Session(paths=Paths(tmp_path / "root"), system_file=system_file, json=False, dry_run=False,
-                      yes=False, accept_new_host_key=False)
-    return App(session)
-
-
-def screen(app: App) -> str:
-    return "\n".join(row.decode() for row in app.root.render(SIZE, focus=True).text)
-
-
-def press(app: App, *keys: str) -> None:
-    for key in keys:
-        app.keypress(SIZE, key)
+    return uitools.make_app(tmp_path, text)
 
 
 def menu_lines(app: App) -> list[str]:

@@ -6,11 +6,11 @@ from ipaddress import IPv4Interface
 from pathlib import Path
 
 import pytest
+import uitools
+from uitools import press, rows, screen
 
-from mxone_maintenance.cli import Session
 from mxone_maintenance.model import Cluster, ClusterLim, StandbyRef
 from mxone_maintenance.ops.status import Alarm, ClusterReport, LimRow, ServerReport, StatusReport
-from mxone_maintenance.paths import Paths
 from mxone_maintenance.ui.app import App
 from mxone_maintenance.ui.forms import Form
 from mxone_maintenance.ui.screens import (
@@ -71,24 +71,7 @@ ACTION_SCREENS = [
 
 
 def make_app(tmp_path: Path) -> App:
-    system_file = tmp_path / "system.yaml"
-    system_file.write_text(SYSTEM)
-    session = Session(paths=Paths(tmp_path / "root"), system_file=system_file, json=False, dry_run=False,
-                      yes=False, accept_new_host_key=False)
-    return App(session)
-
-
-def rows(app: App) -> list[str]:
-    return [row.decode() for row in app.root.render(SIZE, focus=True).text]
-
-
-def screen(app: App) -> str:
-    return "\n".join(rows(app))
-
-
-def press(app: App, *keys: str) -> None:
-    for key in keys:
-        app.keypress(SIZE, key)
+    return uitools.make_app(tmp_path, SYSTEM)
 
 
 def assert_whole(app: App, title: str) -> list[str]:
