@@ -134,25 +134,32 @@ def _gb(size: int) -> str:
     return f"{size / 1e9:.2f} GB" if size >= 1e7 else f"{size / 1e6:.1f} MB"
 
 
-def _check_disk(fleet: Fleet, check: DiskCheck) -> str | None:
+@dataclass(frozen=True)
+class Refusal:
+    """A check that failed before anything changed: which server, and the line to show."""
+    server: str
+    message: str
+
+
+def _check_disk(fleet: Fleet, check: DiskCheck) -> Refusal | None:
     sizes = fleet.each(_newest_xdata_size, list(check.regulars))
     failed = [o for o in sizes.values() if not o.ok]
     if failed:
-        return failed[0].error
+        return Refusal(failed[0].host, failed[0].error)
     need = 2 * sum(o.value for o in sizes.values())
     free = fleet.each(_free_bytes, [check.standby])[check.standby]
     if not free.ok:
-        return free.error
+        return Refusal(check.standby, free.error)
     if free.value < need:
-        return (f"{check.standby}: not enough free disk for two data backups of each regular "
-                f"({_gb(free.value)} free, {_gb(need)} needed)")
+        return Refusal(check.standby, f"{check.standby}: not enough free disk for two data backups of each "
+                                      f"regular ({_gb(free.value)} free, {_gb(need)} needed)")
     return None
 
 
-def _check_reachable(fleet: Fleet) -> str | None:
+def _check_reachable(fleet: Fleet) -> Refusal | None:
     outcomes = fleet.each(lambda conn: conn.run(["true"]))
     failed = [o for o in outcomes.values() if not o.ok]
-    return failed[0].error if failed else None
+    return Refusal(failed[0].host, failed[0].error) if failed else None
 
 
 # --- steps -> remote changes -------------------------------------------------------------------------------
@@ -237,7 +244,7 @@ def _change_servers(fleet: Fleet, plan: Plan, settings: SshSettings, progress: P
         progress(plan.disk_check.standby, "checking free disk")
         problem = _check_disk(fleet, plan.disk_check)
     if problem is not None:
-        return ApplyResult(False, f"{problem}; nothing was changed", {}, problem.split(" ", 1)[0].rstrip(":"))
+        return ApplyResult(False, f"{problem.message}; nothing was changed", {}, problem.server)
     steps = {s.server: s.steps for s in plan.servers if s.steps}
     listed = fleet.each(lambda conn: _remote_changes(conn, steps[conn.host.name], settings, plan.after), list(steps))
     failed = next((o for o in listed.values() if not o.ok), None)
