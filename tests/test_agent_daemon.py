@@ -386,4 +386,49 @@ def test_the_loop_wakes_when_a_silent_peer_reaches_its_deadline(sb1) -> None:
     sb1.agent.cycle()
     sb1.run(2, beating=[("lim1", (1,)), ("lim2", (2,))])
     sb1.clock.t += 2.5                     # lim1 and lim2 silent for 2.5 s of D = 3 s
+    sb1.agent.cycle()
     assert sb1.agent.tick() <= 0.1 + 1e-9  # wakes for the pre-probe 0.4 s before D, not a whole tick later
+
+
+def test_a_heartbeat_that_says_nothing_new_waits_for_the_next_due_cycle(sb1) -> None:
+    """The loop runs a full cycle (netlink, decide, status) only on news or when one is due."""
+    sb1.run(2, beating=[("lim1", (1,)), ("lim2", (2,))])
+    sb1.agent.cycle()
+    sb1.beat("lim1", 1)
+    sb1.clock.t += 0.1
+    assert not sb1.agent.cycle_needed()                # same LIMs, no gap: only "still here"
+    assert sb1.agent.peers["lim1"].last_heard == sb1.clock.t  # ... but its time is noted
+    sb1.beat("lim1")                                   # lim1 no longer runs LIM 1: news
+    assert sb1.agent.cycle_needed()
+    sb1.agent.cycle()
+    sb1.clock.t += 0.5                                 # half a heartbeat period later: due anyway
+    assert sb1.agent.cycle_needed()
+
+
+def test_an_order_from_the_control_socket_gets_a_cycle_at_once(sb1) -> None:
+    sb1.run(2, beating=[("lim1", (1,)), ("lim2", (2,))])
+    sb1.agent.cycle()
+    assert not sb1.agent.cycle_needed()
+    sb1.agent.order_fallback(1)
+    assert sb1.agent.cycle_needed()
+
+
+def test_the_agent_notes_when_its_cable_comes_back(tmp_path) -> None:
+    """A regular cut off with its alias holds every announcement until it is back and has listened."""
+    lim1 = World(tmp_path, "lim1", held={ALIAS1})
+    lim1.write(CLUSTER)
+    lim1.run(3, beating=[("sb1", ()), ("lim2", (2,))])
+    lim1.addresses.cable_in = False
+    before = len(lim1.neighbours.announces)
+    lim1.run(30)                                       # three announce periods, peers silent
+    assert lim1.agent.observe(CLUSTER, lim1.clock.t).link_down
+    assert len(lim1.neighbours.announces) == before
+    lim1.addresses.cable_in = True
+    lim1.run(0.5)
+    back = lim1.clock.t
+    observed = lim1.agent.observe(CLUSTER, lim1.clock.t)
+    assert (observed.link_down, observed.link_back_at) == (False, back)
+    lim1.run(1.0)                                      # listening: nothing yet
+    assert len(lim1.neighbours.announces) == before
+    lim1.run(1.5)                                      # nobody claims LIM 1: point the caches here again
+    assert lim1.neighbours.announces[before:] == ["10.77.0.11"]

@@ -243,6 +243,28 @@ def test_cut_regular_split_brain_is_resolved_after_heal(lab2) -> None:
     assert lab2.client_arp(alias(1)) == lab2.mac("lim1")
 
 
+def test_healed_regular_does_not_pull_the_client_back_before_fallback(lab2) -> None:
+    """A cut regular keeps its alias (it cannot know) but announces nothing while its cable is out, nor
+    when it is back before it has heard the standby: the client goes sb1 -> lim1 once, at fallback,
+    not lim1 -> sb1 -> lim1 (found by chaos seed 5)."""
+    create(lab2, LIM1, LIM2)
+    lab2.cut("lim1")
+    wait_served(lab2, 1, "sb1", timeout=FAILOVER_S)
+    time.sleep(6)  # more than lim1's periodic announce (5 s) while cut
+    lab2.heal("lim1")
+    owners: list[str] = []
+    macs = {lab2.mac(host): host for host in lab2.servers}
+    deadline = time.monotonic() + FALLBACK_S
+    while time.monotonic() < deadline and (not owners or owners[-1] != "lim1"):
+        owner = macs.get(lab2.client_arp(alias(1)) or "", "?")
+        if not owners or owners[-1] != owner:
+            owners.append(owner)
+        time.sleep(0.02)
+    assert owners == ["sb1", "lim1"], f"the client's ARP for alias 1 went {' -> '.join(owners)}"
+    log = (lab2.host_dir("lim1") / "log/mxone-cluster-agent.log").read_text()
+    assert "no carrier on eth0" in log and "carrier back on eth0" in log
+
+
 def test_hung_regular_waking_with_its_alias_is_alarmed_then_yields(lab2) -> None:
     """lim1 freezes (agent stopped, cable out: nothing answers), sb1 takes LIM 1; lim1's kernel comes
     back holding alias 1 while its agent is still frozen: sb1 sees the duplicate, alarms, keeps the

@@ -229,6 +229,27 @@ CASES = [
          sees("lim1", up("lim2", 2, since=T - 2.5), gone("sb1"), running={1}), T, (Announce(1), STANDBY_DOWN)),
     Case("13 healed, just now: not yet", C1,
          sees("lim1", up("lim2", 2, since=T - 1.0), gone("sb1"), running={1}), T, (STANDBY_DOWN,)),
+    # found by the chaos run (seed 5): lim1 cut with its alias, sb1 took LIM 1; lim1's periodic
+    # gratuitous ARP fell just after the heal, before sb1 was heard, and the client flipped
+    # lim1 -> sb1 -> lim1. Nothing is announced while the cable is out, nor while listening after it
+    # is back (or after a peer is heard again); sb1 is heard by then and the split-brain rule decides.
+    Case("13 cut: no periodic announce without carrier", C1,
+         sees("lim1", gone("lim2"), gone("sb1"), running={1}, link_down=True,
+              memory=Memory(announced=((1, T - 60),))), T, (STANDBY_DOWN,)),
+    Case("13 cable back just now: periodic announce held", C1,
+         sees("lim1", gone("lim2"), gone("sb1"), running={1}, link_back_at=T - 0.3,
+              memory=Memory(announced=((1, T - 60),))), T, (STANDBY_DOWN,)),
+    Case("13 cable back, listened, nobody claims it: announce", C1,
+         sees("lim1", gone("lim2"), gone("sb1"), running={1}, link_back_at=T - 2.5,
+              memory=Memory(announced=((1, T - 3),))), T, (Announce(1), STANDBY_DOWN)),
+    Case("13 a peer heard again just now: periodic announce held", C1,
+         sees("lim1", up("lim2", 2, since=T - 0.5), gone("sb1"), running={1},
+              memory=Memory(announced=((1, T - 60),))), T, (STANDBY_DOWN,)),
+    Case("13 cable back, sb1 heard serving it: lim1 yields, no announce", C1,
+         sees("lim1", up("lim2", 2), up("sb1", 1, since=T - 0.5), running={1}, link_back_at=T - 0.6,
+              memory=Memory(announced=((1, T - 60),))), T,
+         (ReleaseAlias(1, "split brain: standby serves it too"), SyncData(1, "sb1"),
+          RaiseAlarm("split-brain:1", "LIM 1 was active on lim1 and on standby server sb1: released on lim1"))),
     # 14 answered by a foreign MAC: no start, alarm naming alias and MAC, probe again periodically
     Case("14 foreign MAC", C1, sees("sb1", silent("lim1", D + 1), up("lim2", 2), up("lim3", 3),
                                     probes=(AliasProbe(1, T - 0.1, "02:00:00:00:00:99"),)), T,

@@ -282,6 +282,23 @@ def test_unconfigured_service_does_nothing():
     service.stop(1, IPv4Address("10.77.0.11"))
 
 
+def test_carrier_follows_the_cable(lan):
+    """The peer end of B's link down is B's cable out: no carrier (the lab's `cut` does the same)."""
+    a, b = lan
+
+    def carrier():
+        return NetlinkAddresses("eth0").carrier()
+
+    seen = [in_netns(b, carrier)]
+    sh("ip", "-n", a, "link", "set", "eth0", "down")
+    try:
+        seen.append(in_netns(b, carrier))
+    finally:
+        sh("ip", "-n", a, "link", "set", "eth0", "up")
+    seen.append(in_netns(b, carrier))
+    assert seen == [True, False, True]
+
+
 # --- fakes -------------------------------------------------------------------------------------
 
 def test_fakes_record_calls():

@@ -167,24 +167,33 @@ class _Cycle:
             self.do(TakeAlias(lim, announce=False))
 
     def keep_announcing(self, lim: int) -> None:
-        """Gratuitous ARP again periodically, and once we have heard a peer again for the start-up
-        listening time after a gap: while we could not hear it (our cable, its death) it may have
-        taken the alias and moved the telephones' ARP caches away, then died or yielded; nobody else
-        would move them back. Waiting the listening time first lets a standby that serves the LIM
-        be heard (and the split-brain rule release ours) before we announce."""
-        last = self.announced.get(lim)
-        if last is not None and self.now - last >= announce_period(self.config):
-            self.do(Announce(lim))
-            self.announced[lim] = self.now
+        """Gratuitous ARP again periodically, and once we are back for the start-up listening time
+        after a gap (a peer heard again, or our own carrier back): while we could not hear it (our
+        cable, its death) it may have taken the alias and moved the telephones' ARP caches away, then
+        died or yielded; nobody else would move them back. Nothing is announced in the listening
+        time itself, not even the periodic one: a standby that served the LIM meanwhile must be heard
+        first (the split-brain rule then releases ours), or the telephones would flip to us and back."""
+        if self.obs.link_down:
+            return  # nobody would hear it; we announce once the cable is back and we have listened
+        back = self.back_at()
+        if back is not None and self.now - back < settle_time(self.config):
             return
-        back = [p.heard_since for p in self.obs.peers if p.heard_since is not None and self.alive(p.name)
-                and p.heard_since > self.obs.started_at + settle_time(self.config)]  # not the first hearing
-        latest = max(back, default=None)
+        last = self.announced.get(lim)
+        periodic = last is not None and self.now - last >= announce_period(self.config)
         claimed = any(self.alive(p.name) and lim in p.active for p in self.obs.peers)  # it yields first
-        if latest is not None and not claimed and (last is None or last < latest) and \
-                self.now - latest >= settle_time(self.config):
+        after_gap = back is not None and not claimed and (last is None or last < back)
+        if periodic or after_gap:
             self.do(Announce(lim))
             self.announced[lim] = self.now
+
+    def back_at(self) -> float | None:
+        """The latest moment we could hear again after a gap: a peer heard again (not its first
+        hearing after our start) or our carrier back; None if neither happened."""
+        moments = [p.heard_since for p in self.obs.peers if p.heard_since is not None and self.alive(p.name)
+                   and p.heard_since > self.obs.started_at + settle_time(self.config)]
+        if self.obs.link_back_at is not None and self.obs.link_back_at > self.obs.started_at:
+            moments.append(self.obs.link_back_at)
+        return max(moments, default=None)
 
     def decision(self) -> Decision:
         actions = list(self.actions)

@@ -44,6 +44,7 @@ class Addresses(Protocol):
     def add(self, addr: IPv4Interface) -> None: ...
     def remove(self, addr: IPv4Interface) -> None: ...
     def list(self) -> list[IPv4Interface]: ...
+    def carrier(self) -> bool: ...
 
 
 class NetlinkAddresses:
@@ -78,6 +79,12 @@ class NetlinkAddresses:
 
     def has(self, addr: IPv4Interface) -> bool:
         return IPv4Interface(addr) in self.list()
+
+    def carrier(self) -> bool:
+        """Whether the interface has a link (cable in, peer up): a server whose cable is out hears
+        nobody, and its announcements reach nobody."""
+        links = self._ipr.get_links(self._index())
+        return bool(links) and links[0].get_attr("IFLA_CARRIER") == 1
 
     def add(self, addr: IPv4Interface) -> None:
         addr = IPv4Interface(addr)
@@ -118,6 +125,10 @@ class FakeAddresses:
     """Addresses in memory; ``calls`` records ("add"|"remove", addr) in order."""
     addresses: set[IPv4Interface] = field(default_factory=set)
     calls: list[tuple[str, IPv4Interface]] = field(default_factory=list)
+    cable_in: bool = True
+
+    def carrier(self) -> bool:
+        return self.cable_in
 
     def has(self, addr: IPv4Interface) -> bool:
         return IPv4Interface(addr) in self.addresses

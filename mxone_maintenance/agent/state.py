@@ -87,6 +87,8 @@ class Observations:
     fallback_orders: frozenset[int] = frozenset()  # manual fallback orders given to this agent
     alarms: frozenset[str] = frozenset()           # keys of active alarms decide() owns
     memory: Memory = field(default_factory=Memory)
+    link_down: bool = False                        # no carrier on the cluster interface (cable out)
+    link_back_at: float | None = None              # when the carrier last came back while we ran
 
     def peer(self, name: str) -> PeerView:
         return next((p for p in self.peers if p.name == name), PeerView(name))
