@@ -136,6 +136,18 @@ def _unique_lims(system: System) -> Iterator[RuleError]:
             yield RuleError("one-cluster", f"LIM {lim} already belongs to another cluster")
 
 
+def _unique_names(system: System) -> Iterator[RuleError]:
+    """Server names, server addresses and cluster names are unique (the loader checks the files too;
+    this holds for any system a plan builds)."""
+    checks = (("server name", [s.name for s in system.servers]),
+              ("server address", [str(s.address.ip) for s in system.servers]),
+              ("cluster name", [c.name for c in system.clusters]))
+    for what, values in checks:
+        for value, count in sorted(Counter(values).items()):
+            if count > 1:
+                yield RuleError("unique", f"each {what} must be unique ({value} is used {count} times)")
+
+
 def _unique_addresses(system: System) -> Iterator[RuleError]:
     """New base addresses are unique and unused: not another server's address, not another base."""
     owners: dict[object, str] = {s.address.ip: f"server {s.name}" for s in system.servers}
@@ -153,6 +165,7 @@ def system_errors(system: System) -> list[RuleError]:
     for cluster in system.clusters:
         for rule in _CLUSTER_RULES:
             errors.extend(rule(cluster, system))
+    errors.extend(_unique_names(system))
     errors.extend(_membership(system))
     errors.extend(_unique_lims(system))
     errors.extend(_unique_addresses(system))

@@ -174,6 +174,8 @@ def test_preload_one_pair_only() -> None:
     refused(lambda: ops.plan_add_lim(plan.after, AddLim("c1", LimSpec(2, "10.77.0.102")), KEY), "preloaded-pair",
             "c1")
     refused(lambda: ops.plan_change(plan.after, ChangeCluster("c1", detect_s=0.1)), "detect-vs-heartbeat")
+    slow = ops.plan_preload(clustered(1, heartbeat_s=15.0), PreloadCluster("c1")).after.cluster("c1")
+    assert slow.detect_s == 45.0  # the preloaded default (30 s) would be under three heartbeat periods
 
 
 def test_lock_and_unlock() -> None:

@@ -76,6 +76,18 @@ def test_new_base_addresses_unique_and_unused() -> None:
         "new base address 10.77.0.101 is already used by the base address of lim1"]
 
 
+def test_server_names_addresses_and_cluster_names_unique() -> None:
+    system = sample_system(lims=2)
+    doubled = replace(system, servers=system.servers + (Server("lim2", IPv4Interface("10.77.0.40/24"), "free"),
+                                                        Server("spare9", IPv4Interface("10.77.0.11/24"), "free")))
+    assert [str(e) for e in system_errors(doubled)] == [
+        "each server name must be unique (lim2 is used 2 times)",
+        "each server address must be unique (10.77.0.11 is used 2 times)"]
+    cluster = sample_cluster(system, (1,), name="a")
+    twice = replace(system, clusters=(cluster, replace(cluster, lims=())))
+    assert "each cluster name must be unique (a is used 2 times)" in [str(e) for e in system_errors(twice)]
+
+
 def test_subnets() -> None:
     system = sample_system()
     cluster = sample_cluster(system).with_lim(2, base=IPv4Interface("10.78.0.102/24"))

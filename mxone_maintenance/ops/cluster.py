@@ -219,7 +219,9 @@ def plan_preload(system: System, request: PreloadCluster) -> Plan:
     cluster = find_cluster(system, request.name)
     if cluster.failover == "preloaded":
         raise _refuse("already-preloaded", f"cluster {cluster.name} is already preloaded")
-    detect = DEFAULT_DETECT_S["preloaded"] if cluster.detect_s == DEFAULT_DETECT_S["normal"] else cluster.detect_s
+    detect = cluster.detect_s
+    if detect == DEFAULT_DETECT_S["normal"]:  # the normal default becomes the preloaded default, but never
+        detect = max(DEFAULT_DETECT_S["preloaded"], 3 * cluster.heartbeat_s)  # below three heartbeats
     changed = cluster.next_generation(failover="preloaded", detect_s=detect)
     return _new_generation_plan(system, cluster, changed, "cluster preload",
                                 f"make cluster {cluster.name} preloaded (the standby runs LIM "
