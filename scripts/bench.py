@@ -69,12 +69,13 @@ def bench_create(args) -> dict:
             "create_10_lims_one_at_a_time_s": statistics.median(serial)}
 
 
-def _status_once(lab: Lab) -> float:
+def _status_once(lab: Lab, complete: bool = True) -> float:
+    """One `cluster status --json`; exit 0 when every server answered, 1 when one did not."""
     start = time.perf_counter()
     result = subprocess.run([str(REPO / ".venv/bin/mxone_maintenance"), "cluster", "status", "--json"],
                             env={**os.environ, **lab.env}, capture_output=True, text=True, timeout=60)
     elapsed = time.perf_counter() - start
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == (0 if complete else 1), result.stdout + result.stderr
     return elapsed
 
 
@@ -105,8 +106,8 @@ def _rss_kb(pid: int) -> int:
 
 @bench("status")
 def bench_status(args) -> dict:
-    """`cluster status` of an 11-host cluster (10 LIMs + standby), every agent asked over SSH; and the
-    agents at idle with 10 peers each: resident memory and CPU."""
+    """`cluster status` of an 11-host cluster (10 LIMs + standby), every agent asked over SSH, also with
+    one server dead; and the agents at idle with 10 peers each: resident memory and CPU."""
     lab = lab_with(10)
     _create_with_utility(lab, 10)
     time.sleep(3)
@@ -117,7 +118,13 @@ def bench_status(args) -> dict:
     time.sleep(window)
     cpu = [(_cpu_ticks(pid) - ticks[pid]) / os.sysconf("SC_CLK_TCK") / window * 100 for pid in pids]
     rss = [_rss_kb(pid) for pid in pids]
+    lab.kill("lim10")
+    try:
+        with_dead = [_status_once(lab, complete=False) for _ in range(3)]
+    finally:
+        lab.revive("lim10")
     return {"cluster_status_11_hosts_s": statistics.median(runs),
+            "cluster_status_one_server_dead_s": statistics.median(with_dead),
             "agent_idle_rss_mb_median": statistics.median(rss) / 1024,
             "agent_idle_rss_mb_max": max(rss) / 1024,
             "agent_idle_cpu_percent_median": statistics.median(cpu),

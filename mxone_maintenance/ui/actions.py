@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from . import cluster_forms, system_forms
 from .choices import clusters_text, servers_text
@@ -13,13 +12,12 @@ from .worker import Runtime
 
 Factory = Callable[[ActionEnv, Runtime], Screen]
 EXIT = "exit"
-STATUS_CONNECT_S = 2.5      # a server that does not connect within this is "not answering" for this refresh
 
 
 def _status(env: ActionEnv, runtime: Runtime) -> Screen:
     def collect():
         from ..ops.status import collect_status  # paramiko loads only here, in the worker
-        return collect_status(env.system, replace(env.ssh_settings(), connect_timeout=STATUS_CONNECT_S))
+        return collect_status(env.system, env.ssh_settings())
     return StatusScreen(collect, runtime)
 
 
