@@ -287,6 +287,16 @@ def test_an_order_syncs_every_lim_whose_peer_is_heard(tmp_path):
     assert rig.cycle(sync) == []                                       # the order for lim2 is dropped
 
 
+def test_an_order_says_which_lims_sync_and_why_others_cannot_now(tmp_path):
+    rig = Rig(tmp_path)
+    rig.hear("lim1")
+    rig.cycle(fake_sync())
+    outlook = ds.order_outlook(rig.scheduler.states)
+    assert outlook == {"syncing": [{"lim": 1, "peer": "lim1"}],
+                       "waiting": [{"lim": 2, "peer": "lim2", "why": "waiting: lim2 not heard"}]}
+    assert ds.order_text({"syncing": [], "waiting": []}) == "data sync ordered: no LIM to sync on this server"
+
+
 def test_the_passive_side_reloads_after_pulling_new_data(tmp_path):
     rig = Rig(tmp_path)
     rig.hear("lim1")
@@ -349,7 +359,8 @@ def test_the_daemon_advertises_its_xdata_feeds_heartbeats_in_and_shows_sync_in_s
     assert entry["last"] > 1.7e9 and entry["age_s"] >= 0
     text = status_text(agent.status())
     assert "data sync:" in text and "xdata_1_" + LATER in text and "lim2 not heard" in text
-    agent.sync_requested = True
+    assert ds.order_text(agent.order_sync()) == \
+        "data sync ordered: LIM 1 with lim1; LIM 2 not now (waiting: lim2 not heard)"
     clock.t += 0.5
     channel.inbox.append((Heartbeat("c1", "lim1", 7, 9, 1.7e9 + clock.t, (1,)), "10.77.0.111"))
     agent.cycle()

@@ -31,10 +31,12 @@ pytestmark = pytest.mark.lab
 
 # ---------------------------------------------------------------- helpers
 
-def utility(lab: Lab, *args: str) -> None:
+def utility(lab: Lab, *args: str) -> str:
+    """Run the utility; its output (it must succeed)."""
     env = {**os.environ, **lab.env}
     result = subprocess.run([str(UTILITY), *args], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, f"mxone_maintenance {' '.join(args)}:\n{result.stdout}{result.stderr}"
+    return result.stdout
 
 
 def create(lab: Lab, *lims: int) -> None:
@@ -151,7 +153,8 @@ def test_cluster_sync_syncs_on_order(lab2):
     copy = lab2.host_dir("sb1") / "var/standby/lim1" / version / "reload.dat"
     time.sleep(2.5)
     assert copy.read_bytes() != changed.read_bytes()
-    utility(lab2, "cluster", "sync", "--name", "c1", "--yes")
+    said = utility(lab2, "cluster", "sync", "--name", "c1", "--yes")
+    assert "sb1: data sync ordered: LIM 1 with lim1" in said
     wait_for("the ordered sync", lambda: copy.read_bytes() == changed.read_bytes(), 8, lab=lab2)
     entry = wait_for("status after the order", lambda: (e := sync_entry(lab2, "sb1", 1)) and e["reason"] == "order"
                      and e, 5)

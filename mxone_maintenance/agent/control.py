@@ -172,8 +172,7 @@ def agent_handlers(agent: Any) -> dict[str, Handler]:
         return agent.order_fallback(lim)
 
     def sync(_request: dict) -> dict:
-        agent.sync_requested = True
-        return {"ok": True, "sync": "ordered"}
+        return agent.order_sync()
 
     def reload(_request: dict) -> dict:
         agent.reload_requested = True

@@ -20,7 +20,7 @@ from mxone_maintenance.model import Cluster
 from mxone_maintenance.paths import Paths
 
 from . import state as st
-from .datasync import CLOCK_ALARM_PREFIX, DataSyncScheduler
+from .datasync import CLOCK_ALARM_PREFIX, DataSyncScheduler, order_outlook
 from .decide import decide, preprobe_lead
 from .effects import Addresses, Firewall, Neighbours, Service
 from .heartbeat import Heartbeat
@@ -727,6 +727,12 @@ class Agent:
             return {"ok": False, "error": f"LIM {lim} is not in cluster {config.name}"}
         self.requests.put(lim)
         return {"ok": True, "ordered": lim}
+
+    def order_sync(self) -> dict:
+        """From the control thread: order a data sync of every LIM of this node (the loop starts it);
+        the reply says, from the last cycle's view, which LIMs sync and which cannot now and why."""
+        self.sync_requested = True
+        return {"ok": True, "sync": "ordered", **order_outlook(self.datasync.states)}
 
     # --- the loop -----------------------------------------------------------------------------------
 

@@ -173,6 +173,26 @@ def due_syncs(states: Iterable[PairState], now: float, daily_s: float = DAILY_S,
     return [Job(s.pair.lim, s.pair.peer, reason) for s, reason in due[:max(0, free)]]
 
 
+def order_outlook(states: Iterable[PairState]) -> dict:
+    """What a sync order will do, from the last cycle's view: the pairs it syncs (a running sync runs
+    again), and each pair that cannot sync now with why (its peer not heard, clocks apart)."""
+    syncing, waiting = [], []
+    for state in states:
+        reason = hold_reason(state)
+        if reason in (None, "running"):
+            syncing.append({"lim": state.pair.lim, "peer": state.pair.peer})
+        else:
+            waiting.append({"lim": state.pair.lim, "peer": state.pair.peer, "why": reason})
+    return {"syncing": syncing, "waiting": waiting}
+
+
+def order_text(outlook: Mapping[str, Any]) -> str:
+    """One line for the technician: `data sync ordered: LIM 1 with lim1; LIM 2 not now (waiting: ...)`."""
+    parts = [f"LIM {p['lim']} with {p['peer']}" for p in outlook.get("syncing", ())]
+    parts += [f"LIM {p['lim']} not now ({p['why']})" for p in outlook.get("waiting", ())]
+    return "data sync ordered" + (": " + "; ".join(parts) if parts else ": no LIM to sync on this server")
+
+
 def median_skew(samples: Sequence[float]) -> float | None:
     return statistics.median(samples) if samples else None
 

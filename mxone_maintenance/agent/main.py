@@ -20,7 +20,7 @@ from mxone_maintenance.paths import Paths
 
 from .control import ControlError, ControlServer, agent_handlers, ask
 from .daemon import Agent, Effects, NullSync
-from .datasync import status_lines
+from .datasync import order_text, status_lines
 from .settings import AgentSettings, SettingsError, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
@@ -208,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "fallback":
         print(f"fallback of LIM {args.lim} ordered")
     else:
-        print("data sync ordered")
+        print(order_text(reply))
     return EXIT_OK
 
 

@@ -226,9 +226,11 @@ def _give_orders(fleet: Fleet, plan: Plan) -> ApplyResult:
     steps = {s.server: [step for step in s.steps if isinstance(step, OrderAgent)] for s in plan.servers}
 
     def order(conn: Connection) -> str:
+        said = []   # the agent's own line ("data sync ordered: LIM 1 with lim1; ...")
         for step in steps[conn.host.name]:
-            conn.run([agent_command(), *step.args])
-        return "order accepted"
+            lines = conn.run([agent_command(), *step.args]).stdout.strip().splitlines()
+            said.append(lines[-1] if lines else "order accepted")
+        return "; ".join(said)
 
     outcomes = fleet.each(order, [name for name, s in steps.items() if s])
     per_server = {name: (o.value if o.ok else f"FAILED: {o.error}") for name, o in outcomes.items()}
