@@ -252,6 +252,8 @@ def test_healed_regular_does_not_pull_the_client_back_before_fallback(lab2) -> N
     create(lab2, LIM1, LIM2)
     lab2.cut("lim1")
     wait_served(lab2, 1, "sb1", timeout=FAILOVER_S)
+    assert "No link on eth0: this server is cut off from the cluster" in agent_alarms(lab2, "lim1")
+    assert "Standby server is out of order" not in agent_alarms(lab2, "lim1"), "its own cable, not sb1"
     time.sleep(6)  # more than lim1's periodic announce (5 s) while cut
     lab2.heal("lim1")
     owners: list[str] = []

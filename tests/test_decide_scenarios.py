@@ -234,11 +234,12 @@ CASES = [
     # lim1 -> sb1 -> lim1. Nothing is announced while the cable is out, nor while listening after it
     # is back (or after a peer is heard again); sb1 is heard by then and the split-brain rule decides.
     Case("13 cut: no periodic announce without carrier", C1,
-         sees("lim1", gone("lim2"), gone("sb1"), running={1}, link_down=True,
-              memory=Memory(announced=((1, T - 60),))), T, (STANDBY_DOWN,)),
-    Case("13 cable back just now: periodic announce held", C1,
+         sees("lim1", up("lim2", 2), up("sb1"), running={1}, link_down=True,
+              memory=Memory(announced=((1, T - 60),))), T,
+         (RaiseAlarm("link-down", "No link on eth0: this server is cut off from the cluster"),)),
+    Case("13 cable back just now: periodic announce held (and no alarm before we have listened)", C1,
          sees("lim1", gone("lim2"), gone("sb1"), running={1}, link_back_at=T - 0.3,
-              memory=Memory(announced=((1, T - 60),))), T, (STANDBY_DOWN,)),
+              memory=Memory(announced=((1, T - 60),))), T, ()),
     Case("13 cable back, listened, nobody claims it: announce", C1,
          sees("lim1", gone("lim2"), gone("sb1"), running={1}, link_back_at=T - 2.5,
               memory=Memory(announced=((1, T - 3),))), T, (Announce(1), STANDBY_DOWN)),
@@ -250,6 +251,28 @@ CASES = [
               memory=Memory(announced=((1, T - 60),))), T,
          (ReleaseAlias(1, "split brain: standby serves it too"), SyncData(1, "sb1"),
           RaiseAlarm("split-brain:1", "LIM 1 was active on lim1 and on standby server sb1: released on lim1"))),
+    # a regular repeats its announcement only while it hears the standby (the only other server that
+    # may take its alias): unheard, it may be cut off while sb1 serves LIM 1 (no carrier loss: a switch)
+    Case("13 standby silent: the regular's periodic announce held", C1,
+         sees("lim1", gone("sb1"), up("lim2", 2), running={1}, memory=Memory(announced=((1, T - 60),))), T,
+         (STANDBY_DOWN,), {1: ("lim1", "running here")}),
+    Case("13 standby heard: periodic announce", C1,
+         sees("lim1", up("sb1"), up("lim2", 2), running={1}, memory=Memory(announced=((1, T - 60),))), T,
+         (Announce(1),)),
+    # the standby's own cable out: every regular looks failed, but it takes nothing over (nobody could
+    # reach it) and says it is cut off instead of calling the regulars failed
+    Case("13 standby's cable out: no takeover", C1, sees("sb1", gone("lim1"), gone("lim2"), gone("lim3"),
+                                                           link_down=True), T,
+         (RaiseAlarm("link-down", "No link on eth0: this server is cut off from the cluster"),),
+         {1: (None, "unknown: cable out: no link on the cluster interface, lim1 not heard"),
+          2: (None, "cable out: no link on the cluster interface")}),
+    Case("13 standby's cable back: listens first", C1, sees("sb1", gone("lim1"), gone("lim2"), gone("lim3"),
+                                                              link_back_at=T - 0.5), T, (),
+         {1: (None, "unknown: cable back: listening to peers, lim1 not heard"),
+          2: (None, "cable back: listening to peers")}),
+    Case("13 regular's cable out: no standby-down alarm", C1,
+         sees("lim1", gone("sb1"), gone("lim2"), running={1}, link_down=True), T,
+         (RaiseAlarm("link-down", "No link on eth0: this server is cut off from the cluster"),)),
     # 14 answered by a foreign MAC: no start, alarm naming alias and MAC, probe again periodically
     Case("14 foreign MAC", C1, sees("sb1", silent("lim1", D + 1), up("lim2", 2), up("lim3", 3),
                                     probes=(AliasProbe(1, T - 0.1, "02:00:00:00:00:99"),)), T,

@@ -400,6 +400,7 @@ class Agent:
     # --- one cycle ----------------------------------------------------------------------------------
 
     def cycle(self) -> st.Decision | None:
+        self.last_cycle = self.clock()
         self.poll_config()
         self.take_requests()
         config = self.config
@@ -407,7 +408,6 @@ class Agent:
             self.publish()
             return None
         now = self.clock()
-        self.last_cycle = now
         self.receive(config, now)
         if self.node not in config.member_names:
             self.publish()
@@ -470,8 +470,7 @@ class Agent:
         elif link == "up" and self.link_down:
             log.info("carrier back on %s", self.config.interface)
             self.link_back_at = now
-        if link in ("up", "down"):  # unreadable: keep what we knew
-            self.link_down = link == "down"
+        self.link_down = link == "down"  # unreadable counts as up: never hold announcements on a guess
 
     def observe(self, config: Cluster, now: float) -> st.Observations:
         self.watch_link(now)
@@ -750,7 +749,7 @@ class Agent:
 
     def tick(self) -> float:
         """How long to sleep (a datagram wakes us earlier)."""
-        if not self.config:
+        if not self.config or self.channel is None or self.effects is None:
             return 0.5
         return max(0.005, self.next_cycle_in())
 

@@ -85,6 +85,10 @@ def _lim_on_standby(lim: int) -> tuple[str, str]:
 STANDBY_DOWN = ("standby-down", "Standby server is out of order")
 
 
+def _link_down(config: Cluster) -> tuple[str, str]:
+    return "link-down", f"No link on {config.interface}: this server is cut off from the cluster"
+
+
 # --- the cycle's working state ----------------------------------------------------------------------
 
 class _Cycle:
@@ -124,7 +128,23 @@ class _Cycle:
 
     @property
     def settled(self) -> bool:
-        return self.now - self.obs.started_at >= settle_time(self.config)
+        """Listened long enough to know who is there, since our start and since our carrier came back;
+        never while the cable is out (every peer looks failed then, and nobody could reach us)."""
+        return not self.cut_off and self.now - self.obs.started_at >= settle_time(self.config)
+
+    @property
+    def cut_off(self) -> bool:
+        """Our cable is out, or came back less than the listening time ago: a silent peer may be fine."""
+        back = self.obs.link_back_at
+        return self.obs.link_down or (back is not None and back > self.obs.started_at
+                                      and self.now - back < settle_time(self.config))
+
+    def listening_words(self) -> str:
+        if self.obs.link_down:
+            return "cable out: no link on the cluster interface"
+        if self.obs.link_back_at is not None and self.obs.link_back_at > self.obs.started_at:
+            return "cable back: listening to peers"
+        return "starting: listening to peers"
 
     def say(self, lim: int, where: str | None, state: str) -> None:
         self.status[lim] = LimStatus(lim, where, state)
@@ -166,20 +186,24 @@ class _Cycle:
         if lim not in self.obs.running:
             self.do(TakeAlias(lim, announce=False))
 
-    def keep_announcing(self, lim: int) -> None:
+    def keep_announcing(self, lim: int, rival: str | None = None) -> None:
         """Gratuitous ARP again periodically, and once we are back for the start-up listening time
         after a gap (a peer heard again, or our own carrier back): while we could not hear it (our
         cable, its death) it may have taken the alias and moved the telephones' ARP caches away, then
         died or yielded; nobody else would move them back. Nothing is announced in the listening
         time itself, not even the periodic one: a standby that served the LIM meanwhile must be heard
-        first (the split-brain rule then releases ours), or the telephones would flip to us and back."""
+        first (the split-brain rule then releases ours), or the telephones would flip to us and back.
+        With a `rival` (a regular's standby, the only other server that may take its alias) the
+        periodic one is sent only while the rival is heard: a regular that cannot hear it may be cut
+        off while it serves the LIM, and would pull the telephones away as the cut heals."""
         if self.obs.link_down:
             return  # nobody would hear it; we announce once the cable is back and we have listened
         back = self.back_at()
         if back is not None and self.now - back < settle_time(self.config):
             return
         last = self.announced.get(lim)
-        periodic = last is not None and self.now - last >= announce_period(self.config)
+        periodic = last is not None and self.now - last >= announce_period(self.config) and \
+            (rival is None or self.alive(rival))
         claimed = any(self.alive(p.name) and lim in p.active for p in self.obs.peers)  # it yields first
         after_gap = back is not None and not claimed and (last is None or last < back)
         if periodic or after_gap:
@@ -258,7 +282,7 @@ def _regular(cycle: _Cycle, lim: ClusterLim) -> None:
     sb = cycle.peer(standby)
     standby_serves = cycle.alive(standby) and lim.lim in sb.active
     serving = lim.lim in cycle.obs.active
-    if cycle.failed(standby):
+    if cycle.failed(standby) and not cycle.cut_off:  # our own cable out says nothing of the standby
         cycle.alarm(STANDBY_DOWN)
     if lim.lim in cycle.obs.fallback_orders and serving and not standby_serves:
         cycle.completed.add(lim.lim)
@@ -277,12 +301,12 @@ def _regular(cycle: _Cycle, lim: ClusterLim) -> None:
         cycle.say(lim.lim, standby if standby_serves else None, _waiting_words(cycle, lim))
         return
     if serving:
-        cycle.keep_announcing(lim.lim)
+        cycle.keep_announcing(lim.lim, rival=standby)
         cycle.say(lim.lim, cycle.obs.node, "running here")
         return
     cycle.ensure_passive(lim.lim)
     if not cycle.settled:
-        cycle.say(lim.lim, None, "starting: listening to peers")
+        cycle.say(lim.lim, None, cycle.listening_words())
         return
     if cycle.preloaded and lim.lim not in cycle.obs.running:
         cycle.say(lim.lim, None, "starting LIM (passive)")
@@ -424,7 +448,7 @@ def _serve_on_standby(cycle: _Cycle, lim: ClusterLim) -> None:
         return
     regular = cycle.peer(lim.server)
     if not cycle.settled:
-        cycle.say(lim.lim, None, "starting: listening to peers")
+        cycle.say(lim.lim, None, cycle.listening_words())
     elif cycle.preloaded and lim.lim not in cycle.obs.running:
         cycle.say(lim.lim, None, "taking over: starting LIM (passive) first")
     elif cycle.alive(lim.server) and lim.lim in regular.active:
@@ -474,6 +498,9 @@ def _on_standby_words(cycle: _Cycle, lim: ClusterLim) -> str:
 def _report_other(cycle: _Cycle, lim: ClusterLim, target: ClusterLim | None) -> None:
     """Status (and the not-served alarm) of a LIM the standby does not serve."""
     regular = cycle.peer(lim.server)
+    if cycle.cut_off and not cycle.alive(lim.server):
+        cycle.say(lim.lim, None, f"unknown: {cycle.listening_words()}, {lim.server} not heard")
+        return
     if cycle.alive(lim.server):
         if lim.lim in regular.active:
             cycle.say(lim.lim, lim.server, f"running on {lim.server}")
@@ -520,6 +547,8 @@ def decide(config: Cluster, observations: Observations, now: float) -> Decision:
     """What this node does now, as a value. Same inputs, same Decision."""
     cycle = _Cycle(config, observations, now)
     node = observations.node
+    if observations.link_down:
+        cycle.alarm(_link_down(config))
     if node == config.standby.server:
         _standby(cycle)
     else:
