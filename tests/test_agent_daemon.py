@@ -432,3 +432,11 @@ def test_the_agent_notes_when_its_cable_comes_back(tmp_path) -> None:
     assert len(lim1.neighbours.announces) == before
     lim1.run(1.5)                                      # nobody claims LIM 1: point the caches here again
     assert lim1.neighbours.announces[before:] == ["10.77.0.11"]
+
+
+def test_without_a_heartbeat_channel_the_loop_waits_instead_of_spinning(sb1) -> None:
+    """A reload that could not open the new port leaves no channel: retry calmly, not at 200 Hz."""
+    sb1.agent.cycle()
+    sb1.agent.close_channel()
+    sb1.agent.cycle()
+    assert sb1.agent.cycle_needed() and sb1.agent.tick() == 0.5
