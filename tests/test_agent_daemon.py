@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import threading
+import time
 from dataclasses import replace
 from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
@@ -13,7 +15,7 @@ import pytest
 
 from mxone_maintenance import files
 from mxone_maintenance.agent import control
-from mxone_maintenance.agent.daemon import Agent, Effects
+from mxone_maintenance.agent.daemon import Agent, Doorbell, Effects, wait_readable
 from mxone_maintenance.agent.effects import FakeAddresses, FakeFirewall, FakeNeighbours, FakeService
 from mxone_maintenance.agent.heartbeat import Counters, Heartbeat, HeartbeatChannel
 from mxone_maintenance.agent.main import main, not_root_error, status_text
@@ -440,3 +442,26 @@ def test_without_a_heartbeat_channel_the_loop_waits_instead_of_spinning(sb1) -> 
     sb1.agent.close_channel()
     sb1.agent.cycle()
     assert sb1.agent.cycle_needed() and sb1.agent.tick() == 0.5
+
+
+def test_a_worker_result_gets_a_cycle_at_once(sb1) -> None:
+    """A probe's answer is on the failover's path: it must not wait for the next tick."""
+    sb1.run(2, beating=[("lim1", (1,)), ("lim2", (2,))])
+    sb1.agent.cycle()
+    sb1.agent.doorbell = Doorbell()
+    assert not sb1.agent.cycle_needed()
+    sb1.agent.prober.submit(1, sb1.clock.t, lambda: None)    # inline here; a worker thread in the agent
+    assert sb1.agent.cycle_needed()
+    assert not sb1.agent.cycle_needed()                       # one ring, one cycle
+    sb1.agent.doorbell.close()
+    sb1.agent.doorbell.ring()                                 # late rings after the loop stopped are ignored
+
+
+def test_the_loop_sleeps_until_the_doorbell_rings() -> None:
+    bell = Doorbell()
+    threading.Timer(0.05, bell.ring).start()
+    started = time.monotonic()
+    wait_readable(30.0, [None, bell])
+    assert time.monotonic() - started < 20, "woken by the ring, not by the 30 s timeout"
+    assert bell.answer() and not bell.answer()
+    bell.close()

@@ -7,10 +7,11 @@ run the loop cycle by cycle with Fake effects and a hand-moved clock.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,8 +74,9 @@ class SyncRunner:
     """Data sync off the loop (rsync over SSH takes seconds; heartbeats must go on): one job per
     (LIM, peer) at a time, the last outcome of each kept for the loop to read."""
 
-    def __init__(self, clock: Callable[[], float], threaded: bool = True) -> None:
-        self.clock, self.threaded = clock, threaded
+    def __init__(self, clock: Callable[[], float], threaded: bool = True,
+                 done: Callable[[], None] = lambda: None) -> None:
+        self.clock, self.threaded, self.done = clock, threaded, done
         self.outcomes: dict[tuple[int, str], SyncOutcome] = {}
         self.busy: set[tuple[int, str]] = set()
         self._lock = threading.Lock()
@@ -106,6 +108,7 @@ class SyncRunner:
         with self._lock:
             self.outcomes[key] = outcome
             self.busy.discard(key)
+        self.done()
 
 
 class HeartbeatPort(Protocol):
@@ -172,7 +175,8 @@ class ServiceRunner:
     """Runs service start/stop calls in order on one worker thread; each outcome is queued as
     (lim, "start"|"stop", error or None) for the loop to read."""
 
-    def __init__(self, threaded: bool = True) -> None:
+    def __init__(self, threaded: bool = True, done: Callable[[], None] = lambda: None) -> None:
+        self.done = done
         self.outcomes: queue.Queue[tuple[int, str, str | None]] = queue.Queue()
         self._jobs: queue.Queue[tuple[int, str, Callable[[], None]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._work, daemon=True) if threaded else None
@@ -196,6 +200,7 @@ class ServiceRunner:
             self.outcomes.put((lim, kind, str(exc)))
         else:
             self.outcomes.put((lim, kind, None))
+        self.done()
 
     def stop(self) -> None:
         if self._thread:
@@ -208,7 +213,8 @@ class ProbeRunner:
     waits its whole timeout, which must not hold up heartbeats or the failure detection of others.
     Results are queued as (lim, started, mac or None, error or None)."""
 
-    def __init__(self, threaded: bool = True) -> None:
+    def __init__(self, threaded: bool = True, done: Callable[[], None] = lambda: None) -> None:
+        self.done = done
         self.results: queue.Queue[tuple[int, float, str | None, str | None]] = queue.Queue()
         self.in_flight: set[int] = set()
         self._jobs: queue.Queue[tuple[int, float, Callable[[], str | None]] | None] = queue.Queue()
@@ -234,6 +240,7 @@ class ProbeRunner:
             self.results.put((lim, started, probe(), None))
         except Exception as exc:  # noqa: BLE001 - reported as an effect alarm by the loop
             self.results.put((lim, started, None, str(exc)))
+        self.done()
 
     def stop(self) -> None:
         if self._thread:
@@ -283,15 +290,16 @@ class Agent:
         self.clock, self.wall = clock, wall
         self.started = clock()
         self.alarms = AlarmBook(wall)
-        self.services = ServiceRunner(threaded_service)
+        self.doorbell: Doorbell | None = None     # open while run() loops: workers wake it
+        self.services = ServiceRunner(threaded_service, self.ring)
         # The Service Node of every alias we hold must run. Holding the alias is not proof: a regular
         # holds its alias from boot (the server's old address) and nobody started its LIM yet.
         self.service_up: set[int] = set()        # started successfully, not stopped since
         self.service_pending: set[int] = set()   # start submitted, outcome not read yet
         self.service_retry_at: dict[int, float] = {}
-        self.prober = ProbeRunner(threaded_service)
+        self.prober = ProbeRunner(threaded_service, self.ring)
         self.taken_at: dict[int, float] = {}     # a probe begun before we took the alias is stale
-        self.syncs = SyncRunner(clock, threaded_service)
+        self.syncs = SyncRunner(clock, threaded_service, self.ring)
         self.datasync = DataSyncScheduler(paths, node, clock, wall, threaded=threaded_service)  # when to sync
         self.config: Cluster | None = None
         self.config_note = "no cluster config"
@@ -753,11 +761,19 @@ class Agent:
             return 0.5
         return max(0.005, self.next_cycle_in())
 
+    def ring(self) -> None:
+        """From a worker thread: a probe, service or sync result is ready."""
+        doorbell = self.doorbell
+        if doorbell is not None:
+            doorbell.ring()
+
     def cycle_needed(self) -> bool:
         """Most heartbeats only say "still here": note when they came and leave the rest to the next
-        due cycle. A full cycle on every datagram cost ~10 % CPU per agent with ten peers."""
+        due cycle. A full cycle on every datagram cost ~10 % CPU per agent with ten peers. A worker's
+        result (a probe's answer is on the failover's path) gets one at once."""
+        rang = self.doorbell is not None and self.doorbell.answer()
         config = self.config
-        if config is None or self.channel is None or not self.requests.empty() or self.sync_requested:
+        if rang or config is None or self.channel is None or not self.requests.empty() or self.sync_requested:
             return True
         news = self.receive(config, self.clock())
         return news or self.next_cycle_in() <= 0
@@ -766,6 +782,7 @@ class Agent:
         """Loop until stop_requested; `wait(seconds, channel)` sleeps until the next tick or a datagram."""
         wait = wait or wait_readable
         log.info("agent for %s started (root %s)", self.node, self.paths.root)
+        self.doorbell = Doorbell()
         try:
             while not self.stop_requested:
                 try:
@@ -773,24 +790,72 @@ class Agent:
                         self.cycle()
                 except Exception:  # noqa: BLE001 - a bug in one cycle must not stop the agent
                     log.exception("cycle failed")
-                wait(self.tick(), self.channel)
+                wait(self.tick(), [self.channel, self.doorbell])
         finally:
             self.services.stop()
             self.prober.stop()
             self.close_channel()
+            doorbell, self.doorbell = self.doorbell, None
+            doorbell.close()
             log.info("agent stopped")
 
 
-def wait_readable(seconds: float, channel: Any) -> None:
+def wait_readable(seconds: float, sources: Sequence[Any]) -> None:
+    """Sleep until one of `sources` (objects with fileno(); None and others are skipped) is readable,
+    or `seconds` have passed."""
     import select
 
-    if channel is None or not hasattr(channel, "fileno"):
+    fds = [source.fileno() for source in sources if source is not None and hasattr(source, "fileno")]
+    if not fds:
         time.sleep(seconds)
         return
     try:
-        select.select([channel.fileno()], [], [], seconds)
+        select.select(fds, [], [], seconds)
     except (OSError, ValueError, InterruptedError):
         time.sleep(min(seconds, 0.05))
+
+
+class Doorbell:
+    """A pipe the worker threads write a byte to when a result is ready, so the loop's select wakes at
+    once instead of at its next tick."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._read, False)
+        os.set_blocking(self._write, False)
+        self._lock = threading.Lock()   # a late ring must not write to a closed (reused) fd
+        self._closed = False
+
+    def fileno(self) -> int:
+        return self._read
+
+    def ring(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                os.write(self._write, b"!")
+            except BlockingIOError:
+                pass  # the pipe is full: it is ringing already
+
+    def answer(self) -> bool:
+        """Whether it rang since the last answer; empties the pipe."""
+        rang = False
+        while True:
+            try:
+                chunk = os.read(self._read, 512)
+            except OSError:
+                return rang
+            if not chunk:
+                return rang
+            rang = True
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                os.close(self._read)
+                os.close(self._write)
 
 
 def parse_flags(flags: tuple[str, ...]) -> dict:
