@@ -245,6 +245,24 @@ def test_cut_regular_split_brain_is_resolved_after_heal(lab2) -> None:
     assert lab2.client_arp(alias(1)) == lab2.mac("lim1")
 
 
+def test_standby_with_its_cable_out_takes_nothing_over(lab2) -> None:
+    """sb1 unplugged hears nobody, but it knows it is its own link: it takes no LIM (nobody could reach
+    it there, and the regulars would yield it at the heal), raises "No link" instead of calling the
+    regulars failed, and after the heal nothing moves: the client never left lim1 and lim2."""
+    create(lab2, LIM1, LIM2)
+    lab2.cut("sb1")
+    wait_for("sb1's link alarm", lambda: "No link on eth0: this server is cut off from the cluster"
+             in agent_alarms(lab2, "sb1"), timeout=5)
+    time.sleep(DETECT_S + 2)
+    assert holders(lab2, 1) == ["lim1"] and holders(lab2, 2) == ["lim2"]
+    assert not [a for a in agent_alarms(lab2, "sb1") if "is not served" in a]
+    lab2.heal("sb1")
+    wait_for("the link alarm cleared", lambda: not [a for a in agent_alarms(lab2, "sb1") if "No link" in a], 5)
+    time.sleep(2 * HEARTBEAT_S + 1)
+    assert holders(lab2, 1) == ["lim1"] and holders(lab2, 2) == ["lim2"]
+    assert lab2.ask_alias(alias(1)) == "LIM 1 on lim1" and lab2.ask_alias(alias(2)) == "LIM 2 on lim2"
+
+
 def test_healed_regular_does_not_pull_the_client_back_before_fallback(lab2) -> None:
     """A cut regular keeps its alias (it cannot know) but announces nothing while its cable is out, nor
     when it is back before it has heard the standby: the client goes sb1 -> lim1 once, at fallback,
