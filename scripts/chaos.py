@@ -519,8 +519,8 @@ class Run:
                                  f"(more than two changes within {SPLIT_S:.0f} s)")
         late = set()
         for info in self.lims:
-            # the pair must have heard each other: a standby that was cut off (and so took the LIM, as it
-            # cannot know better) starts the fallback clock when it is back too
+            # the pair must have heard each other: the fallback clock starts when both the regular and the
+            # standby are back (a standby that was cut off listens first after its heal)
             backs = (self.facts[info.regular].back_since, self.facts[self.standby].back_since)
             back = None if None in backs else max(backs)
             if late_fallback(serving[info.lim], info, self.standby, None if back is None else now - back,
