@@ -15,7 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from mxone_maintenance.agent.decide import decide, hold_time, settle_time
+from mxone_maintenance.agent.decide import (
+    decide,
+    hold_time,
+    preprobe_lead,
+    probe_fresh_time,
+    probe_timeout,
+    settle_time,
+)
 from mxone_maintenance.agent.state import (
     AliasProbe,
     Block,
@@ -163,6 +170,16 @@ def test_an_answered_probe_blocks_the_takeover_unless_handed_over(situation) -> 
     for number in _activated(decision) - handed:
         probe = obs.probe(number)
         assert probe is not None and probe.mac is None
+
+
+@given(st.floats(0.1, 10.0), st.floats(3.0, 40.0))
+def test_the_pre_probe_ends_by_d_and_starts_after_a_missed_heartbeat(heartbeat_s, periods) -> None:
+    """At any allowed timing the standby's pre-probe has its answer (none: the regular is dead) by D,
+    still fresh, and it is never sent before the regular has missed a heartbeat."""
+    config = replace(NORMAL, heartbeat_s=heartbeat_s, detect_s=heartbeat_s * periods)
+    lead = preprobe_lead(config)
+    assert probe_timeout(config) <= lead <= probe_fresh_time(config)
+    assert config.detect_s - lead >= config.heartbeat_s
 
 
 # --- the simulated cluster --------------------------------------------------------------------------

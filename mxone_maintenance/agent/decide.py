@@ -60,10 +60,16 @@ def reprobe_time(config: Cluster) -> float:
     return max(config.heartbeat_s, 1.0)
 
 
+def probe_timeout(config: Cluster) -> float:
+    """An unanswered ARP probe takes this long (an answer on a LAN comes in well under a millisecond)."""
+    return min(0.3, max(0.05, config.heartbeat_s))
+
+
 def preprobe_lead(config: Cluster) -> float:
     """The standby probes a silent regular's alias this long before D, so the answer (none, when the
-    server is dead) is in and fresh at D and the takeover does not wait a probe timeout (~0.3 s)."""
-    return min(0.4, config.detect_s / 4, probe_fresh_time(config) / 2)
+    server is dead) is in and fresh at D and the takeover does not wait a probe timeout. At the fastest
+    settings D/4 is shorter than the probe itself; the lead is then the probe's time plus 20 ms."""
+    return min(0.4, max(config.detect_s / 4, probe_timeout(config) + 0.02), probe_fresh_time(config) / 2)
 
 
 def announce_period(config: Cluster) -> float:

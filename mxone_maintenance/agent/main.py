@@ -21,14 +21,10 @@ from mxone_maintenance.paths import Paths
 from .control import ControlError, ControlServer, agent_handlers, ask
 from .daemon import Agent, Effects, NullSync
 from .datasync import order_text, status_lines
+from .decide import probe_timeout
 from .settings import AgentSettings, SettingsError, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-
-
-def probe_timeout(config: Cluster) -> float:
-    """An unanswered ARP probe blocks the loop this long: well under the detection time."""
-    return min(0.3, max(0.05, config.heartbeat_s))
 
 
 def real_effects(settings: AgentSettings):
