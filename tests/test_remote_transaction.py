@@ -260,3 +260,28 @@ def test_many_overwritten_files_are_each_restored_from_their_own_backup(fleet: F
     assert not report.ok
     assert snapshot(roots["lim1"]) == before
     assert hidden_leftovers(roots["lim1"]) == []
+
+
+def test_new_files_are_on_disk_before_the_commit_and_the_renames_after(
+        fleet: Fleet, roots: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that loses power right after a change comes back with the old file or the new one, never
+    an empty one: the staged files are fsynced before any rename, their folders after the renames."""
+    ran: list[tuple[str, list[str]]] = []
+    real_run = Connection.run
+
+    def recording_run(self: Connection, argv, *args, **kwargs):
+        ran.append((self.host.name, list(argv)))
+        return real_run(self, argv, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "run", recording_run)
+    changes = {n: full_change(roots[n], tmp_path / f"marker-{n}") for n in NAMES}
+    assert apply_changes(fleet, changes).ok
+    lim1 = [argv for host, argv in ran if host == "lim1"]
+    syncs = [argv for argv in lim1 if argv[0] == "sync"]
+    etc, xdata = str(roots["lim1"] / "etc"), str(roots["lim1"] / "xdata")
+    assert len(syncs) == 2
+    staged = syncs[0][2:]
+    assert {Path(p).parent for p in staged} == {Path(etc)} and len(staged) == 4   # 2 new, 2 backups
+    assert all(Path(p).name.startswith(".") for p in staged)
+    assert lim1.index(syncs[0]) < lim1.index(["touch", str(tmp_path / "marker-lim1")])  # before the commit
+    assert syncs[1] == ["sync", "--", etc, xdata]

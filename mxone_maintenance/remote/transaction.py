@@ -10,6 +10,8 @@ that will be overwritten or removed to a hidden backup name (``cp -a``: mode, ow
 Nothing a reader looks at has changed yet. If any host fails, the temp and backup files are removed
 everywhere and no server was changed.
 
+Staged files are fsynced before the commit, and the folders of renamed files after it (`sync FILE...`).
+
 COMMIT, on every host in parallel: apply the changes in the order given -- rename temps over targets,
 remove files, rename folders to be removed to a hidden trash name, run commands. If any host fails,
 every host is rolled back in reverse order: backups renamed back, new files removed, trash renamed
@@ -132,6 +134,15 @@ def _stage(work: _HostWork, conn: Connection, fleet: Fleet,
     for step in work.steps:
         _stage_step(step, conn, work.tag)
     _make_backups(conn, [s for s in work.steps if s.backup])
+    _flush(conn, [hidden for s in work.steps for hidden in (s.temp, s.backup) if hidden])
+
+
+def _flush(conn: Connection, paths: Sequence[str]) -> None:
+    """fsync files (their data before the commit renames them) or folders (the renames themselves):
+    a server that loses power right after the change must come back with the old file or the new one,
+    never an empty one. One remote command for all."""
+    if paths:
+        conn.run(["sync", "--", *sorted(set(paths))])
 
 
 def _stage_step(step: _Step, conn: Connection, tag: str) -> None:
@@ -181,6 +192,8 @@ def _commit(work: _HostWork, conn: Connection, fleet: Fleet) -> None:
         _commit_step(step, conn)
         if step.done:
             work.committed_any = True
+    _flush(conn, [posixpath.dirname(s.change.path) for s in work.steps
+                  if s.done and not isinstance(s.change, RunCommand)])
 
 
 def _commit_step(step: _Step, conn: Connection) -> None:
