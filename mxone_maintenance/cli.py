@@ -221,8 +221,8 @@ def run_list(session: Session, args, system: System) -> int:
 
 
 def run_status(session: Session, args, system: System) -> int:
-    from .ops.status import collect_status, status_text
-    report = collect_status(system, session.ssh_settings())
+    from .ops.status import collect_status, for_status, status_text
+    report = collect_status(system, for_status(session.ssh_settings()))
     session.say(json.dumps(report.to_json(), indent=2) if session.json else status_text(report))
     return EXIT_OK if report.complete else EXIT_FAILED
 

@@ -465,3 +465,10 @@ def test_the_loop_sleeps_until_the_doorbell_rings() -> None:
     assert time.monotonic() - started < 20, "woken by the ring, not by the 30 s timeout"
     assert bell.answer() and not bell.answer()
     bell.close()
+
+
+def test_a_sync_order_without_a_cluster_is_refused(tmp_path) -> None:
+    world = World(tmp_path, "sb1")
+    world.agent.cycle()
+    assert world.agent.order_sync() == {"ok": False, "error": "no cluster config on this server"}
+    assert not world.agent.sync_requested

@@ -294,7 +294,9 @@ def test_an_order_says_which_lims_sync_and_why_others_cannot_now(tmp_path):
     outlook = ds.order_outlook(rig.scheduler.states)
     assert outlook == {"syncing": [{"lim": 1, "peer": "lim1"}],
                        "waiting": [{"lim": 2, "peer": "lim2", "why": "waiting: lim2 not heard"}]}
-    assert ds.order_text({"syncing": [], "waiting": []}) == "data sync ordered: no LIM to sync on this server"
+    assert ds.order_text({"syncing": [], "waiting": outlook["waiting"]}) == \
+        "data sync ordered, but nothing can sync now: LIM 2 not now (waiting: lim2 not heard)"
+    assert ds.order_text({"syncing": [], "waiting": []}).startswith("data sync ordered (the agent has not looked")
 
 
 def test_the_passive_side_reloads_after_pulling_new_data(tmp_path):

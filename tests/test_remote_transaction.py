@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import sshd_server
 
+from mxone_maintenance.remote import transaction
 from mxone_maintenance.remote.fleet import Fleet
 from mxone_maintenance.remote.ssh import Connection, Host, RemoteError, SshSettings
 from mxone_maintenance.remote.transaction import (
@@ -285,3 +286,24 @@ def test_new_files_are_on_disk_before_the_commit_and_the_renames_after(
     assert all(Path(p).name.startswith(".") for p in staged)
     assert lim1.index(syncs[0]) < lim1.index(["touch", str(tmp_path / "marker-lim1")])  # before the commit
     assert syncs[1] == ["sync", "--", etc, xdata]
+
+
+def test_a_failed_folder_sync_after_the_commit_is_reported_not_undone(
+        fleet: Fleet, roots: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once every host committed, the agents may already run the new config: a failure to sync the
+    folders then is reported with the host, and the change stays."""
+    real_flush = transaction._flush
+
+    def failing_on_lim1_folders(conn: Connection, paths) -> None:
+        if conn.host.name == "lim1" and not any(Path(p).name.startswith(".") for p in paths):
+            raise RemoteError(conn.host, "sync: Input/output error")
+        real_flush(conn, paths)
+
+    monkeypatch.setattr(transaction, "_flush", failing_on_lim1_folders)
+    changes = {n: full_change(roots[n], tmp_path / f"marker-{n}") for n in NAMES}
+    report = apply_changes(fleet, changes)
+    assert report.ok
+    assert report.per_host["lim1"].startswith("committed (clean-up left: sync the changed folders to disk: ")
+    assert report.per_host["lim2"] == report.per_host["sb1"] == "committed"
+    for root in roots.values():
+        assert (root / "etc" / "cluster.yaml").read_bytes() == b"generation: 2\n"

@@ -738,6 +738,8 @@ class Agent:
     def order_sync(self) -> dict:
         """From the control thread: order a data sync of every LIM of this node (the loop starts it);
         the reply says, from the last cycle's view, which LIMs sync and which cannot now and why."""
+        if self.config is None:
+            return {"ok": False, "error": "no cluster config on this server"}
         self.sync_requested = True
         return {"ok": True, "sync": "ordered", **order_outlook(self.datasync.states)}
 

@@ -188,9 +188,12 @@ def order_outlook(states: Iterable[PairState]) -> dict:
 
 def order_text(outlook: Mapping[str, Any]) -> str:
     """One line for the technician: `data sync ordered: LIM 1 with lim1; LIM 2 not now (waiting: ...)`."""
-    parts = [f"LIM {p['lim']} with {p['peer']}" for p in outlook.get("syncing", ())]
-    parts += [f"LIM {p['lim']} not now ({p['why']})" for p in outlook.get("waiting", ())]
-    return "data sync ordered" + (": " + "; ".join(parts) if parts else ": no LIM to sync on this server")
+    syncing, waiting = outlook.get("syncing", ()), outlook.get("waiting", ())
+    parts = [f"LIM {p['lim']} with {p['peer']}" for p in syncing]
+    parts += [f"LIM {p['lim']} not now ({p['why']})" for p in waiting]
+    if not parts:
+        return "data sync ordered (the agent has not looked at its peers yet; see its status in a moment)"
+    return ("data sync ordered: " if syncing else "data sync ordered, but nothing can sync now: ") + "; ".join(parts)
 
 
 def median_skew(samples: Sequence[float]) -> float | None:

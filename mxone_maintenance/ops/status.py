@@ -183,10 +183,15 @@ def _cluster_hosts(system: System, cluster: Cluster) -> list[Host]:
     return [Host(name, str(system.management_address(name).ip)) for name in cluster.member_names]
 
 
+def for_status(settings: SshSettings) -> SshSettings:
+    """The settings `cluster status` and the status screen use: a server that does not connect within
+    STATUS_CONNECT_S is shown as not answering (a dead server must not hold the whole report). Checks
+    before a change keep the full timeouts: a busy standby is not refused for being slow."""
+    return replace(settings, connect_timeout=min(settings.connect_timeout, STATUS_CONNECT_S))
+
+
 def collect_status(system: System, settings: SshSettings, cluster_name: str | None = None) -> StatusReport:
-    """Ask every member's agent at once. A server that does not connect within STATUS_CONNECT_S is
-    shown as not answering: a dead server must not hold the whole report for a long connect timeout."""
-    settings = replace(settings, connect_timeout=min(settings.connect_timeout, STATUS_CONNECT_S))
+    """Ask every member's agent at once."""
     clusters = [c for c in system.clusters if cluster_name in (None, c.name)]
     hosts = [h for c in clusters for h in _cluster_hosts(system, c)]
     if not hosts:

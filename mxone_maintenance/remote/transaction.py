@@ -10,7 +10,8 @@ that will be overwritten or removed to a hidden backup name (``cp -a``: mode, ow
 Nothing a reader looks at has changed yet. If any host fails, the temp and backup files are removed
 everywhere and no server was changed.
 
-Staged files are fsynced before the commit, and the folders of renamed files after it (`sync FILE...`).
+Staged files are fsynced before the commit, and the folders of renamed files after every host committed
+(`sync FILE...`; the latter is best effort, like the clean-up).
 
 COMMIT, on every host in parallel: apply the changes in the order given -- rename temps over targets,
 remove files, rename folders to be removed to a hidden trash name, run commands. If any host fails,
@@ -192,8 +193,6 @@ def _commit(work: _HostWork, conn: Connection, fleet: Fleet) -> None:
         _commit_step(step, conn)
         if step.done:
             work.committed_any = True
-    _flush(conn, [posixpath.dirname(s.change.path) for s in work.steps
-                  if s.done and not isinstance(s.change, RunCommand)])
 
 
 def _commit_step(step: _Step, conn: Connection) -> None:
@@ -216,7 +215,10 @@ def _commit_step(step: _Step, conn: Connection) -> None:
 
 
 def _finish(work: _HostWork, conn: Connection, fleet: Fleet) -> None:
-    """After every host committed: delete backups and trash for good."""
+    """After every host committed: make the renames durable, delete backups and trash for good. Best
+    effort: the change is done (the agents may already run it), a failure here is reported, not undone."""
+    folders = [posixpath.dirname(s.change.path) for s in work.steps if s.done and not isinstance(s.change, RunCommand)]
+    _try(work, "sync the changed folders to disk", lambda: _flush(conn, folders))
     for step in work.steps:
         if step.backup:
             _try(work, f"remove {step.backup}", lambda s=step: conn.remove(s.backup))

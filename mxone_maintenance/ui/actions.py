@@ -16,8 +16,8 @@ EXIT = "exit"
 
 def _status(env: ActionEnv, runtime: Runtime) -> Screen:
     def collect():
-        from ..ops.status import collect_status  # paramiko loads only here, in the worker
-        return collect_status(env.system, env.ssh_settings())
+        from ..ops.status import collect_status, for_status  # paramiko loads only here, in the worker
+        return collect_status(env.system, for_status(env.ssh_settings()))
     return StatusScreen(collect, runtime)
 
 
