@@ -225,6 +225,38 @@ def test_lim_locked_to_standby_moves_while_its_regular_is_healthy(lab2) -> None:
     assert holders(lab2, 1) == ["lim1"]
 
 
+def test_standby_failure_is_alarmed_on_the_regulars_and_nothing_else_moves(lab2) -> None:
+    """Row 12: sb1 dies: the regulars raise "Standby server is out of order" and keep their LIMs; the
+    alarm clears when sb1 is back."""
+    create(lab2, LIM1, LIM2)
+    lab2.kill("sb1")
+    for host in ("lim1", "lim2"):
+        wait_for(f"the standby alarm on {host}", lambda h=host: "Standby server is out of order"
+                 in agent_alarms(lab2, h), timeout=FAILOVER_S)
+    assert holders(lab2, 1) == ["lim1"] and holders(lab2, 2) == ["lim2"]
+    assert lab2.ask_alias(alias(1)) == "LIM 1 on lim1" and lab2.ask_alias(alias(2)) == "LIM 2 on lim2"
+    lab2.revive("sb1")
+    for host in ("lim1", "lim2"):
+        wait_for(f"the standby alarm cleared on {host}", lambda h=host: "Standby server is out of order"
+                 not in agent_alarms(lab2, h), timeout=FALLBACK_S)
+    assert holders(lab2, 1) == ["lim1"] and holders(lab2, 2) == ["lim2"]
+
+
+def test_an_agent_restart_keeps_its_running_lim_serving(lab2) -> None:
+    """Row 25: lim1's agent crashes and restarts while LIM 1 runs and holds the alias: it keeps
+    serving (no release, no takeover by sb1), and the client is answered all along."""
+    create(lab2, LIM1, LIM2)
+    before = lab2.exec("lim1", "sh", "-c", "cat /run/mxone-lab-sn-1.pid").stdout.strip()
+    lab2.restart_agent("lim1")
+    deadline = time.monotonic() + 2 * DETECT_S
+    while time.monotonic() < deadline:
+        assert lab2.ask_alias(alias(1), timeout=0.5) == "LIM 1 on lim1"
+        assert holders(lab2, 1) == ["lim1"]
+        time.sleep(0.1)
+    assert lab2.exec("lim1", "sh", "-c", "cat /run/mxone-lab-sn-1.pid").stdout.strip() == before, \
+        "the Service Node was not restarted"
+
+
 # ---------------------------------------------------------------- split brain, foreign holder
 
 def test_cut_regular_split_brain_is_resolved_after_heal(lab2) -> None:
