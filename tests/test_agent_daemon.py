@@ -430,7 +430,8 @@ def test_the_agent_notes_when_its_cable_comes_back(tmp_path) -> None:
     back = lim1.clock.t
     observed = lim1.agent.observe(CLUSTER, lim1.clock.t)
     assert (observed.link_down, observed.link_back_at) == (False, back)
-    lim1.run(1.0)                                      # listening: nothing yet
+    assert lim1.neighbours.asked == [("10.77.0.111", ("10.77.0.112", "10.77.0.20"))]  # ARP: who is there?
+    lim1.run(2.0)                                      # listening: nothing yet
     assert len(lim1.neighbours.announces) == before
     lim1.run(1.5)                                      # nobody claims LIM 1: point the caches here again
     assert lim1.neighbours.announces[before:] == ["10.77.0.11"]

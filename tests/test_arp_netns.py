@@ -5,6 +5,7 @@ forked child (setns), so it is the very function the agent calls, not a copy in 
 """
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 
@@ -109,3 +110,36 @@ def test_missing_interface_raises_oserror(lan):
     a, _ = lan
     with pytest.raises(OSError):
         in_netns(a, arp.probe, "nosuch0", FREE)
+
+
+def send_udp(ip: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"heartbeat", (ip, 7400))
+
+
+def test_asking_for_a_peer_resolves_both_kernels_at_once(lan):
+    """After a cut, a kernel's entry for a peer waits for its next ARP retry (1 s by default; 5 s here
+    to tell the two apart) before heartbeats flow again; one ARP request from A's address resolves
+    A's pending entry for B (B's reply) and gives B its entry for A (the request itself)."""
+    a, b = lan
+
+    def ask() -> None:
+        with arp.ArpSocket("eth0") as sock:
+            sock.ask(A_IP, [B_IP])
+
+    sh("ip", "netns", "exec", a, "sysctl", "-q", "-w", "net.ipv4.neigh.eth0.retrans_time_ms=5000")
+    sh("ip", "-n", a, "neigh", "flush", "dev", "eth0")
+    sh("ip", "-n", b, "neigh", "flush", "dev", "eth0")
+    sh("ip", "-n", b, "link", "set", "eth0", "arp", "off")    # B silent, as behind a cut
+    in_netns(a, send_udp, B_IP)                                # A's kernel starts asking for B
+    try:
+        assert "INCOMPLETE" in sh("ip", "-n", a, "neigh", "show", B_IP, "dev", "eth0")
+    finally:
+        sh("ip", "-n", b, "link", "set", "eth0", "arp", "on")  # back: A's kernel would ask again in 5 s
+    in_netns(a, ask)
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline and mac_of(b) not in sh("ip", "-n", a, "neigh", "show", B_IP, "dev", "eth0"):
+        time.sleep(0.02)
+    assert mac_of(b) in sh("ip", "-n", a, "neigh", "show", B_IP, "dev", "eth0")
+    assert mac_of(a) in sh("ip", "-n", b, "neigh", "show", A_IP, "dev", "eth0")
+    sh("ip", "netns", "exec", a, "sysctl", "-q", "-w", "net.ipv4.neigh.eth0.retrans_time_ms=1000")

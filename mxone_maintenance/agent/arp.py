@@ -113,6 +113,13 @@ class ArpSocket:
             for frame in frames:
                 self._sock.send(frame)
 
+    def ask(self, sender_ip: str | IPv4Address, targets: list[str | IPv4Address]) -> None:
+        """An ordinary ARP request (who has TARGET, tell SENDER) for each target, broadcast: the replies
+        resolve our kernel's pending entries, and each target's kernel learns our address from it."""
+        own, sender = self.mac, IPv4Address(str(sender_ip))
+        for target in targets:
+            self._sock.send(build_frame(ARP_REQUEST, own, sender, ZERO_MAC, IPv4Address(str(target))))
+
     def _drain(self) -> None:
         """Discard frames queued since the last use: only answers to this probe count."""
         while True:

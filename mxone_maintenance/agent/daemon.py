@@ -468,9 +468,10 @@ class Agent:
         """The addresses on the cluster interface, read from the kernel (someone may have removed one)."""
         return set(self.safely(self.effects.addresses.list, "effect:addresses", "read addresses") or [])
 
-    def watch_link(self, now: float) -> None:
+    def watch_link(self, config: Cluster, now: float) -> None:
         """Note when the carrier comes back: we may have been cut off while serving (decide() listens
-        before it announces again)."""
+        before it acts again). Then ask for every peer's address at once: both kernels may still wait
+        on the ARP retry timer from the cut (1 s in the lab), holding the first heartbeats back."""
         link = self.safely(lambda: "up" if self.effects.addresses.carrier() else "down", "effect:link",
                            "read the link state")
         if link == "down" and not self.link_down:
@@ -478,10 +479,14 @@ class Agent:
         elif link == "up" and self.link_down:
             log.info("carrier back on %s", self.config.interface)
             self.link_back_at = now
+            own = config.base_of(self.node).ip
+            peers = [config.base_of(name).ip for name in config.member_names if name != self.node]
+            self.safely(lambda: self.effects.neighbours.ask(own, peers), "effect:neighbours",
+                        "ask for the peers' addresses")
         self.link_down = link == "down"  # unreadable counts as up: never hold announcements on a guess
 
     def observe(self, config: Cluster, now: float) -> st.Observations:
-        self.watch_link(now)
+        self.watch_link(config, now)
         held = self.held_aliases()
         running = frozenset(lim.lim for lim in config.lims if lim.alias in held)
         return st.Observations(

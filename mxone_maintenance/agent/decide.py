@@ -50,6 +50,16 @@ def settle_time(config: Cluster) -> float:
     return 2 * config.heartbeat_s
 
 
+ARP_RETRY_S = 1.0   # Linux retries an unanswered ARP request after retrans_time_ms, 1 s by default
+
+
+def relisten_time(config: Cluster) -> float:
+    """After a gap (our carrier back, a peer heard again) listen this long before acting on what we
+    do not hear: the start-up listening time plus the network's own ARP retry, which can hold the
+    first heartbeats either way back for a second after a cut (seen in the lab; chaos seed 6)."""
+    return settle_time(config) + ARP_RETRY_S
+
+
 def probe_fresh_time(config: Cluster) -> float:
     """An ARP probe result older than this is not trusted for a takeover."""
     return max(2 * config.heartbeat_s, 0.5)
@@ -140,10 +150,10 @@ class _Cycle:
 
     @property
     def cut_off(self) -> bool:
-        """Our cable is out, or came back less than the listening time ago: a silent peer may be fine."""
+        """Our cable is out, or came back less than the relisten time ago: a silent peer may be fine."""
         back = self.obs.link_back_at
         return self.obs.link_down or (back is not None and back > self.obs.started_at
-                                      and self.now - back < settle_time(self.config))
+                                      and self.now - back < relisten_time(self.config))
 
     def listening_words(self) -> str:
         if self.obs.link_down:
@@ -193,10 +203,10 @@ class _Cycle:
             self.do(TakeAlias(lim, announce=False))
 
     def keep_announcing(self, lim: int, rival: str | None = None) -> None:
-        """Gratuitous ARP again periodically, and once we are back for the start-up listening time
-        after a gap (a peer heard again, or our own carrier back): while we could not hear it (our
+        """Gratuitous ARP again periodically, and once we have listened for the relisten time after a
+        gap (a peer heard again, or our own carrier back): while we could not hear it (our
         cable, its death) it may have taken the alias and moved the telephones' ARP caches away, then
-        died or yielded; nobody else would move them back. Nothing is announced in the listening
+        died or yielded; nobody else would move them back. Nothing is announced in the relisten
         time itself, not even the periodic one: a standby that served the LIM meanwhile must be heard
         first (the split-brain rule then releases ours), or the telephones would flip to us and back.
         With a `rival` (a regular's standby, the only other server that may take its alias) the
@@ -205,7 +215,7 @@ class _Cycle:
         if self.obs.link_down:
             return  # nobody would hear it; we announce once the cable is back and we have listened
         back = self.back_at()
-        if back is not None and self.now - back < settle_time(self.config):
+        if back is not None and self.now - back < relisten_time(self.config):
             return
         last = self.announced.get(lim)
         periodic = last is not None and self.now - last >= announce_period(self.config) and \

@@ -152,6 +152,7 @@ class FakeAddresses:
 class Neighbours(Protocol):
     def probe(self, ip: IPv4Address | str) -> str | None: ...
     def announce(self, ip: IPv4Address | str) -> None: ...
+    def ask(self, sender: IPv4Address | str, targets: list[IPv4Address | str]) -> None: ...
     def own_mac(self) -> str: ...
 
 
@@ -170,6 +171,9 @@ class RawArp:
 
     def announce(self, ip: IPv4Address | str) -> None:
         self._use(f"gratuitous ARP for {ip}", lambda sock: sock.announce(ip))
+
+    def ask(self, sender: IPv4Address | str, targets: list[IPv4Address | str]) -> None:
+        self._use("ARP requests for the peers", lambda sock: sock.ask(sender, targets))
 
     def own_mac(self) -> str:
         return self._use("MAC", lambda sock: arp.mac_text(sock.mac))
@@ -200,6 +204,7 @@ class FakeNeighbours:
     mac: str = "02:00:00:00:00:aa"
     probes: list[str] = field(default_factory=list)
     announces: list[str] = field(default_factory=list)
+    asked: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
 
     def probe(self, ip: IPv4Address | str) -> str | None:
         self.probes.append(str(ip))
@@ -207,6 +212,9 @@ class FakeNeighbours:
 
     def announce(self, ip: IPv4Address | str) -> None:
         self.announces.append(str(ip))
+
+    def ask(self, sender: IPv4Address | str, targets: list[IPv4Address | str]) -> None:
+        self.asked.append((str(sender), tuple(str(t) for t in targets)))
 
     def own_mac(self) -> str:
         return self.mac
