@@ -154,6 +154,15 @@ class Lab:
     def servers(self) -> list[str]:
         return self.hosts[:-1]
 
+    def agent_logs(self, lines: int = 20) -> str:
+        """The last lines of every agent's log, for failure messages."""
+        out = []
+        for host in self.servers:
+            log = self.host_dir(host) / "log/mxone-cluster-agent.log"
+            tail = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else ["(no log)"]
+            out.append(f"--- {host}\n" + "\n".join(tail))
+        return "\n".join(out)
+
     def host_dir(self, host: str) -> Path:
         """The host's files as seen from the root namespace: etc/ (= /etc/opt/eri_sn), var/, log/, ssh/."""
         return self.dir / "hosts" / host

@@ -81,7 +81,7 @@ def wait_served(lab: Lab, lim: int, host: str, timeout: float) -> None:
     while (answer := lab.ask_alias(alias(lim), timeout=0.3)) != expected:
         if time.monotonic() > deadline:
             pytest.fail(f"the client did not get {expected!r} from {alias(lim)} within {timeout:g} s "
-                        f"(last answer: {answer!r})\n{agent_logs(lab)}")
+                        f"(last answer: {answer!r})\n{lab.agent_logs(15)}")
         time.sleep(0.1)
 
 
@@ -109,16 +109,6 @@ def agent_alarms(lab: Lab, host: str) -> list[str]:
     server's SSH, so polling asks the agent in the host directly)."""
     report = json.loads(lab.exec(host, str(AGENT), "status", "--json").stdout)
     return [a["text"] for a in report["alarms"] if a["active"]]
-
-
-def agent_logs(lab: Lab, lines: int = 15) -> str:
-    """The last lines of every agent's log, for failure messages."""
-    out = []
-    for host in lab.servers:
-        log = lab.host_dir(host) / "log/mxone-cluster-agent.log"
-        tail = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else ["(no log)"]
-        out.append(f"--- {host}\n" + "\n".join(tail))
-    return "\n".join(out)
 
 
 def agent_pid(host: str) -> int:
@@ -271,7 +261,7 @@ def test_cut_regular_split_brain_is_resolved_after_heal(lab2) -> None:
     deadline = time.monotonic() + FALLBACK_S
     while lab2.ask_alias(alias(1), timeout=0.3) != "LIM 1 on lim1":
         assert len(holders(lab2, 1)) <= 1, "alias 1 held twice after the heal"
-        assert time.monotonic() < deadline, agent_logs(lab2)
+        assert time.monotonic() < deadline, lab2.agent_logs(15)
         time.sleep(0.1)
     assert holders(lab2, 1) == ["lim1"]
     assert lab2.client_arp(alias(1)) == lab2.mac("lim1")

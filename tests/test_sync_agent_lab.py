@@ -56,17 +56,8 @@ def wait_for(what: str, probe: Callable[[], T], timeout: float, interval: float 
             return value
         if time.monotonic() > deadline:
             pytest.fail(f"not within {timeout:g} s: {what} (last seen: {value!r})"
-                        + (f"\n{agent_logs(lab)}" if lab else ""))
+                        + (f"\n{lab.agent_logs(25)}" if lab else ""))
         time.sleep(interval)
-
-
-def agent_logs(lab: Lab, lines: int = 25) -> str:
-    out = []
-    for host in lab.servers:
-        log = lab.host_dir(host) / "log/mxone-cluster-agent.log"
-        tail = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else ["(no log)"]
-        out.append(f"--- {host}\n" + "\n".join(tail))
-    return "\n".join(out)
 
 
 def agent_status(lab: Lab, host: str) -> dict:
