@@ -11,6 +11,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from labtools import Lab  # noqa: E402
+from labtools import Lab, venv_command  # noqa: E402
+
+UTILITY = venv_command("mxone_maintenance")
 
 from mxone_maintenance import files  # noqa: E402
 from mxone_maintenance.ops.apply import apply_plan  # noqa: E402
@@ -72,7 +75,7 @@ def bench_create(args) -> dict:
 def _status_once(lab: Lab, complete: bool = True) -> float:
     """One `cluster status --json`; exit 0 when every server answered, 1 when one did not."""
     start = time.perf_counter()
-    result = subprocess.run([str(REPO / ".venv/bin/mxone_maintenance"), "cluster", "status", "--json"],
+    result = subprocess.run([UTILITY, "cluster", "status", "--json"],
                             env={**os.environ, **lab.env}, capture_output=True, text=True, timeout=60)
     elapsed = time.perf_counter() - start
     assert result.returncode == (0 if complete else 1), result.stdout + result.stderr
@@ -82,7 +85,7 @@ def _status_once(lab: Lab, complete: bool = True) -> float:
 def _create_with_utility(lab: Lab, lims: int) -> None:
     args = ["cluster", "create", "--name", "c1", "--standby", "sb1", "--detect-s", "3", "--heartbeat-s", "0.5", "--yes"]
     args += [a for n in range(1, lims + 1) for a in ("--lim", f"{n}:10.77.0.{110 + n}")]
-    result = subprocess.run([str(REPO / ".venv/bin/mxone_maintenance"), *args], env={**os.environ, **lab.env},
+    result = subprocess.run([UTILITY, *args], env={**os.environ, **lab.env},
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -133,26 +136,33 @@ def bench_status(args) -> dict:
 
 @bench("tui")
 def bench_tui(args) -> dict:
-    """Time from starting the utility to its main menu on screen (tmux, 100x30)."""
+    """Time from starting the utility to its main menu on screen (tmux, 100x30); a fresh tmux server on
+    its own socket for every run, and a run that never shows the menu fails the benchmark."""
     lab = lab_with(2)
     times = []
-    for _ in range(max(args.runs, 3)):
-        sock = Path(f"/tmp/mxone-bench-tmux-{os.getpid()}")
-        env_args = [f"{k}={v}" for k, v in lab.env.items()]
-        start = time.perf_counter()
-        subprocess.run(["tmux", "-S", str(sock), "new-session", "-d", "-x", "100", "-y", "30",
-                        "env", *env_args, str(REPO / ".venv/bin/mxone_maintenance")], check=True)
-        try:
-            while time.perf_counter() - start < 10:
-                screen = subprocess.run(["tmux", "-S", str(sock), "capture-pane", "-p"], capture_output=True,
-                                        text=True).stdout
-                if "Cluster handling" in screen:
-                    break
-                time.sleep(0.01)
-            times.append(time.perf_counter() - start)
-        finally:
-            subprocess.run(["tmux", "-S", str(sock), "kill-server"], capture_output=True)
+    with tempfile.TemporaryDirectory(prefix="mxone-bench-tui-") as work:
+        for run in range(max(args.runs, 3)):
+            times.append(_tui_first_screen(Path(work) / f"tmux-{run}", lab.env))
     return {"tui_first_screen_s": statistics.median(times)}
+
+
+def _tui_first_screen(sock: Path, env: dict[str, str], limit_s: float = 10.0) -> float:
+    tmux = ["tmux", "-S", str(sock)]
+    start = time.perf_counter()
+    started = subprocess.run([*tmux, "new-session", "-d", "-x", "100", "-y", "30",
+                              "env", *(f"{k}={v}" for k, v in env.items()), UTILITY],
+                             capture_output=True, text=True)
+    if started.returncode != 0:
+        raise RuntimeError(f"tmux did not start: {started.stderr.strip()!r}")
+    try:
+        while time.perf_counter() - start < limit_s:
+            screen = subprocess.run([*tmux, "capture-pane", "-p"], capture_output=True, text=True).stdout
+            if "Cluster handling" in screen:
+                return time.perf_counter() - start
+            time.sleep(0.01)
+        raise RuntimeError(f"the main menu did not appear within {limit_s:.0f} s; the screen: {screen.strip()!r}")
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
 
 
 @bench("sync")
@@ -183,14 +193,31 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default="bench.json", metavar="FILE")
     args = parser.parse_args(argv)
     results: dict[str, float] = {}
-    for name in args.only.split(","):
-        print(f"running {name} ...", file=sys.stderr, flush=True)
-        results.update(BENCHES[name](args))
-    width = max(len(k) for k in results)
-    for key, value in results.items():
-        print(f"{key:<{width}}  {value:10.3f}")
+    failed = [name for name in args.only.split(",") if not run_one(name, args, results)]
+    if results:
+        width = max(len(k) for k in results)
+        for key, value in results.items():
+            print(f"{key:<{width}}  {value:10.3f}")
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+    if failed:
+        print(f"bench: {len(failed)} benchmark(s) failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def run_one(name: str, args: argparse.Namespace, results: dict[str, float]) -> bool:
+    """Run one benchmark into results; a failure is one line on stderr, and the others still run."""
+    bench_fn = BENCHES.get(name)
+    if bench_fn is None:
+        print(f"bench: unknown benchmark {name!r} (known: {', '.join(BENCHES)})", file=sys.stderr)
+        return False
+    print(f"running {name} ...", file=sys.stderr, flush=True)
+    try:
+        results.update(bench_fn(args))
+    except Exception as error:      # one line, then the next benchmark: a failure must not lose the others
+        detail = " ".join(str(error).split()) or type(error).__name__
+        print(f"bench: {name} failed: {detail[:400]}", file=sys.stderr, flush=True)
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "scripts"))
 
 from failover_client import FailoverClient, first_answer, last_answer  # noqa: E402
-from labtools import Lab  # noqa: E402
+from labtools import Lab, venv_command  # noqa: E402
+
+UTILITY = venv_command("mxone_maintenance")
 
 ALIAS = "10.77.0.11"
 REGULAR, STANDBY = "lim1", "sb1"
@@ -57,7 +59,7 @@ def create_cluster(lab: Lab, detect_s: float, heartbeat_s: float) -> None:
     args = ["cluster", "create", "--name", "c1", "--standby", STANDBY, "--lim", "1:10.77.0.111:5",
             "--detect-s", f"{detect_s:g}", "--heartbeat-s", f"{heartbeat_s:g}", "--fallback", "automatic",
             "--yes"]
-    result = subprocess.run([str(REPO / ".venv/bin/mxone_maintenance"), *args], env={**os.environ, **lab.env},
+    result = subprocess.run([UTILITY, *args], env={**os.environ, **lab.env},
                             capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
         raise RuntimeError(f"cluster create failed:\n{result.stdout}{result.stderr}")

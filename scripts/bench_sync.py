@@ -28,7 +28,7 @@ from labtools import Lab  # noqa: E402
 
 from mxone_maintenance.agent import sync_keys  # noqa: E402
 
-PYTHON = str(REPO / ".venv/bin/python")
+PYTHON = sys.executable           # scripts/bench runs in the project venv; the lab hosts share its files
 FILES, FILE_MB = 20, 10                 # 200 MB in files of the size MX-ONE's larger data files have
 
 

@@ -47,7 +47,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "scripts"))
 
 from failover_client import FailoverClient  # noqa: E402
-from labtools import NETNS_PREFIX, Lab  # noqa: E402
+from labtools import NETNS_PREFIX, Lab, venv_command  # noqa: E402
 
 KINDS = ("kill", "revive", "cut", "heal", "restart_agent", "corrupt_config", "restore_config", "data_backup")
 DETECT_S, HEARTBEAT_S = 3.0, 0.5
@@ -61,7 +61,7 @@ SETTLE_END_S = 12.0                     # no events in the last seconds: the fin
 GAP_S = (3.5, 7.5)                      # seconds between events
 MAX_FAILED = 2                          # servers dead or cut at one time
 CORRUPT = "schema: 1\ncluster: {name: c1, generation: [oops\nlims: - - - \x00\n"
-UTILITY = REPO / ".venv/bin/mxone_maintenance"
+UTILITY = venv_command("mxone_maintenance")
 
 
 # ============================================================== the schedule (pure)

@@ -17,6 +17,7 @@ import os
 import shlex
 import socket
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -27,6 +28,17 @@ LAB_SCRIPT = REPO / "scripts/lab"
 NETNS_PREFIX = "mxlab-"
 SERVICE_PORT = 7001
 CLONE_NEWNET = 0x40000000
+VENV_BIN = Path(sys.executable).parent      # the venv running us: its agent is the one the lab starts
+
+
+def venv_command(name: str) -> str:
+    """A command of the project's venv (the one this interpreter belongs to), never a fixed path."""
+    return str(VENV_BIN / name)
+
+
+def lab_environ() -> dict[str, str]:
+    """The environment for scripts/lab: the lab's agents come from this same venv."""
+    return dict(os.environ, MXONE_VENV=str(VENV_BIN.parent))
 
 
 class LabUnavailable(Exception):
@@ -88,7 +100,8 @@ class Lab:
     # ---------------------------------------------------------------- the script's verbs
     def run(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
         """`scripts/lab ARGS...` with captured text output."""
-        result = subprocess.run([str(self.script), *args], capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run([str(self.script), *args], capture_output=True, text=True, timeout=timeout,
+                                env=lab_environ())
         if check and result.returncode != 0:
             raise AssertionError(f"scripts/lab {shlex.join(args)} failed ({result.returncode}):\n"
                                  f"{result.stdout}{result.stderr}")
@@ -113,7 +126,7 @@ class Lab:
              timeout: float = 30) -> subprocess.CompletedProcess:
         """Run CMD inside HOST (text in/out). check=True raises with the output on a non-zero exit."""
         result = subprocess.run([str(self.script), "exec", host, *cmd], capture_output=True, text=True,
-                                input=input, timeout=timeout)
+                                input=input, timeout=timeout, env=lab_environ())
         if check and result.returncode != 0:
             raise AssertionError(f"{host}: {shlex.join(cmd)} failed ({result.returncode}):\n"
                                  f"{result.stdout}{result.stderr}")
@@ -210,7 +223,8 @@ class Lab:
 
     # ---------------------------------------------------------------- internals
     def _read_env(self) -> dict:
-        out = subprocess.run([str(self.script), "env"], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run([str(self.script), "env"], capture_output=True, text=True, check=True,
+                             env=lab_environ()).stdout
         env = {}
         for line in out.splitlines():
             name, _, value = line.removeprefix("export ").partition("=")

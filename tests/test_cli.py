@@ -9,6 +9,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,7 @@ from mxone_maintenance.ops.requests import (
 )
 from mxone_maintenance.rules import system_errors
 
-SCRIPT = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "mxone_maintenance"
+SCRIPT = Path(sys.executable).with_name("mxone_maintenance")      # the venv running the tests
 
 
 def rich_system() -> System:

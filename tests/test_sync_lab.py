@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from mxone_maintenance.agent import sync_keys
 
-PYTHON = "/work/main/.venv/bin/python"
+PYTHON = sys.executable           # the venv running the tests; the lab hosts share its files
 KEY = "/etc/opt/eri_sn/sync.key"
 KNOWN_HOSTS = "/etc/opt/eri_sn/cluster_known_hosts"
 SSH = ["ssh", "-F", "/dev/null", "-i", KEY, "-o", f"UserKnownHostsFile={KNOWN_HOSTS}", "-o", "BatchMode=yes",
