@@ -17,19 +17,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "scripts"))
 
 from labtools import Lab, venv_command  # noqa: E402
 
 UTILITY = venv_command("mxone_maintenance")
 
-from mxone_maintenance import files  # noqa: E402
-from mxone_maintenance.ops.apply import apply_plan  # noqa: E402
-from mxone_maintenance.ops.cluster import plan_create, plan_delete  # noqa: E402
-from mxone_maintenance.ops.requests import CreateCluster, DeleteCluster, LimSpec, RuntimeFacts  # noqa: E402
-from mxone_maintenance.paths import Paths  # noqa: E402
-from mxone_maintenance.remote.ssh import SshSettings  # noqa: E402
+from mxone_maintenance.core.config import files  # noqa: E402
+from mxone_maintenance.core.paths import Paths  # noqa: E402
+from mxone_maintenance.utility.ops.apply import apply_plan  # noqa: E402
+from mxone_maintenance.utility.ops.cluster import plan_create, plan_delete  # noqa: E402
+from mxone_maintenance.utility.ops.requests import CreateCluster, DeleteCluster, LimSpec, RuntimeFacts  # noqa: E402
+from mxone_maintenance.utility.remote.ssh import SshSettings  # noqa: E402
 
 BENCHES: dict[str, Callable[[argparse.Namespace], dict]] = {}
 

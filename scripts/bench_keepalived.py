@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "scripts"))
 
 from failover_client import FailoverClient, first_answer, last_answer  # noqa: E402
 from labtools import Lab  # noqa: E402

@@ -21,12 +21,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO))
 
 from labtools import Lab  # noqa: E402
 
-from mxone_maintenance.agent import sync_keys  # noqa: E402
+from mxone_maintenance.core.contracts import sync_keys  # noqa: E402
 
 PYTHON = sys.executable           # scripts/bench runs in the project venv; the lab hosts share its files
 FILES, FILE_MB = 20, 10                 # 200 MB in files of the size MX-ONE's larger data files have

@@ -43,8 +43,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO / "scripts"))
 
 from failover_client import FailoverClient  # noqa: E402
 from labtools import NETNS_PREFIX, Lab, venv_command  # noqa: E402
@@ -341,7 +339,7 @@ class Run:
                                 text=True, timeout=120)
         if result.returncode != 0:
             raise RuntimeError(f"cluster create failed:\n{result.stdout}{result.stderr}")
-        from mxone_maintenance import files
+        from mxone_maintenance.core.config import files
 
         cluster = files.load_system(self.lab.system_file).cluster("c1")
         self.lims = [LimInfo(i.lim, i.server, str(i.alias.ip), i.priority) for i in cluster.lims]

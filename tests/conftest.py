@@ -16,7 +16,8 @@ marked `lab` automatically.
 from __future__ import annotations
 
 import pytest
-from labtools import Lab, LabSession
+from helpers.labsession import LabSession
+from labtools import Lab
 
 
 @pytest.fixture(scope="session")

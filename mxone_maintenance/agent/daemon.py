@@ -16,15 +16,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from mxone_maintenance import files
-from mxone_maintenance.model import Cluster
-from mxone_maintenance.paths import Paths
-
-from . import state as st
-from .datasync import CLOCK_ALARM_PREFIX, DataSyncScheduler, order_outlook
-from .decide import decide, preprobe_lead
-from .effects import Addresses, Firewall, Neighbours, Service
-from .heartbeat import Heartbeat
+from mxone_maintenance.agent import state as st
+from mxone_maintenance.agent.datasync import CLOCK_ALARM_PREFIX, DataSyncScheduler, order_outlook
+from mxone_maintenance.agent.decide import decide, preprobe_lead
+from mxone_maintenance.agent.effects import Addresses, Firewall, Neighbours, Service
+from mxone_maintenance.agent.heartbeat import Heartbeat
+from mxone_maintenance.core.config import files
+from mxone_maintenance.core.model import Cluster
+from mxone_maintenance.core.paths import Paths
 
 log = logging.getLogger("mxone-cluster-agent")
 

@@ -34,11 +34,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mxone_maintenance.model import Cluster
-from mxone_maintenance.paths import Paths
-
-from . import xdata
-from .xdata import MAX_CLOCK_SKEW_S, Role
+from mxone_maintenance.core.contracts import xdata
+from mxone_maintenance.core.contracts.xdata import MAX_CLOCK_SKEW_S, Role
+from mxone_maintenance.core.model import Cluster
+from mxone_maintenance.core.paths import Paths
 
 log = logging.getLogger("mxone-cluster-agent")
 
@@ -284,7 +283,7 @@ class CommandReload:
 
     def __call__(self, lim: int) -> bool:
         """Reload; False when agent.yaml has no reload command (nothing ran)."""
-        from .effects import expand
+        from mxone_maintenance.agent.effects import expand
 
         item = self.config.lim(lim)
         if not self.template or item is None:

@@ -14,9 +14,7 @@ Preloaded clusters run the LIM on both sides: "release" is Block, "take" is Unbl
 """
 from __future__ import annotations
 
-from mxone_maintenance.model import Cluster, ClusterLim
-
-from .state import (
+from mxone_maintenance.agent.state import (
     Action,
     AliasProbe,
     Announce,
@@ -34,6 +32,7 @@ from .state import (
     TakeAlias,
     Unblock,
 )
+from mxone_maintenance.core.model import Cluster, ClusterLim
 
 # --- timing, all derived from the config ----------------------------------------------------------
 

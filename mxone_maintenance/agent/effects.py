@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Interface
 from typing import Protocol
 
-from . import arp
+from mxone_maintenance.agent import arp
 
 NFT = "nft"
 NFT_TABLE = "mxone_block"

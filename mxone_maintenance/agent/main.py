@@ -15,14 +15,13 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from mxone_maintenance.model import Cluster
-from mxone_maintenance.paths import Paths
-
-from .control import ControlError, ControlServer, agent_handlers, ask
-from .daemon import Agent, Effects, NullSync
-from .datasync import order_text, status_lines
-from .decide import probe_timeout
-from .settings import AgentSettings, SettingsError, load_settings
+from mxone_maintenance.agent.control import ControlError, ControlServer, agent_handlers, ask
+from mxone_maintenance.agent.daemon import Agent, Effects, NullSync
+from mxone_maintenance.agent.datasync import order_text, status_lines
+from mxone_maintenance.agent.decide import probe_timeout
+from mxone_maintenance.agent.settings import AgentSettings, SettingsError, load_settings
+from mxone_maintenance.core.model import Cluster
+from mxone_maintenance.core.paths import Paths
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -30,7 +29,7 @@ EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 def real_effects(settings: AgentSettings):
     """The factory the daemon calls with each config whose interface differs from the last."""
     def make(config: Cluster, node: str) -> Effects:
-        from .effects import CommandService, NetlinkAddresses, NftFirewall, RawArp
+        from mxone_maintenance.agent.effects import CommandService, NetlinkAddresses, NftFirewall, RawArp
 
         return Effects(addresses=NetlinkAddresses(config.interface),
                        neighbours=RawArp(config.interface, timeout=probe_timeout(config)),
@@ -45,8 +44,8 @@ class ClusterDataSync:
 
     def __init__(self, paths: Paths, config: Cluster, node: str, settings: AgentSettings | None = None,
                  clock_skew=None) -> None:
-        from .datasync import CommandReload, io_timeout_for
-        from .sync import ClusterSync, SyncSettings
+        from mxone_maintenance.agent.datasync import CommandReload, io_timeout_for
+        from mxone_maintenance.agent.sync import ClusterSync, SyncSettings
 
         sync_settings = SyncSettings.for_paths(paths, io_timeout_s=io_timeout_for(config.detect_s),
                                                bwlimit_kbps=settings.sync_bwlimit_kbps if settings else None)
@@ -62,7 +61,7 @@ class ClusterDataSync:
         self.cluster_sync.push(lim, server)
 
     def pull(self, lim: int, server: str) -> None:
-        from .sync import SyncError
+        from mxone_maintenance.agent.sync import SyncError
 
         result = self.cluster_sync.sync_lim(lim)
         if not result.ok:
@@ -74,7 +73,7 @@ class ClusterDataSync:
 
 def real_channel(node: str) -> Callable:
     """Heartbeats for `node`, sent from its base address (see HeartbeatChannel._sending_socket)."""
-    from .heartbeat import HeartbeatChannel
+    from mxone_maintenance.agent.heartbeat import HeartbeatChannel
 
     def make(config: Cluster, key: bytes):
         base = config.base_of(node)

@@ -35,11 +35,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from mxone_maintenance.model import Cluster
-from mxone_maintenance.paths import ETC, VAR, Paths
-
-from . import xdata
-from .xdata import Direction, Held, Role, Version
+from mxone_maintenance.core.contracts import xdata
+from mxone_maintenance.core.contracts.xdata import Direction, Held, Role, Version
+from mxone_maintenance.core.model import Cluster
+from mxone_maintenance.core.paths import ETC, VAR, Paths
 
 SYNC_KEY = ETC / "sync.key"
 CLUSTER_KNOWN_HOSTS = ETC / "cluster_known_hosts"

@@ -1,0 +1,2 @@
+"""The YAML files of the product: system.yaml, cluster.yaml, agent.yaml; schemas, line-numbered errors,
+atomic writes."""

@@ -1,0 +1,339 @@
+"""Plans for the cluster actions of DESIGN §4: each `plan_*(system, request, ...) -> Plan` is pure.
+
+A plan checks every rule before it is returned (RuleViolation otherwise), so nothing that breaks a rule
+ever reaches a server.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from mxone_maintenance.core import paths
+from mxone_maintenance.core.config.files import dump_cluster
+from mxone_maintenance.core.contracts.sync_keys import SYNC_MARKER, authorized_keys_line, sync_keypair_from_cluster_key
+from mxone_maintenance.core.model import (
+    DEFAULT_DETECT_S,
+    DEFAULT_HEARTBEAT_S,
+    DEFAULT_PRIORITY,
+    Cluster,
+    ClusterLim,
+    StandbyRef,
+    System,
+)
+from mxone_maintenance.core.rules import RuleError, RuleViolation, nothing_on_standby, preload_kept, system_errors
+from mxone_maintenance.utility.ops.plan import (
+    AddAddress,
+    AllowSyncKey,
+    DiskCheck,
+    DropSyncKey,
+    OrderAgent,
+    Plan,
+    PruneXdata,
+    RemoveAddress,
+    RemoveFile,
+    ServerPlan,
+    Step,
+    WriteClusterHostKeys,
+    WriteFile,
+)
+from mxone_maintenance.utility.ops.requests import (
+    AddLim,
+    ChangeCluster,
+    CreateCluster,
+    DeleteCluster,
+    LimSpec,
+    LockLim,
+    PreloadCluster,
+    RemoveLim,
+    RequestError,
+    RuntimeFacts,
+    UnlockLim,
+    name_problem,
+    resolve_base,
+)
+
+CLUSTER_FILE = str(paths.CLUSTER_FILE)
+CLUSTER_KEY = str(paths.CLUSTER_KEY)
+SYNC_KEY = str(paths.SYNC_KEY)
+CLUSTER_KNOWN_HOSTS = str(paths.CLUSTER_KNOWN_HOSTS)
+
+
+def _refuse(rule: str, message: str) -> RuleViolation:
+    return RuleViolation([RuleError(rule, message)])
+
+
+def _checked(after: System) -> System:
+    errors = system_errors(after)
+    if errors:
+        raise RuleViolation(errors)
+    return after
+
+
+def find_cluster(system: System, name: str) -> Cluster:
+    cluster = system.cluster(name)
+    if cluster is None:
+        known = ", ".join(c.name for c in system.clusters) or "none"
+        raise _refuse("unknown-cluster", f"no cluster named {name} (clusters: {known})")
+    return cluster
+
+
+def find_cluster_of_lim(system: System, lim: int) -> Cluster:
+    cluster = system.cluster_of_lim(lim)
+    if cluster is None:
+        raise _refuse("lim-not-clustered", f"LIM {lim} is in no cluster")
+    return cluster
+
+
+def _config_file(cluster: Cluster) -> WriteFile:
+    return WriteFile(CLUSTER_FILE, dump_cluster(cluster).encode(), 0o644, note=f"generation {cluster.generation}")
+
+
+def _key_files(key: bytes) -> tuple[Step, ...]:
+    """The heartbeat key, and the data-sync key derived from it with its restricted authorized_keys entry."""
+    private, public = sync_keypair_from_cluster_key(key)
+    return (WriteFile(CLUSTER_KEY, key, 0o600, note="heartbeat key, mode 0600"),
+            WriteFile(SYNC_KEY, private, 0o600, note="data-sync key, mode 0600"),
+            AllowSyncKey(authorized_keys_line(public)))
+
+
+def _host_keys(cluster: Cluster) -> WriteClusterHostKeys:
+    return WriteClusterHostKeys(CLUSTER_KNOWN_HOSTS, cluster.member_names)
+
+
+def _leaving_files() -> tuple[Step, ...]:
+    return (RemoveFile(CLUSTER_FILE), RemoveFile(CLUSTER_KEY), RemoveFile(SYNC_KEY), RemoveFile(CLUSTER_KNOWN_HOSTS),
+            DropSyncKey(SYNC_MARKER))
+
+
+def _address_of(system: System, name: str) -> str:
+    return str(system.management_address(name).ip)
+
+
+def _original_address(system: System, name: str) -> str:
+    """The server's own address: used while its new base address is being added or removed."""
+    server = system.server(name)
+    assert server is not None
+    return str(server.address.ip)
+
+
+def _cluster_lim(system: System, spec: LimSpec, cluster_name: str) -> ClusterLim:
+    server = system.server_with_lim(spec.lim)
+    if server is None:
+        raise _refuse("unknown-lim", f"no server in the system has LIM {spec.lim}")
+    other = system.cluster_of_server(server.name)
+    if other is not None and other.name != cluster_name:
+        raise _refuse("one-cluster", f"LIM server {server.name} already belongs to cluster {other.name}")
+    try:
+        base = resolve_base(spec.base, server.address)
+    except RequestError as err:
+        raise _refuse("bad-address", str(err)) from None
+    return ClusterLim(lim=spec.lim, server=server.name, base=base, alias=server.address,
+                      priority=DEFAULT_PRIORITY if spec.priority is None else spec.priority)
+
+
+def _joining_steps(item: ClusterLim, cluster: Cluster, key: bytes) -> tuple[Step, ...]:
+    return (AddAddress(item.base, cluster.interface, note=f"{item.alias} stays as the alias of LIM {item.lim}"),
+            _config_file(cluster), *_key_files(key), _host_keys(cluster), PruneXdata())
+
+
+def _disk_check(cluster: Cluster) -> DiskCheck:
+    return DiskCheck(cluster.standby.server, tuple(item.server for item in cluster.lims))
+
+
+def _plan_for_members(system: System, cluster: Cluster, steps: tuple[Step, ...]) -> tuple[ServerPlan, ...]:
+    return tuple(ServerPlan(name, _address_of(system, name), steps) for name in cluster.member_names)
+
+
+# --- create ------------------------------------------------------------------------------------
+
+def plan_create(system: System, request: CreateCluster, key: bytes) -> Plan:
+    problem = name_problem(request.name, "a cluster name")
+    if problem:
+        raise _refuse("bad-name", problem)
+    if system.cluster(request.name) is not None:
+        raise _refuse("cluster-exists", f"a cluster named {request.name} already exists")
+    if system.server(request.standby) is None:
+        raise _refuse("unknown-server", f"no server named {request.standby} in the system")
+    numbers = [spec.lim for spec in request.lims]
+    twice = sorted({n for n in numbers if numbers.count(n) > 1})
+    if twice:
+        raise _refuse("lim-twice", f"LIM {twice[0]} is given twice")
+    standby = system.server(request.standby)
+    other = system.cluster_of_server(standby.name)
+    if other is not None:
+        raise _refuse("one-cluster", f"standby server {standby.name} already belongs to cluster {other.name}")
+    cluster = Cluster(
+        name=request.name,
+        standby=StandbyRef(standby.name, standby.address),
+        lims=tuple(_cluster_lim(system, spec, request.name) for spec in request.lims),
+        generation=1,
+        fallback=request.fallback,
+        detect_s=request.detect_s if request.detect_s is not None else DEFAULT_DETECT_S["normal"],
+        heartbeat_s=request.heartbeat_s if request.heartbeat_s is not None else DEFAULT_HEARTBEAT_S,
+    )
+    after = _checked(system.replace_cluster(cluster))
+    servers = tuple(ServerPlan(item.server, _original_address(system, item.server), _joining_steps(item, cluster, key))
+                    for item in cluster.lims)
+    standby_plan = ServerPlan(standby.name, str(standby.address.ip),
+                              (_config_file(cluster), *_key_files(key), _host_keys(cluster), PruneXdata()))
+    lims = ", ".join(str(item.lim) for item in cluster.lims)
+    return Plan(action="cluster create",
+                title=f"create cluster {cluster.name}: LIM {lims} with standby {standby.name}",
+                before=system, after=after, servers=servers + (standby_plan,),
+                checks=("every server answers over SSH with its pinned host key",),
+                disk_check=_disk_check(cluster),
+                system_change=f"cluster {cluster.name} added (generation 1)",
+                secrets={cluster.name: key})
+
+
+# --- change, preload, lock, unlock: a new generation of cluster.yaml on every member -----------------
+
+def _new_generation_plan(system: System, before: Cluster, after_cluster: Cluster, action: str, title: str,
+                         prune: bool) -> Plan:
+    errors = preload_kept(before, after_cluster)
+    if errors:
+        raise RuleViolation(errors)
+    after = _checked(system.replace_cluster(after_cluster))
+    steps: tuple[Step, ...] = (_config_file(after_cluster),) + ((PruneXdata(),) if prune else ())
+    return Plan(action=action, title=title, before=system, after=after,
+                servers=_plan_for_members(system, after_cluster, steps),
+                system_change=f"cluster {after_cluster.name} now generation {after_cluster.generation}")
+
+
+def plan_change(system: System, request: ChangeCluster) -> Plan:
+    cluster = find_cluster(system, request.name)
+    if request.fallback is None and not request.priorities and request.detect_s is None:
+        raise _refuse("nothing-to-change", "nothing to change: give --fallback, --priority or --detect-s")
+    changed = cluster
+    what = []
+    if request.fallback is not None and request.fallback != cluster.fallback:
+        changed = replace(changed, fallback=request.fallback)
+        what.append(f"fallback {request.fallback}")
+    for lim, priority in request.priorities:
+        if cluster.lim(lim) is None:
+            raise _refuse("lim-not-in-cluster", f"LIM {lim} is not in cluster {cluster.name}")
+        changed = changed.with_lim(lim, priority=priority)
+        what.append(f"LIM {lim} priority {priority}")
+    if request.detect_s is not None:
+        changed = replace(changed, detect_s=request.detect_s)
+        what.append(f"detect_s {request.detect_s:g}")
+    if changed == cluster:
+        raise _refuse("nothing-to-change", f"nothing to change: cluster {cluster.name} already has these settings")
+    changed = changed.next_generation()
+    return _new_generation_plan(system, cluster, changed, "cluster change",
+                                f"change cluster {cluster.name}: {', '.join(what)}", prune=True)
+
+
+def plan_preload(system: System, request: PreloadCluster) -> Plan:
+    cluster = find_cluster(system, request.name)
+    if cluster.failover == "preloaded":
+        raise _refuse("already-preloaded", f"cluster {cluster.name} is already preloaded")
+    detect = cluster.detect_s
+    if detect == DEFAULT_DETECT_S["normal"]:  # the normal default becomes the preloaded default, but never
+        detect = max(DEFAULT_DETECT_S["preloaded"], 3 * cluster.heartbeat_s)  # below three heartbeats
+    changed = cluster.next_generation(failover="preloaded", detect_s=detect)
+    return _new_generation_plan(system, cluster, changed, "cluster preload",
+                                f"make cluster {cluster.name} preloaded (the standby runs LIM "
+                                f"{cluster.lims[0].lim} with the alias blocked)", prune=True)
+
+
+def plan_lock(system: System, request: LockLim) -> Plan:
+    if request.to not in ("regular", "standby"):
+        raise _refuse("bad-lock", f"a LIM is locked to regular or standby (got {request.to!r})")
+    cluster = find_cluster_of_lim(system, request.lim)
+    if cluster.lim(request.lim).lock == request.to:
+        raise _refuse("already-locked", f"LIM {request.lim} is already locked to the {request.to} server")
+    changed = cluster.with_lim(request.lim, lock=request.to).next_generation()
+    return _new_generation_plan(system, cluster, changed, "cluster lock",
+                                f"lock LIM {request.lim} to the {request.to} server", prune=False)
+
+
+def plan_unlock(system: System, request: UnlockLim) -> Plan:
+    cluster = find_cluster_of_lim(system, request.lim)
+    if cluster.lim(request.lim).lock is None:
+        raise _refuse("not-locked", f"LIM {request.lim} is not locked")
+    changed = cluster.with_lim(request.lim, lock=None).next_generation()
+    return _new_generation_plan(system, cluster, changed, "cluster unlock",
+                                f"unlock LIM {request.lim} (fallback {cluster.fallback})", prune=False)
+
+
+# --- add and remove LIMs, delete ---------------------------------------------------------------------
+
+def plan_add_lim(system: System, request: AddLim, key: bytes) -> Plan:
+    cluster = find_cluster(system, request.name)
+    if cluster.lim(request.lim.lim) is not None:
+        raise _refuse("lim-in-cluster", f"LIM {request.lim.lim} is already in cluster {cluster.name}")
+    item = _cluster_lim(system, request.lim, cluster.name)
+    changed = cluster.next_generation(lims=cluster.lims + (item,))
+    after = _checked(system.replace_cluster(changed))
+    servers = _plan_for_members(system, cluster, (_config_file(changed), _host_keys(changed), PruneXdata()))
+    joining = ServerPlan(item.server, _original_address(system, item.server), _joining_steps(item, changed, key))
+    return Plan(action="cluster add-lim", title=f"add LIM {item.lim} ({item.server}) to cluster {cluster.name}",
+                before=system, after=after, servers=servers + (joining,),
+                checks=(f"{item.server} answers over SSH with its pinned host key",),
+                disk_check=_disk_check(changed),
+                system_change=f"cluster {cluster.name} now generation {changed.generation}")
+
+
+def _refuse_if_on_standby(cluster: Cluster, lims: list[int], facts: RuntimeFacts, doing: str) -> tuple[str, ...]:
+    if not facts.known:
+        return (f"no LIM of cluster {cluster.name} runs on the standby (asked from the agents)",)
+    errors = nothing_on_standby(cluster, lims, facts.on_standby, doing)
+    if errors:
+        raise RuleViolation(errors)
+    return ()
+
+
+def _leaving_steps(item: ClusterLim, cluster: Cluster) -> tuple[Step, ...]:
+    return (*_leaving_files(), PruneXdata(), RemoveAddress(item.base, cluster.interface))
+
+
+def plan_remove_lim(system: System, request: RemoveLim, facts: RuntimeFacts) -> Plan:
+    cluster = find_cluster(system, request.name)
+    item = cluster.lim(request.lim)
+    if item is None:
+        raise _refuse("lim-not-in-cluster", f"LIM {request.lim} is not in cluster {cluster.name}")
+    if len(cluster.lims) == 1:
+        plan = plan_delete(system, DeleteCluster(cluster.name), facts)
+        return replace(plan, action="cluster remove-lim",
+                       title=f"remove LIM {request.lim}, the last LIM of cluster {cluster.name}: "
+                             f"this deletes the cluster")
+    # SCENARIOS row 22: refused while any LIM of the cluster runs on the standby, not only this one
+    checks = _refuse_if_on_standby(cluster, [i.lim for i in cluster.lims], facts, f"remove LIM {request.lim}")
+    changed = cluster.next_generation(lims=tuple(i for i in cluster.lims if i.lim != request.lim))
+    after = _checked(system.replace_cluster(changed))
+    staying = _plan_for_members(system, changed, (_config_file(changed), _host_keys(changed), PruneXdata()))
+    leaving = ServerPlan(item.server, _original_address(system, item.server), _leaving_steps(item, cluster))
+    return Plan(action="cluster remove-lim", title=f"remove LIM {item.lim} ({item.server}) from cluster {cluster.name}",
+                before=system, after=after, servers=staying + (leaving,), checks=checks,
+                system_change=f"cluster {cluster.name} now generation {changed.generation}")
+
+
+def plan_delete(system: System, request: DeleteCluster, facts: RuntimeFacts) -> Plan:
+    cluster = find_cluster(system, request.name)
+    checks = _refuse_if_on_standby(cluster, [i.lim for i in cluster.lims], facts, f"delete cluster {cluster.name}")
+    servers = tuple(ServerPlan(item.server, _original_address(system, item.server), _leaving_steps(item, cluster))
+                    for item in cluster.lims)
+    standby = ServerPlan(cluster.standby.server, str(cluster.standby.base.ip),
+                         (*_leaving_files(), PruneXdata()))
+    return Plan(action="cluster delete", title=f"delete cluster {cluster.name}; each LIM keeps running on its server",
+                before=system, after=system.without_cluster(cluster.name), servers=servers + (standby,),
+                checks=checks, system_change=f"cluster {cluster.name} removed")
+
+
+# --- orders to the agents --------------------------------------------------------------------------
+
+def plan_fallback(system: System, lim: int, facts: RuntimeFacts) -> Plan:
+    cluster = find_cluster_of_lim(system, lim)
+    if facts.known and lim not in facts.on_standby:
+        raise _refuse("not-on-standby", f"LIM {lim} does not run on the standby server; nothing to move back")
+    order = OrderAgent(("fallback", str(lim)), note=f"order fallback of LIM {lim} to {cluster.lim(lim).server}")
+    return Plan(action="cluster fallback", title=f"move LIM {lim} from the standby back to {cluster.lim(lim).server}",
+                before=system, after=system, servers=_plan_for_members(system, cluster, (order,)))
+
+
+def plan_sync(system: System, name: str) -> Plan:
+    cluster = find_cluster(system, name)
+    order = OrderAgent(("sync",), note="order an exchange-data sync")
+    return Plan(action="cluster sync", title=f"sync exchange data within cluster {cluster.name}",
+                before=system, after=system,
+                servers=(ServerPlan(cluster.standby.server, _address_of(system, cluster.standby.server), (order,)),))

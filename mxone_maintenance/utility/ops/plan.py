@@ -1,0 +1,168 @@
+"""A Plan: what an action will change, on which server, shown before anything changes.
+
+Plans are pure values. `apply` (ops/apply.py) turns their steps into a two-phase change over SSH.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface
+
+from mxone_maintenance.core.model import System
+
+
+@dataclass(frozen=True)
+class WriteFile:
+    path: str
+    content: bytes
+    mode: int = 0o644
+    note: str = ""
+
+    def describe(self) -> str:
+        extra = f" ({self.note})" if self.note else ""
+        return f"write {self.path}{extra}"
+
+
+@dataclass(frozen=True)
+class RemoveFile:
+    path: str
+
+    def describe(self) -> str:
+        return f"remove {self.path}"
+
+
+@dataclass(frozen=True)
+class AddAddress:
+    address: IPv4Interface
+    interface: str
+    note: str = ""
+
+    def describe(self) -> str:
+        extra = f"; {self.note}" if self.note else ""
+        return f"add base address {self.address} on {self.interface}{extra}"
+
+
+@dataclass(frozen=True)
+class RemoveAddress:
+    address: IPv4Interface
+    interface: str
+
+    def describe(self) -> str:
+        return f"remove base address {self.address} from {self.interface}"
+
+
+@dataclass(frozen=True)
+class PruneXdata:
+    """Remove every xdata version but the newest (the versions are listed on the server at apply)."""
+
+    def describe(self) -> str:
+        return "remove old xdata versions (keep only the newest)"
+
+
+@dataclass(frozen=True)
+class AllowSyncKey:
+    """Add the cluster's data-sync key to root's authorized_keys, restricted to read-only rsync
+    (merged with what the file holds on the server, at apply)."""
+    line: str
+
+    def describe(self) -> str:
+        return "allow the cluster's data-sync key in /root/.ssh/authorized_keys (read-only rsync only)"
+
+
+@dataclass(frozen=True)
+class DropSyncKey:
+    marker: str
+
+    def describe(self) -> str:
+        return "remove the cluster's data-sync key from /root/.ssh/authorized_keys"
+
+
+@dataclass(frozen=True)
+class WriteClusterHostKeys:
+    """cluster_known_hosts: every member's pinned host key (from the utility's known_hosts, at apply),
+    so the agents verify each other when they sync data."""
+    path: str
+    members: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"write {self.path} (host keys of {', '.join(self.members)})"
+
+
+@dataclass(frozen=True)
+class OrderAgent:
+    """A command to the server's cluster agent (fallback, sync): an order, not a file change."""
+    args: tuple[str, ...]
+    note: str = ""
+
+    def describe(self) -> str:
+        return self.note or f"tell the cluster agent: {' '.join(self.args)}"
+
+
+Step = (WriteFile | RemoveFile | AddAddress | RemoveAddress | PruneXdata | AllowSyncKey | DropSyncKey
+        | WriteClusterHostKeys | OrderAgent)
+
+
+@dataclass(frozen=True)
+class ServerPlan:
+    server: str
+    address: str              # where the utility connects (address without prefix)
+    steps: tuple[Step, ...]
+
+
+@dataclass(frozen=True)
+class DiskCheck:
+    """The standby needs free disk for two data backups of each regular (checked over SSH)."""
+    standby: str
+    regulars: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"{self.standby} has free disk for two data backups of each of {', '.join(self.regulars)}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    action: str                         # e.g. "cluster create"
+    title: str                          # one line a technician reads first
+    before: System
+    after: System
+    servers: tuple[ServerPlan, ...] = ()
+    checks: tuple[str, ...] = ()        # what apply checks over SSH before it changes anything
+    disk_check: DiskCheck | None = None
+    system_change: str = ""             # what happens to system.yaml, "" if nothing
+    secrets: dict[str, bytes] = field(default_factory=dict, compare=False)   # e.g. a new cluster key
+
+    @property
+    def changes_servers(self) -> bool:
+        return any(s.steps for s in self.servers)
+
+    @property
+    def is_order(self) -> bool:
+        return all(isinstance(step, OrderAgent) for s in self.servers for step in s.steps)
+
+    def lines(self) -> list[str]:
+        """The plan as text: a heading, then per server what changes, then the checks."""
+        out = [f"Plan: {self.title}"]
+        for server in self.servers:
+            if not server.steps:
+                continue
+            out.append(f"  {server.server} ({server.address}):")
+            out.extend(f"    - {step.describe()}" for step in server.steps)
+        checks = list(self.checks) + ([self.disk_check.describe()] if self.disk_check else [])
+        if checks:
+            out.append("  Checked before anything changes:")
+            out.extend(f"    - {check}" for check in checks)
+        if self.system_change:
+            out.append(f"  System file: {self.system_change}")
+        return out
+
+    def text(self) -> str:
+        return "\n".join(self.lines())
+
+    def to_json(self) -> dict:
+        return {
+            "action": self.action,
+            "title": self.title,
+            "servers": [{"server": s.server, "address": s.address, "steps": [step.describe() for step in s.steps]}
+                        for s in self.servers if s.steps],
+            "checks": list(self.checks) + ([self.disk_check.describe()] if self.disk_check else []),
+            "system_change": self.system_change,
+        }

@@ -1,0 +1,235 @@
+"""Cluster status as the agents report it: where every LIM runs, locks, preloaded state, peers, alarms.
+
+Every member's agent is asked in parallel (`mxone-cluster-agent status --json` over SSH); a server that
+does not answer is shown as such, never guessed at. The merge is pure (`merge_status`), so the menus'
+Show status and `cluster status` print the same thing.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field, replace
+
+from mxone_maintenance.core.model import Cluster, System
+from mxone_maintenance.utility.ops.apply import agent_command
+from mxone_maintenance.utility.ops.requests import RuntimeFacts
+from mxone_maintenance.utility.remote.fleet import Fleet
+from mxone_maintenance.utility.remote.ssh import Connection, Host, SshSettings
+
+STATUS_CONNECT_S = 2.5   # a server that does not connect within this is "not answering" in this report
+
+
+@dataclass(frozen=True)
+class ServerReport:
+    """One agent's answer, or why there is none."""
+    server: str
+    reachable: bool
+    agent: dict = field(default_factory=dict)
+    error: str = ""
+
+    def running(self) -> set[int]:
+        """The LIMs this server runs by its own agent's word (its own view of where each LIM runs)."""
+        if "running" in self.agent:
+            return set(self.agent["running"])
+        return {item["lim"] for item in self.agent.get("lims", []) if item.get("where") == self.server}
+
+    def blocked(self) -> set[int]:
+        return set(self.agent.get("blocked", []))
+
+
+@dataclass(frozen=True)
+class LimRow:
+    cluster: str
+    lim: int
+    regular: str
+    runs_on: str               # server name, "nowhere", or "unknown"
+    state: str
+    lock: str
+    preloaded: str             # "" or e.g. "passive on sb1 (blocked)"
+
+
+@dataclass(frozen=True)
+class Alarm:
+    server: str
+    text: str
+    raised: str
+    cleared: str = ""
+
+
+@dataclass(frozen=True)
+class SyncRow:
+    """The last exchange-data sync of one LIM, as the standby's agent reports it."""
+    lim: int
+    when: str
+    age_s: float | None
+    ok: bool | None
+    version: str
+    state: str
+
+    def describe(self) -> str:
+        if self.ok is None:
+            return f"LIM {self.lim}: never synced ({self.state})"
+        outcome = "ok" if self.ok else "FAILED"
+        age = f"{self.age_s:.0f} s ago" if self.age_s is not None else "age unknown"
+        return f"LIM {self.lim}: last sync {outcome} {self.when} ({age}), {self.version or 'no version'}"
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    cluster: Cluster
+    rows: tuple[LimRow, ...]
+    servers: tuple[ServerReport, ...]
+    alarms: tuple[Alarm, ...]
+    syncs: tuple[SyncRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    clusters: tuple[ClusterReport, ...]
+
+    @property
+    def complete(self) -> bool:
+        return all(s.reachable for c in self.clusters for s in c.servers)
+
+    def to_json(self) -> dict:
+        return {"complete": self.complete, "clusters": [{
+            "cluster": c.cluster.name, "generation": c.cluster.generation, "failover": c.cluster.failover,
+            "fallback": c.cluster.fallback,
+            "lims": [row.__dict__ for row in c.rows],
+            "servers": [{"server": s.server, "reachable": s.reachable, "error": s.error,
+                         "peers": s.agent.get("peers", []), "generation": s.agent.get("generation")}
+                        for s in c.servers],
+            "alarms": [a.__dict__ for a in c.alarms],
+            "sync": [row.__dict__ for row in c.syncs]} for c in self.clusters]}
+
+
+def _where(lim: int, cluster: Cluster, reports: dict[str, ServerReport]) -> str:
+    holders = [name for name, r in reports.items() if lim in r.running()]
+    if holders:
+        return "+".join(sorted(holders, key=cluster.member_names.index))
+    if all(r.reachable for r in reports.values()):
+        return "nowhere"
+    return "unknown"
+
+
+def _state(lim: int, regular: str, runs_on: str, reports: dict[str, ServerReport]) -> str:
+    """The agents' own words first (they know about waiting for fallback and the like)."""
+    where = "on regular" if runs_on == regular else "on standby"
+    for name in (runs_on, regular, *reports):
+        report = reports.get(name)
+        for item in (report.agent.get("lims", []) if report else []):
+            if item.get("lim") == lim and item.get("state"):
+                # an agent speaks of itself ("running here"): say which server that is
+                return item["state"].replace("running here", f"running {where}")
+    if runs_on == "nowhere":
+        return "not served"
+    if runs_on == "unknown":
+        return "unknown (servers not answering)"
+    return "running on regular" if runs_on == regular else "running on standby"
+
+
+def _preloaded(cluster: Cluster, lim: int, reports: dict[str, ServerReport]) -> str:
+    if cluster.failover != "preloaded":
+        return ""
+    passive = [name for name, r in reports.items() if lim in r.blocked()]
+    return f"passive on {', '.join(passive)} (alias blocked)" if passive else "no passive side"
+
+
+def _clock(value: object) -> str:
+    """An agent's alarm time (seconds since the epoch) as the technician's local date and time."""
+    if isinstance(value, (int, float)) and value > 0:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
+    return str(value or "")
+
+
+def _without_name(server: str, error: str) -> str:
+    """Errors from the remote layer start with "name (address): "; the alarm line names the server already."""
+    head, sep, rest = error.partition(": ")
+    return rest if sep and head.split(" ")[0] == server else error
+
+
+def _alarms(reports: dict[str, ServerReport]) -> tuple[Alarm, ...]:
+    alarms = [Alarm(name, a.get("text", a.get("key", "?")), _clock(a.get("raised")), _clock(a.get("cleared")))
+              for name, r in reports.items() for a in r.agent.get("alarms", [])]
+    alarms += [Alarm(name, f"does not answer: {_without_name(name, r.error)}", time.strftime("%Y-%m-%d %H:%M:%S"))
+               for name, r in reports.items() if not r.reachable]
+    return tuple(alarms)
+
+
+def _syncs(cluster: Cluster, reports: dict[str, ServerReport]) -> tuple[SyncRow, ...]:
+    standby = reports.get(cluster.standby.server)
+    entries = standby.agent.get("sync", []) if standby else []
+    entries = sorted(entries, key=lambda e: e.get("lim", 0))
+    return tuple(SyncRow(e.get("lim", 0), _clock(e.get("last")), e.get("age_s"), e.get("ok"),
+                         e.get("version") or "", e.get("state", "")) for e in entries)
+
+
+def merge_status(cluster: Cluster, reports: dict[str, ServerReport]) -> ClusterReport:
+    rows = []
+    for item in cluster.lims:
+        runs_on = _where(item.lim, cluster, reports)
+        state = _state(item.lim, item.server, runs_on, reports)
+        rows.append(LimRow(cluster.name, item.lim, item.server, runs_on, state, item.lock or "-",
+                           _preloaded(cluster, item.lim, reports)))
+    return ClusterReport(cluster, tuple(rows), tuple(reports[name] for name in cluster.member_names),
+                         _alarms(reports), _syncs(cluster, reports))
+
+
+def _ask_agent(conn: Connection) -> dict:
+    return json.loads(conn.run([agent_command(), "status", "--json"], timeout=10).stdout)
+
+
+def _cluster_hosts(system: System, cluster: Cluster) -> list[Host]:
+    return [Host(name, str(system.management_address(name).ip)) for name in cluster.member_names]
+
+
+def for_status(settings: SshSettings) -> SshSettings:
+    """The settings `cluster status` and the status screen use: a server that does not connect within
+    STATUS_CONNECT_S is shown as not answering (a dead server must not hold the whole report). Checks
+    before a change keep the full timeouts: a busy standby is not refused for being slow."""
+    return replace(settings, connect_timeout=min(settings.connect_timeout, STATUS_CONNECT_S))
+
+
+def collect_status(system: System, settings: SshSettings, cluster_name: str | None = None) -> StatusReport:
+    """Ask every member's agent at once."""
+    clusters = [c for c in system.clusters if cluster_name in (None, c.name)]
+    hosts = [h for c in clusters for h in _cluster_hosts(system, c)]
+    if not hosts:
+        return StatusReport(())
+    with Fleet(hosts, settings) as fleet:
+        outcomes = fleet.each(_ask_agent)
+    reports = {name: ServerReport(name, o.ok, o.value or {}, o.error) for name, o in outcomes.items()}
+    return StatusReport(tuple(merge_status(c, {n: reports[n] for n in c.member_names}) for c in clusters))
+
+
+def runtime_facts(system: System, cluster_name: str, settings: SshSettings) -> RuntimeFacts:
+    """Which LIMs of the cluster run on its standby, as the standby's agent says (required to answer)."""
+    report = collect_status(system, settings, cluster_name).clusters[0]
+    standby = next(s for s in report.servers if s.server == report.cluster.standby.server)
+    if not standby.reachable:
+        from mxone_maintenance.utility.remote.ssh import RemoteError
+        raise RemoteError(standby.server, f"cannot tell what runs on the standby: {standby.error}")
+    return RuntimeFacts(on_standby=frozenset(standby.running()), known=True)
+
+
+def status_text(report: StatusReport) -> str:
+    if not report.clusters:
+        return "No clusters in the system."
+    blocks = []
+    for c in report.clusters:
+        lines = [f"Cluster {c.cluster.name} (generation {c.cluster.generation}, {c.cluster.failover} failover, "
+                 f"{c.cluster.fallback} fallback, standby {c.cluster.standby.server})",
+                 f"  {'LIM':<5}{'regular':<10}{'runs on':<12}{'lock':<9}state"]
+        for row in c.rows:
+            extra = f"; {row.preloaded}" if row.preloaded else ""
+            lines.append(f"  {row.lim:<5}{row.regular:<10}{row.runs_on:<12}{row.lock:<9}{row.state}{extra}")
+        lines.append("  Servers: " + ", ".join(
+            f"{s.server} {'answers' if s.reachable else 'NOT ANSWERING'}" for s in c.servers))
+        if c.syncs:
+            lines.append("  Data sync (standby):")
+            lines += [f"    {row.describe()}" for row in c.syncs]
+        active = [a for a in c.alarms if not a.cleared]
+        lines.append("  Alarms: " + ("none" if not active else ""))
+        lines += [f"    {a.server}: {a.text} (since {a.raised})" for a in active]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)

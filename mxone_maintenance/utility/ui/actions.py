@@ -1,0 +1,50 @@
+"""Action names used in the menu data -> the screen each one opens."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mxone_maintenance.utility.ui import cluster_forms, system_forms
+from mxone_maintenance.utility.ui.choices import clusters_text, servers_text
+from mxone_maintenance.utility.ui.forms import ActionEnv
+from mxone_maintenance.utility.ui.screens import Screen, TextScreen
+from mxone_maintenance.utility.ui.status_screen import StatusScreen
+from mxone_maintenance.utility.ui.worker import Runtime
+
+Factory = Callable[[ActionEnv, Runtime], Screen]
+EXIT = "exit"
+
+
+def _status(env: ActionEnv, runtime: Runtime) -> Screen:
+    def collect():
+        from mxone_maintenance.utility.ops.status import (  # paramiko loads only here, in the worker
+            collect_status,
+            for_status,
+        )
+        return collect_status(env.system, for_status(env.ssh_settings()))
+    return StatusScreen(collect, runtime)
+
+
+def _form(cls) -> Factory:
+    return lambda env, _runtime: cls(env)
+
+
+ACTIONS: dict[str, Factory] = {
+    "list_clusters": lambda env, _rt: TextScreen("List all clusters", clusters_text(env.system)),
+    "show_status": _status,
+    "create_cluster": _form(cluster_forms.CreateClusterForm),
+    "change_cluster": _form(cluster_forms.ChangeClusterForm),
+    "preload_cluster": _form(cluster_forms.PreloadForm),
+    "add_lim": _form(cluster_forms.AddLimForm),
+    "remove_lim": _form(cluster_forms.RemoveLimForm),
+    "delete_cluster": _form(cluster_forms.DeleteClusterForm),
+    "fallback_lim": _form(cluster_forms.FallbackForm),
+    "lock_lim": _form(cluster_forms.LockForm),
+    "unlock_lim": _form(cluster_forms.UnlockForm),
+    "sync_cluster": _form(cluster_forms.SyncForm),
+    "list_servers": lambda env, _rt: TextScreen("List servers in system", servers_text(env.system)),
+    "add_server": _form(system_forms.AddServerForm),
+    "remove_server": _form(system_forms.RemoveServerForm),
+    "list_standby": lambda env, _rt: TextScreen("List standby servers", servers_text(env.system, ("standby",))),
+    "add_standby": _form(system_forms.AddStandbyForm),
+    "remove_standby": _form(system_forms.RemoveStandbyForm),
+}

@@ -1,0 +1,308 @@
+"""The application: a stack of screens (menus cascade as boxes, Esc closes one level), the header and
+the key footer, and the wiring of screen signals: form -> plan -> apply (in a worker) -> result.
+
+`run_menus(session)` is what `mxone_maintenance` without a subcommand runs. Nothing here talks to a
+server before the technician asks for something: SSH happens only in worker threads.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import urwid
+
+from mxone_maintenance.core.config import files
+from mxone_maintenance.core.model import System
+from mxone_maintenance.utility.ui.actions import ACTIONS, EXIT
+from mxone_maintenance.utility.ui.availability import SystemOrError
+from mxone_maintenance.utility.ui.forms import ActionEnv
+from mxone_maintenance.utility.ui.keys import Command, command_for, footer_text, split_meta
+from mxone_maintenance.utility.ui.menu_screen import MenuScreen
+from mxone_maintenance.utility.ui.menu_tree import ROOT_MENU, Menu, MenuDataError, MenuItem, load_tree
+from mxone_maintenance.utility.ui.palette import PALETTE
+from mxone_maintenance.utility.ui.screens import (
+    HelpScreen,
+    NoticeScreen,
+    PlanScreen,
+    ProgressScreen,
+    Proposal,
+    QuestionScreen,
+    ResultScreen,
+    Screen,
+)
+from mxone_maintenance.utility.ui.terminal import SessionLog, leave_process, ui_log_path
+from mxone_maintenance.utility.ui.worker import InlineRuntime, LoopRuntime, Runtime
+
+PRODUCT = "MX-ONE maintenance"
+
+
+class SystemSource:
+    """The system file, read again only when it changed on disk.
+
+    A problem comes back as one short line that fits a menu box (the file named by its base name, e.g.
+    "System file system.yaml: no such file"); `detail` keeps the full message with the whole path for the
+    notice shown at start."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._key: object = object()
+        self._value: SystemOrError = ""
+        self.detail = ""
+
+    def __call__(self) -> SystemOrError:
+        try:
+            stat = self.path.stat()
+            key: object = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        except OSError:
+            key = None
+        if key != self._key:
+            try:
+                self._value = files.load_system(self.path)
+            except files.FileError as err:
+                self.detail = f"System file: {err}"
+                self._value = f"System file {str(err).replace(str(self.path), self.path.name, 1)}"
+            self._key = key
+        return self._value
+
+
+class Desk(urwid.WidgetWrap):
+    """The body: tells the app its size so boxes are laid out for the real screen."""
+
+    def __init__(self, on_size: Callable[[tuple[int, int]], None]) -> None:
+        self.placeholder = urwid.WidgetPlaceholder(urwid.SolidFill(" "))
+        self._on_size = on_size
+        super().__init__(self.placeholder)
+
+    def render(self, size, focus: bool = False):
+        self._on_size(size)
+        return super().render(size, focus)
+
+
+class App:
+    def __init__(self, session, runtime: Runtime | None = None, tree: dict[str, Menu] | None = None) -> None:
+        self.session = session
+        self.runtime: Runtime = runtime or InlineRuntime()
+        self.tree = tree or load_tree()
+        self.system = SystemSource(session.system_file)
+        self.stack: list[Screen] = []
+        self.size = (80, 22)
+        self.exited = False
+        self.exit: Callable[[], None] = self._mark_exited
+        self.header = urwid.Text("", wrap="ellipsis")
+        self.footer = urwid.Text("")
+        self.note = ""
+        self.log_file: Path | None = None
+        self.desk = Desk(self._resized)
+        self.root = urwid.Frame(urwid.AttrMap(self.desk, "background"),
+                                header=urwid.AttrMap(self.header, "header"),
+                                footer=urwid.AttrMap(self.footer, "footer"))
+        self.push(MenuScreen(self.tree[ROOT_MENU], self.system))
+        problem = self.system()
+        if isinstance(problem, str):
+            self.push(NoticeScreen("Cannot read the system file", self.system.detail or problem))
+
+    # ---------------------------------------------------------------- the stack
+    @property
+    def top(self) -> Screen:
+        return self.stack[-1]
+
+    def push(self, screen: Screen) -> None:
+        if "back" in screen.signals:
+            urwid.connect_signal(screen, "back", lambda *_: self.pop())
+        for name, handler in self._signal_handlers().items():
+            if name in screen.signals:
+                urwid.connect_signal(screen, name, handler)
+        self.stack.append(screen)
+        self.note = ""
+        self.redraw()
+
+    def _signal_handlers(self) -> dict[str, Callable]:
+        return {"open": self._open, "plan": self._show_plan, "apply": self._apply, "close": self._close_result}
+
+    def pop(self) -> None:
+        if len(self.stack) > 1:
+            self.stack.pop().closing()
+        if isinstance(self.top, MenuScreen):
+            self.top.refresh()
+        self.note = ""
+        self.redraw()
+
+    def pop_to_menu(self) -> None:
+        while len(self.stack) > 1 and not isinstance(self.top, MenuScreen):
+            self.stack.pop().closing()
+        if isinstance(self.top, MenuScreen):
+            self.top.refresh()
+        self.redraw()
+
+    # ---------------------------------------------------------------- drawing
+    def _resized(self, size: tuple[int, int]) -> None:
+        if size != self.size:
+            self.size = size
+            self._compose()
+
+    def redraw(self) -> None:
+        crumbs = [s.title for s in self.stack[1:] if s.title]
+        self.header.set_text(" " + " › ".join([PRODUCT, *crumbs]))
+        keys = footer_text(self.top.context)
+        self.footer.set_text(f" {self.note}" if self.note else f" {keys}")
+        self._compose()
+
+    def _compose(self) -> None:
+        cols, rows = self.size
+        start = max((i for i, s in enumerate(self.stack) if not s.overlay), default=0)
+        widget: urwid.Widget = urwid.SolidFill(" ")
+        for screen in self.stack[start:]:
+            box = urwid.AttrMap(urwid.LineBox(screen, title=screen.title), "box")
+            if not screen.overlay:
+                widget = box
+                continue
+            width, height = screen.box_size(cols, rows)
+            if isinstance(screen, MenuScreen):
+                left = min(1 + 4 * screen.level, max(0, cols - width))
+                top = min(2 * screen.level, max(0, rows - height))
+                widget = urwid.Overlay(box, widget, "left", width, "top", height, left=left, top=top)
+            else:
+                widget = urwid.Overlay(box, widget, "center", width, "middle", height)
+        self.desk.placeholder.original_widget = widget
+
+    # ---------------------------------------------------------------- keys
+    def keypress(self, size, key: str) -> str | None:
+        """Headless driving: the same path as the main loop (widgets first, then the app's commands)."""
+        rest: str | None = None
+        for one in split_meta([key]):
+            rest = self.root.keypress(size, one)
+            if rest is not None and self.unhandled(rest):
+                rest = None
+        return rest
+
+    def unhandled(self, key: str) -> bool:
+        handler = {Command.BACK: self.back, Command.BACKSPACE_BACK: self.back, Command.QUIT: self.quit,
+                   Command.HELP: self.help}.get(
+            command_for(key, self.top.context))
+        if handler is None:
+            return False
+        handler()
+        return True
+
+    def back(self) -> None:
+        if self.top.busy:
+            self.note = "A change is being applied: wait for the result."
+            self.redraw()
+            return
+        self.pop()
+
+    def help(self) -> None:
+        if not isinstance(self.top, HelpScreen):
+            self.push(HelpScreen())
+
+    def quit(self) -> None:
+        if not any(s.busy for s in self.stack):
+            self.exit()
+            return
+        if isinstance(self.top, QuestionScreen):
+            return
+        question = QuestionScreen("Leave?", "A change is being applied to the servers. Leaving now may leave it "
+                                            "half done. Leave anyway?", yes="Leave anyway", no="Stay")
+        urwid.connect_signal(question, "no", lambda *_: self.pop())
+        urwid.connect_signal(question, "yes", lambda *_: self.exit())
+        self.push(question)
+
+    def _mark_exited(self) -> None:
+        self.exited = True
+
+    # ---------------------------------------------------------------- actions
+    def env(self, system: System) -> ActionEnv:
+        from mxone_maintenance.utility.cli import _new_key
+        return ActionEnv(system=system, paths=self.session.paths, system_file=Path(self.session.system_file),
+                         ssh_settings=self.session.ssh_settings, new_key=_new_key)
+
+    def _open(self, menu: MenuScreen, item: MenuItem) -> None:
+        if item.menu:
+            self.push(MenuScreen(self.tree[item.menu], self.system, level=menu.level + 1))
+            return
+        if item.action == EXIT:
+            self.quit()
+            return
+        system = self.system()
+        if isinstance(system, str):
+            menu.message.set_text(system)
+            return
+        self.push(ACTIONS[item.action](self.env(system), self.runtime))
+
+    def _show_plan(self, form: Screen, proposal: Proposal) -> None:
+        self.push(PlanScreen(form.title, proposal))
+
+    def _apply(self, plan_screen: PlanScreen, proposal: Proposal) -> None:
+        title = plan_screen.action_title
+        progress = ProgressScreen(title, [s.server for s in proposal.plan.servers if s.steps])
+        self.push(progress)
+        session, runtime = self.session, self.runtime
+        stage = {"changing": False}
+
+        def report(server: str, message: str) -> None:          # called from apply's threads
+            runtime.post(lambda: progress.update(server, message))
+
+        def job():
+            plan = proposal.prepare() if proposal.prepare else proposal.plan
+            from mxone_maintenance.utility.ops.apply import apply_plan  # paramiko loads only here
+            stage["changing"] = True
+            return apply_plan(plan, session.paths, Path(session.system_file), session.ssh_settings(), report)
+
+        def done(result) -> None:
+            progress.busy = False
+            self._show_result(title, result.ok, result.message, result.per_server, result.failed_server)
+
+        def failed(err: BaseException) -> None:
+            progress.busy = False
+            tail = ("the change may be incomplete: look at Show status" if stage["changing"]
+                    else "nothing was changed")
+            self._show_result(title, False, f"{err}; {tail}", {}, getattr(err, "host", None))
+
+        runtime.submit(job, done, failed)
+
+    def _show_result(self, title: str, ok: bool, message: str, per_server: dict, failed_server) -> None:
+        if isinstance(self.top, QuestionScreen):
+            self.stack.pop()
+        if isinstance(self.top, ProgressScreen):
+            self.stack.pop()
+        server = getattr(failed_server, "name", failed_server)
+        self.push(ResultScreen(title, ok, message, per_server, server))
+
+    def _close_result(self, *_args) -> None:
+        self.pop_to_menu()
+
+    def show_error(self, err: BaseException) -> None:
+        """An unexpected error (a bug) in a screen's callback: one line in the footer, the details logged."""
+        where = f" (details in {self.log_file})" if self.log_file else ""
+        self.note = f"Unexpected error: {type(err).__name__}: {err}{where}"
+        self.redraw()
+
+
+def run_menus(session) -> int:
+    """Open the menus; returns the exit code (0; 1 when the menus cannot be shown).
+
+    While they are open, logging and stderr go to the session's UI log (nothing draws over the screen);
+    on leaving, threads still asking servers do not hold the process (see terminal.leave_process)."""
+    try:
+        app = App(session)
+    except MenuDataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    loop = urwid.MainLoop(app.root, PALETTE, unhandled_input=app.unhandled, handle_mouse=False,
+                          input_filter=lambda keys, _raw: split_meta(keys))
+    app.runtime = LoopRuntime(loop, on_error=app.show_error)
+
+    def leave() -> None:
+        raise urwid.ExitMainLoop()
+
+    app.exit = leave
+    code = 0
+    with SessionLog(ui_log_path(session.paths)) as log:
+        app.log_file = log.used if log.used != Path(os.devnull) else None
+        try:
+            loop.run()
+        except KeyboardInterrupt:
+            code = 1
+    return leave_process(code)

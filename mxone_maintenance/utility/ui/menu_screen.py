@@ -1,0 +1,119 @@
+"""A menu drawn from the menu data: numbered items, hotkeys, and the reason an item cannot be used now."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import urwid
+
+from mxone_maintenance.utility.ui.availability import SystemOrError, reason_unavailable
+from mxone_maintenance.utility.ui.keys import ITEM_DIGITS, Command, command_for
+from mxone_maintenance.utility.ui.menu_tree import Menu, MenuItem
+from mxone_maintenance.utility.ui.screens import Screen
+
+
+class MenuRow(urwid.WidgetWrap):
+    """`1  List all clusters` — dimmed when it cannot be used now."""
+
+    def __init__(self, number: int, item: MenuItem) -> None:
+        self.item = item
+        digit = ITEM_DIGITS[number] if number < len(ITEM_DIGITS) else " "
+        self.text = urwid.Text(f"{digit}  {item.label}")
+        self.attr = urwid.AttrMap(self.text, "item", "item focus")
+        super().__init__(self.attr)
+
+    def selectable(self) -> bool:
+        return True
+
+    def keypress(self, size, key: str):
+        return key
+
+    def set_available(self, available: bool) -> None:
+        self.attr.set_attr_map({None: "item" if available else "item off"})
+        self.attr.set_focus_map({None: "item focus" if available else "item off focus"})
+
+
+class MenuScreen(Screen):
+    """Emits `open` with the chosen MenuItem when it can be used; otherwise shows why not."""
+    signals = ["open"]
+    context = "menu"
+
+    def __init__(self, menu: Menu, system: Callable[[], SystemOrError], level: int = 0) -> None:
+        self.menu = menu
+        self.title = menu.title
+        self.overlay = True
+        self.level = level
+        self._system = system
+        self.entries = [MenuRow(i, item) for i, item in enumerate(menu.items)]
+        self.walker = urwid.SimpleFocusListWalker(self.entries)
+        self.message = urwid.Text("")
+        self.listbox = urwid.ListBox(self.walker)
+        urwid.connect_signal(self.walker, "modified", self._focus_moved)
+        pile = urwid.Pile([self.listbox, ("pack", urwid.Divider("─")),
+                           ("pack", urwid.AttrMap(self.message, "warning"))])
+        super().__init__(pile)
+        self.refresh()
+
+    # ---------------------------------------------------------------- state
+    def refresh(self) -> None:
+        """Look at the system again (after a change) and dim what cannot be used."""
+        system = self._system()
+        for row in self.entries:
+            row.set_available(reason_unavailable(row.item.available, system) is None)
+        self._focus_moved()
+
+    def reason(self, index: int) -> str | None:
+        return reason_unavailable(self.entries[index].item.available, self._system())
+
+    @property
+    def focus_index(self) -> int:
+        return self.walker.focus or 0
+
+    def _focus_moved(self) -> None:
+        reason = self.reason(self.focus_index) if self.entries else None
+        self.message.set_text(reason or "")
+
+    # ---------------------------------------------------------------- keys
+    def keypress(self, size, key: str):
+        rest = super().keypress(size, key)
+        if rest is None:
+            return None
+        command = command_for(rest, self.context)
+        handler = self._handlers().get(command)
+        if handler is None:
+            return rest
+        handler(rest)
+        return None
+
+    def _handlers(self) -> dict[Command, Callable[[str], None]]:
+        return {Command.ACTIVATE: lambda _k: self.activate(self.focus_index),
+                Command.ITEM_NUMBER: self._by_number,
+                Command.ITEM_LETTER: self._by_letter}
+
+    def _by_number(self, key: str) -> None:
+        index = ITEM_DIGITS.index(key)
+        if index < len(self.entries):
+            self.activate(index)
+
+    def _by_letter(self, key: str) -> None:
+        matches = [i for i, row in enumerate(self.entries) if row.item.label[:1].lower() == key.lower()]
+        if not matches:
+            return
+        if len(matches) == 1:
+            self.activate(matches[0])
+            return
+        following = [i for i in matches if i > self.focus_index]
+        self.walker.set_focus((following or matches)[0])
+
+    def activate(self, index: int) -> None:
+        self.walker.set_focus(index)
+        reason = self.reason(index)
+        if reason:
+            self.message.set_text(reason)
+            return
+        self._emit("open", self.entries[index].item)
+
+    # ---------------------------------------------------------------- layout
+    def box_size(self, cols: int, rows: int) -> tuple[int, int]:
+        width = min(cols, max(len(item.label) for item in self.menu.items) + 8, 56)
+        width = max(width, min(cols, 52))
+        return width, min(rows, len(self.entries) + 5)

@@ -1,0 +1,196 @@
+"""Screens the application stacks: the base class, and the plain ones (text, plan, progress, result,
+help, question). Screens never reach into the application; they emit signals it connects to (toot style).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import urwid
+
+from mxone_maintenance.utility.ui.fields import button_row
+from mxone_maintenance.utility.ui.keys import help_lines
+
+
+class Screen(urwid.WidgetWrap):
+    """One level of the stack. `context` picks the key bindings and footer; an `overlay` screen is drawn
+    as a box over the one below (`box_size`), others fill the body."""
+    title = ""
+    context = "view"
+    overlay = False
+    busy = False                          # True while a change is being applied (q asks, Esc waits)
+
+    def box_size(self, cols: int, rows: int) -> tuple[int, int]:
+        return cols, rows
+
+    def closing(self) -> None:
+        """Called when the screen leaves the stack (stop timers)."""
+
+
+class Line(urwid.Text):
+    """A line of text the focus can rest on, so ↑↓ scroll a long text."""
+    _selectable = True
+
+    def keypress(self, size, key: str):
+        return key
+
+
+class Focusable(urwid.WidgetWrap):
+    """A row of a table the focus can rest on (it takes no keys), so ↑↓ scroll a long table."""
+
+    def selectable(self) -> bool:
+        return True
+
+    def keypress(self, size, key: str):
+        return key
+
+
+def text_rows(text: str, cols: int) -> int:
+    """How many rows TEXT takes wrapped at COLS (a box is sized by it: borders, divider, buttons extra)."""
+    return urwid.Text(text).rows((max(cols, 1),))
+
+
+def text_and_buttons(lines: Sequence, buttons: urwid.Widget, note: urwid.Widget | None = None) -> urwid.Pile:
+    """Text from its first line (↑↓ PgUp PgDn scroll it) above buttons that keep the focus."""
+    body = urwid.ListBox(urwid.SimpleFocusListWalker([Line(line) for line in lines] or [Line("")]))
+    rows: list = [body, ("pack", urwid.Divider())]
+    rows += [("pack", note)] if note is not None else []
+    rows.append(("pack", buttons))
+    pile = urwid.Pile(rows)
+    pile.focus_position = len(rows) - 1
+    return pile
+
+
+class TextScreen(Screen):
+    """Text to read (List all clusters, ...), and a Back button."""
+    signals = ["back"]
+
+    def __init__(self, title: str, text: str) -> None:
+        self.title = title
+        back = button_row([("Back", lambda: self._emit("back"))])
+        super().__init__(text_and_buttons(text.splitlines(), back))
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What a form proposes: the plan to show, and (if the real plan needs the servers, e.g. the
+    cluster key or what runs on the standby) how to make it again in the worker right before applying."""
+    plan: object                                   # ops.plan.Plan
+    prepare: Callable[[], object] | None = None    # -> Plan; may use SSH; runs off the UI thread
+
+
+class PlanScreen(Screen):
+    """The plan, and an explicit choice: Apply or Back."""
+    signals = ["apply", "back"]
+
+    def __init__(self, title: str, proposal: Proposal) -> None:
+        self.title = "Plan"
+        self.action_title = title
+        self.proposal = proposal
+        lines = [("plan title" if i == 0 else "body", line) for i, line in enumerate(proposal.plan.lines())]
+        buttons = button_row([("Apply", lambda: self._emit("apply", proposal)), ("Back", lambda: self._emit("back"))])
+        note = urwid.Text(("hint", "Nothing has changed yet. Apply makes these changes."))
+        super().__init__(text_and_buttons(lines, buttons, note))
+
+
+class ProgressScreen(Screen):
+    """One line per server, updated while the plan is applied in a worker thread."""
+    signals = ["finished"]
+
+    def __init__(self, title: str, servers: Sequence[str]) -> None:
+        self.title = "Applying"
+        self.busy = True
+        self.heading = urwid.Text(("busy", "Applying… do not leave until the result is shown."))
+        self._rows: dict[str, urwid.Text] = {}
+        self.walker = urwid.SimpleFocusListWalker([self.heading, urwid.Divider()])
+        for server in servers:
+            self._row(server).set_text(f"{server:<12} waiting")
+        super().__init__(urwid.ListBox(self.walker))
+
+    def _row(self, server: str) -> urwid.Text:
+        if server not in self._rows:
+            self._rows[server] = urwid.Text("")
+            self.walker.append(self._rows[server])
+        return self._rows[server]
+
+    def update(self, server: str, message: str) -> None:
+        self._row(server).set_text(f"{server:<12} {message}")
+
+    def finish(self, result) -> None:
+        self.busy = False
+        self._emit("finished", result)
+
+
+class ResultScreen(Screen):
+    """Done, or FAILED naming the server (and saying "nothing was changed" where that is so)."""
+    signals = ["close"]
+
+    def __init__(self, title: str, ok: bool, message: str, per_server: dict[str, str] | None = None,
+                 failed_server: str | None = None) -> None:
+        self.title = "Result"
+        self.ok = ok
+        if ok:
+            head = ("done", f"Done: {message}")
+        else:
+            where = f" on {failed_server}" if failed_server and failed_server not in message else ""
+            head = ("failed", f"FAILED{where}: {message}")
+        rows: list = [head, ""] + [f"  {server}: {state}" for server, state in (per_server or {}).items()]
+        super().__init__(text_and_buttons(rows, button_row([("OK", lambda: self._emit("close"))])))
+
+
+class HelpScreen(Screen):
+    """Every key binding, generated from the key table."""
+    signals = ["back"]
+    title = "Keys"
+    overlay = True
+
+    def __init__(self) -> None:
+        rows: list = [Focusable(urwid.Columns([(15, urwid.Text(("key", keys))), urwid.Text(f"{what} ({where})")]))
+                      for keys, what, where in help_lines()]
+        self._rows = len(rows)
+        rows += [urwid.Divider(), urwid.Text(("hint", "Esc closes this help."))]
+        super().__init__(urwid.ListBox(urwid.SimpleFocusListWalker(rows)))
+
+    def box_size(self, cols: int, rows: int) -> tuple[int, int]:
+        return min(cols, 76), min(rows, self._rows * 2 + 4)
+
+
+class QuestionScreen(Screen):
+    """A yes/no question in a box (e.g. leave while a change is applied)."""
+    signals = ["yes", "no"]
+    overlay = True
+
+    def __init__(self, title: str, question: str, yes: str, no: str) -> None:
+        self.title = title
+        self._question = question
+        buttons = button_row([(no, lambda: self._emit("no")), (yes, lambda: self._emit("yes"))])
+        pile = urwid.Pile([urwid.Text(question), urwid.Divider(), buttons])
+        pile.focus_position = 2
+        super().__init__(urwid.Filler(pile, valign="top"))
+
+    def box_size(self, cols: int, rows: int) -> tuple[int, int]:
+        width = min(cols, 64)
+        return width, min(rows, text_rows(self._question, width - 2) + 4)
+
+
+def clock() -> str:
+    return time.strftime("%H:%M:%S")
+
+
+class NoticeScreen(Screen):
+    """Something the technician must read first (e.g. the system file cannot be read), and OK."""
+    signals = ["back"]
+    overlay = True
+
+    def __init__(self, title: str, text: str) -> None:
+        self.title = title
+        self._text = text
+        ok = button_row([("OK", lambda: self._emit("back"))])
+        pile = urwid.Pile([urwid.Text(("error", text)), urwid.Divider(), ok])
+        pile.focus_position = 2
+        super().__init__(urwid.Filler(pile, valign="top"))
+
+    def box_size(self, cols: int, rows: int) -> tuple[int, int]:
+        width = min(cols, 76)
+        return width, min(rows, text_rows(self._text, width - 2) + 4)

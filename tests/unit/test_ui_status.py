@@ -1,0 +1,73 @@
+"""Show status: the table from a report, the header times, refresh every 3 s in the worker."""
+from __future__ import annotations
+
+from ipaddress import IPv4Interface
+
+from mxone_maintenance.core.model import Cluster, ClusterLim, StandbyRef
+from mxone_maintenance.utility.ops.status import ServerReport, StatusReport, merge_status
+from mxone_maintenance.utility.ui.status_screen import StatusScreen
+from mxone_maintenance.utility.ui.worker import InlineRuntime
+
+CLUSTER = Cluster(name="c1", standby=StandbyRef("sb1", IPv4Interface("10.77.0.20/24")), lims=(
+    ClusterLim(1, "lim1", IPv4Interface("10.77.0.111/24"), IPv4Interface("10.77.0.11/24")),
+    ClusterLim(2, "lim2", IPv4Interface("10.77.0.112/24"), IPv4Interface("10.77.0.12/24"), lock="regular")))
+
+
+def report(lim1_on: str = "lim1", sb1_up: bool = True) -> StatusReport:
+    agents = {"lim1": {"running": [1] if lim1_on == "lim1" else []}, "lim2": {"running": [2]},
+              "sb1": {"running": [1] if lim1_on == "sb1" else [],
+                      "alarms": [{"text": "LIM 1 is running on standby server", "raised": "12:00:00"}]
+                      if lim1_on == "sb1" else []}}
+    reports = {name: ServerReport(name, True, agent) for name, agent in agents.items()}
+    if not sb1_up:
+        reports["sb1"] = ServerReport("sb1", False, {}, "timed out")
+    return StatusReport((merge_status(CLUSTER, reports),))
+
+
+def text(widget, size=(80, 24)) -> str:
+    return "\n".join(row.decode() for row in widget.render(size, focus=True).text)
+
+
+def test_table_shows_where_each_lim_runs_lock_servers_and_alarms():
+    runtime = InlineRuntime()
+    screen = StatusScreen(lambda: report("sb1"), runtime)
+    shown = text(screen)
+    assert "updated " in shown
+    assert "Cluster c1: generation 1, normal failover, automatic fallback, standby sb1" in shown
+    assert "1    lim1      sb1" in shown
+    assert "2    lim2      lim2        regular" in shown
+    assert "Servers answering: lim1 yes, lim2 yes, sb1 yes" in shown
+    assert "sb1: LIM 1 is running on standby server (since 12:00:00)" in shown
+
+
+def test_refreshes_itself_and_says_so_while_collecting():
+    runtime = InlineRuntime()
+    reports = iter([report(), report(sb1_up=False)])
+    screen = StatusScreen(lambda: next(reports), runtime)
+    assert [seconds for seconds, _fn in runtime.timers] == [3.0]
+    assert "sb1 yes" in text(screen)
+    runtime.fire_timers()
+    assert "sb1 NO" in text(screen) and "sb1: does not answer: timed out" in text(screen)
+    screen.closing()
+    assert runtime.timers == []
+
+
+def test_refreshing_shown_while_the_worker_runs():
+    class Held(InlineRuntime):
+        def submit(self, job, done, failed):
+            self.pending = (job, done)
+
+    runtime = Held()
+    screen = StatusScreen(report, runtime)
+    assert "refreshing…" in text(screen)
+    assert "Asking the cluster agents" in text(screen)
+    job, done = runtime.pending
+    done(job())
+    assert "refreshing…" not in text(screen)
+
+
+def test_a_failed_refresh_is_a_line_not_a_crash():
+    def broken():
+        raise OSError("no route to host")
+    screen = StatusScreen(broken, InlineRuntime())
+    assert "refresh failed: no route to host" in text(screen)
