@@ -11,7 +11,7 @@ Use it from a test module::
         with sshd_server.running(tmp_path_factory.mktemp("sshd")) as s:
             yield s
 
-or take the ready ``sshd`` fixture (``from sshd_server import sshd``). Without root (or without
+or take the ready ``sshd`` fixture (``from helpers.sshd_server import sshd``). Without root (or without
 /usr/sbin/sshd) the tests are skipped with the reason; with ``CI=true`` they fail instead.
 """
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import sshd_server
+from helpers import sshd_server
 
 from mxone_maintenance.utility.remote.fleet import Fleet, Outcome
 from mxone_maintenance.utility.remote.ssh import Connection, Host, RemoteError, SshSettings

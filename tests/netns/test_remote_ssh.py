@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sshd_server
+from helpers import sshd_server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

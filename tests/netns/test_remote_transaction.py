@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import sshd_server
+from helpers import sshd_server
 
 from mxone_maintenance.utility.remote import transaction
 from mxone_maintenance.utility.remote.fleet import Fleet
