@@ -16,8 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from mxone_maintenance.agent import alarm_keys
 from mxone_maintenance.agent import state as st
-from mxone_maintenance.agent.datasync import CLOCK_ALARM_PREFIX, DataSyncScheduler, order_outlook
+from mxone_maintenance.agent.datasync import DataSyncScheduler, order_outlook
 from mxone_maintenance.agent.decide import decide, preprobe_lead
 from mxone_maintenance.agent.effects import Addresses, Firewall, Neighbours, Service
 from mxone_maintenance.agent.heartbeat import Heartbeat
@@ -27,11 +28,6 @@ from mxone_maintenance.core.paths import Paths
 
 log = logging.getLogger("mxone-cluster-agent")
 
-# Alarm keys the daemon owns (decide() owns the others, see decide.py).
-CONFIG_ALARM = "config-invalid"
-KEY_ALARM = "cluster-key"
-SYNC_ALARM = "sync-failed"
-DAEMON_ALARMS_PREFIXES = (CONFIG_ALARM, KEY_ALARM, SYNC_ALARM, "effect:", "not-member", CLOCK_ALARM_PREFIX)
 CLEARED_KEPT = 50
 
 
@@ -160,7 +156,7 @@ class AlarmBook:
         log.warning("ALARM cleared: %s", alarm.text)
 
     def keys_owned_by_decide(self) -> frozenset[str]:
-        return frozenset(k for k in self.active if not k.startswith(DAEMON_ALARMS_PREFIXES))
+        return frozenset(k for k in self.active if not alarm_keys.owned_by_runtime(k))
 
     def as_list(self) -> list[dict]:
         items = list(self.active.values()) + list(reversed(self.cleared))
@@ -343,15 +339,15 @@ class Agent:
             if self.config is not None:
                 log.warning("%s is gone: idle", self.paths.cluster_file)
             self.drop_config("no cluster config")
-            self.alarms.clear(CONFIG_ALARM)
+            self.alarms.clear(alarm_keys.CONFIG)
             return
         try:
             loaded = files.load_cluster(self.paths.cluster_file)
         except (files.FileError, OSError) as exc:
-            self.alarms.raise_(CONFIG_ALARM, f"Invalid cluster config, keeping generation "
+            self.alarms.raise_(alarm_keys.CONFIG, f"Invalid cluster config, keeping generation "
                                              f"{self.config.generation if self.config else '(none)'}: {exc}")
             return
-        self.alarms.clear(CONFIG_ALARM)
+        self.alarms.clear(alarm_keys.CONFIG)
         if self.config is not None and loaded.generation < self.config.generation:
             log.warning("ignored %s: generation %d is older than the active %d", self.paths.cluster_file,
                         loaded.generation, self.config.generation)
@@ -359,9 +355,9 @@ class Agent:
         try:
             key = read_key(self.paths.cluster_key)
         except (OSError, ValueError) as exc:
-            self.alarms.raise_(KEY_ALARM, f"Cluster key unusable: {getattr(exc, 'strerror', None) or exc}")
+            self.alarms.raise_(alarm_keys.CLUSTER_KEY, f"Cluster key unusable: {getattr(exc, 'strerror', None) or exc}")
             return
-        self.alarms.clear(KEY_ALARM)
+        self.alarms.clear(alarm_keys.CLUSTER_KEY)
         self.use_config(loaded, key)
 
     def use_config(self, config: Cluster, key: bytes) -> None:
@@ -389,10 +385,10 @@ class Agent:
         self.peers = {name: view for name, view in self.peers.items() if name in members}
         self.config = config
         if self.node not in config.member_names:
-            self.alarms.raise_("not-member", f"This server ({self.node}) is not a member of cluster "
+            self.alarms.raise_(alarm_keys.NOT_MEMBER, f"This server ({self.node}) is not a member of cluster "
                                              f"{config.name}: idle")
         else:
-            self.alarms.clear("not-member")
+            self.alarms.clear(alarm_keys.NOT_MEMBER)
 
     def drop_config(self, note: str) -> None:
         self.close_channel()
@@ -588,22 +584,13 @@ class Agent:
             self.syncs.start(key, job)
             outcome = self.syncs.outcome(key)  # already there when jobs run inline (tests)
         if outcome is not None and not outcome.ok and not outcome.waiting:
-            self.alarms.raise_(SYNC_ALARM, f"Standby cluster has failed to synchronize data: LIM "
-                                           f"{action.lim} with {action.server}: {outcome.error}")
+            self.alarms.raise_(alarm_keys.sync(action.lim), f"{alarm_keys.SYNC_TEXT}: LIM "
+                                                            f"{action.lim} with {action.server}: {outcome.error}")
         elif outcome is not None and outcome.ok:
-            self.alarms.clear(SYNC_ALARM)
+            self.alarms.clear(alarm_keys.sync(action.lim))
         if not standby:
             return True
         return outcome is not None and outcome.ok and now - outcome.at < SYNC_FRESH_S
-
-    def run_sync(self, job: Callable[[], None]) -> bool:
-        try:
-            job()
-        except Exception as exc:  # noqa: BLE001
-            self.alarms.raise_(SYNC_ALARM, f"Standby cluster has failed to synchronize data: {exc}")
-            return False
-        self.alarms.clear(SYNC_ALARM)
-        return True
 
     def owner_of(self, mac: str | None) -> str | None:
         """Which cluster server a MAC belongs to (peers announce theirs in heartbeats)."""

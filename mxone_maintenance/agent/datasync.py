@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from mxone_maintenance.agent import alarm_keys
 from mxone_maintenance.core.contracts import xdata
 from mxone_maintenance.core.contracts.xdata import MAX_CLOCK_SKEW_S, Role
 from mxone_maintenance.core.model import Cluster
@@ -49,11 +50,6 @@ MAX_PARALLEL = 2             # rsyncs at once (a standby with ten regulars does 
 SKEW_SAMPLES = 15
 RELOAD_TIMEOUT_S = 60.0
 XDATA_FLAG = "xdata"
-# Alarm keys. Both prefixes are the daemon's own (daemon.DAEMON_ALARMS_PREFIXES), so decide() leaves
-# them alone; "sync-failed" is daemon.SYNC_ALARM (not imported: the daemon imports this module).
-SYNC_ALARM_PREFIX = "sync-failed:lim"
-SYNC_ALARM_TEXT = "Standby cluster has failed to synchronize data"
-CLOCK_ALARM_PREFIX = "clock:"
 
 
 # --- values --------------------------------------------------------------------------------------------
@@ -224,12 +220,8 @@ def io_timeout_for(detect_s: float) -> int:
     return int(min(30, max(5, round(2 * detect_s))))
 
 
-def sync_alarm_key(lim: int) -> str:
-    return f"{SYNC_ALARM_PREFIX}{lim}"
-
-
 def sync_alarm_text(last: LastSync, pair: Pair) -> str:
-    return f"{SYNC_ALARM_TEXT}: LIM {pair.lim} with {pair.peer}: {last.error or 'unknown error'}"
+    return f"{alarm_keys.SYNC_TEXT}: LIM {pair.lim} with {pair.peer}: {last.error or 'unknown error'}"
 
 
 def status_entry(state: PairState, now: float) -> dict:
@@ -403,14 +395,14 @@ class DataSyncScheduler:
         wanted = set(pairs_of(config, self.node))
         for pair in set(self.books) - wanted:
             del self.books[pair]
-            alarms.clear(sync_alarm_key(pair.lim))
+            alarms.clear(alarm_keys.sync(pair.lim))
         for pair in wanted - set(self.books):
             self.books[pair] = PairBook()
         members = set(config.member_names)
         for name in [n for n in self.samples if n not in members]:
             del self.samples[name]
             self.peer_stamps.pop(name, None)
-            alarms.clear(CLOCK_ALARM_PREFIX + name)
+            alarms.clear(alarm_keys.clock(name))
         self.next_poll = 0.0
 
     def poll_local(self, now: float) -> None:
@@ -427,9 +419,9 @@ class DataSyncScheduler:
             if skew is None or name == self.node:
                 continue
             if clock_held(skew):
-                alarms.raise_(CLOCK_ALARM_PREFIX + name, clock_alarm_text(name, skew))
+                alarms.raise_(alarm_keys.clock(name), clock_alarm_text(name, skew))
             else:
-                alarms.clear(CLOCK_ALARM_PREFIX + name)
+                alarms.clear(alarm_keys.clock(name))
 
     def state_of(self, pair: Pair, config: Cluster, peers: Mapping[str, Any], now: float) -> PairState:
         book = self.books[pair]
@@ -486,10 +478,10 @@ class DataSyncScheduler:
         else:
             log.warning("LIM %d: data sync with %s failed: %s", pair.lim, pair.peer, last.error)
         if last.ok:
-            alarms.clear(sync_alarm_key(pair.lim))
+            alarms.clear(alarm_keys.sync(pair.lim))
         else:
-            alarms.raise_(sync_alarm_key(pair.lim), sync_alarm_text(last, pair))
-        reload_key = f"effect:reload:{pair.lim}"
+            alarms.raise_(alarm_keys.sync(pair.lim), sync_alarm_text(last, pair))
+        reload_key = alarm_keys.effect(f"reload:{pair.lim}")
         if last.reloaded is False:
             alarms.raise_(reload_key, f"Service Node of LIM {pair.lim}: reload after a data sync failed")
         elif last.reloaded:

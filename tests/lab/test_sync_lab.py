@@ -212,7 +212,8 @@ def test_the_regular_pulls_back_newer_data_of_the_standby(lab):
 def regular_is_current(lab) -> str:
     """The daemon's check on the standby before fallback (ClusterSync.push), run inside sb1."""
     code = ("from mxone_maintenance.agent.sync import Peer, regular_is_current as check; "
-            "from mxone_maintenance.core.paths import Paths; r = check(Paths(), 1, Peer('10.77.0.11', 'lim1')); print('current' if r.ok else r.error)")
+            "from mxone_maintenance.core.paths import Paths; "
+            "r = check(Paths(), 1, Peer('10.77.0.11', 'lim1')); print('current' if r.ok else r.error)")
     return lab.exec("sb1", PYTHON, "-c", code).stdout.strip()
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mxone_maintenance.agent import control
+from mxone_maintenance.agent import alarm_keys, control
 from mxone_maintenance.agent.daemon import Agent, Doorbell, Effects, wait_readable
 from mxone_maintenance.agent.effects import FakeAddresses, FakeFirewall, FakeNeighbours, FakeService
 from mxone_maintenance.agent.heartbeat import Counters, Heartbeat, HeartbeatChannel
@@ -216,7 +216,7 @@ def test_row_23_failed_data_push_stops_the_release(tmp_path) -> None:
     world.write(CLUSTER)
     world.run(8, beating=[("lim1", ()), ("lim2", (2,))])
     assert world.addresses.addresses == {ALIAS1}
-    assert "Standby cluster has failed to synchronize data" in world.agent.alarms.active["sync-failed"].text
+    assert "Standby cluster has failed to synchronize data" in world.agent.alarms.active[alarm_keys.sync(1)].text
 
 
 def test_row_23_release_waits_until_the_regular_holds_the_newer_data(tmp_path) -> None:
@@ -224,7 +224,7 @@ def test_row_23_release_waits_until_the_regular_holds_the_newer_data(tmp_path) -
     world = World(tmp_path, "sb1", held={ALIAS1}, sync=sync)
     world.write(CLUSTER)
     world.run(8, beating=[("lim1", ()), ("lim2", (2,))])
-    assert world.addresses.addresses == {ALIAS1} and "sync-failed" not in world.agent.alarms.active
+    assert world.addresses.addresses == {ALIAS1} and alarm_keys.sync(1) not in world.agent.alarms.active
     assert len(sync.checks) == 1  # retried every SYNC_RETRY_S, not every cycle
     sync.pulled = True
     world.run(6, beating=[("lim1", ()), ("lim2", (2,))])

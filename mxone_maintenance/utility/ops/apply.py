@@ -24,6 +24,7 @@ from mxone_maintenance.core.contracts.sync_keys import (
 )
 from mxone_maintenance.core.model import System
 from mxone_maintenance.core.paths import Paths
+from mxone_maintenance.utility.ops.agent_command import agent_command
 from mxone_maintenance.utility.ops.plan import (
     AddAddress,
     AllowSyncKey,
@@ -46,7 +47,6 @@ from mxone_maintenance.utility.remote.transaction import WriteFile as RemoteWrit
 ProgressFn = Callable[[str, str], None]
 XDATA_DIR = str(product_paths.XDATA_DIR)
 XDATA_NAME = re.compile(r"^xdata_(\d+)_(\d{14})$")
-DEFAULT_AGENT_COMMAND = "/opt/mxone_install/bin/mxone-cluster-agent"
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,6 @@ class ApplyResult:
     def to_json(self) -> dict:
         return {"ok": self.ok, "message": self.message, "per_server": self.per_server,
                 "failed_server": self.failed_server}
-
-
-def agent_command() -> str:
-    return os.environ.get("MXONE_AGENT_COMMAND") or DEFAULT_AGENT_COMMAND
 
 
 # --- audit log ------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from mxone_maintenance.core.model import Cluster, System
-from mxone_maintenance.utility.ops.apply import agent_command
+from mxone_maintenance.utility.ops.agent_command import agent_command
 from mxone_maintenance.utility.ops.requests import RuntimeFacts
 from mxone_maintenance.utility.remote.fleet import Fleet
 from mxone_maintenance.utility.remote.ssh import Connection, Host, SshSettings

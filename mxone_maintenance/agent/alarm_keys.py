@@ -1,0 +1,34 @@
+"""The agent's alarm keys: one scheme, one place. A key names what is wrong and where (per LIM, per
+server), so one fault raises one alarm and its repair clears exactly that one.
+
+decide() owns the failover alarms it raises and clears each cycle; every key below belongs to the
+runtime (config, key, effects, membership) or to data sync, and decide() leaves them alone.
+"""
+from __future__ import annotations
+
+CONFIG = "config-invalid"
+CLUSTER_KEY = "cluster-key"
+NOT_MEMBER = "not-member"
+EFFECT_PREFIX = "effect:"            # an effect that failed: "effect:<what>" or "effect:<lim>"
+SYNC_PREFIX = "sync-failed:lim"      # a data sync of one LIM failed
+CLOCK_PREFIX = "clock:"              # a peer's clock differs too much for mtimes to decide a direction
+
+SYNC_TEXT = "Standby cluster has failed to synchronize data"
+
+RUNTIME_PREFIXES = (CONFIG, CLUSTER_KEY, NOT_MEMBER, EFFECT_PREFIX, SYNC_PREFIX, CLOCK_PREFIX)
+
+
+def sync(lim: int) -> str:
+    return f"{SYNC_PREFIX}{lim}"
+
+
+def clock(server: str) -> str:
+    return f"{CLOCK_PREFIX}{server}"
+
+
+def effect(what: str | int) -> str:
+    return f"{EFFECT_PREFIX}{what}"
+
+
+def owned_by_runtime(key: str) -> bool:
+    return key.startswith(RUNTIME_PREFIXES)
