@@ -22,12 +22,12 @@ from labtools import Lab, venv_command  # noqa: E402
 
 UTILITY = venv_command("mxone_maintenance")
 
-from mxone_maintenance.core.config import files  # noqa: E402
+from mxone_maintenance.core import config as files  # noqa: E402
 from mxone_maintenance.core.paths import Paths  # noqa: E402
 from mxone_maintenance.utility.ops.apply import apply_plan  # noqa: E402
 from mxone_maintenance.utility.ops.cluster import plan_create, plan_delete  # noqa: E402
 from mxone_maintenance.utility.ops.requests import CreateCluster, DeleteCluster, LimSpec, RuntimeFacts  # noqa: E402
-from mxone_maintenance.utility.remote.ssh import SshSettings  # noqa: E402
+from mxone_maintenance.utility.remote.settings import SshSettings  # noqa: E402
 
 BENCHES: dict[str, Callable[[argparse.Namespace], dict]] = {}
 

@@ -1,6 +1,6 @@
 """bench_sync: how long the standby takes to pull a 200 MB xdata version from a regular, in the lab.
 
-Three numbers per run (median over --runs), each the time of one `python -m mxone_maintenance.agent.sync
+Three numbers per run (median over --runs), each the time of one `python -m mxone_maintenance.agent.datasync.cli
 pull` inside sb1 (process start, listing, transfer, rename, prune) and the bytes it received:
   first        a fresh 200 MB version, nothing to link to;
   incremental  the next version with one 10 MB file changed and the rest as they were (MX-ONE copies
@@ -75,7 +75,7 @@ def fill_from(previous: Path, folder: Path, rewrite: bool) -> None:
 
 def timed_pull(lab: Lab) -> tuple[float, int]:
     start = time.perf_counter()
-    out = lab.exec("sb1", PYTHON, "-m", "mxone_maintenance.agent.sync", "pull", "--json", "--lim", "1",
+    out = lab.exec("sb1", PYTHON, "-m", "mxone_maintenance.agent.datasync.cli", "pull", "--json", "--lim", "1",
                    "--from", "10.77.0.11", "--name", "lim1", "--as", "standby", timeout=300).stdout
     elapsed = time.perf_counter() - start
     result = json.loads(out)

@@ -339,7 +339,7 @@ class Run:
                                 text=True, timeout=120)
         if result.returncode != 0:
             raise RuntimeError(f"cluster create failed:\n{result.stdout}{result.stderr}")
-        from mxone_maintenance.core.config import files
+        from mxone_maintenance.core import config as files
 
         cluster = files.load_system(self.lab.system_file).cluster("c1")
         self.lims = [LimInfo(i.lim, i.server, str(i.alias.ip), i.priority) for i in cluster.lims]

@@ -2,7 +2,8 @@
 
 Server: a Unix stream socket (mode 0600) served by one thread; the peer's uid (SO_PEERCRED) must be
 0, else the request is refused. The handlers never touch the loop's state directly: status returns
-the dict the loop published last; fallback, sync and reload only queue an order or set a flag.
+the status the loop published last (core/contracts/agent_status.py); fallback, sync and reload only
+queue an order or set a flag.
 Requests: {"cmd": "status"} | {"cmd": "fallback", "lim": N} | {"cmd": "sync"} | {"cmd": "reload"}.
 """
 from __future__ import annotations
@@ -161,7 +162,7 @@ def ask(path: Path, request: dict[str, Any], timeout: float = CLIENT_TIMEOUT_S) 
 
 
 def agent_handlers(agent: Any) -> dict[str, Handler]:
-    """The commands, bound to a daemon.Agent."""
+    """The commands, bound to a runtime.Agent."""
     def status(_request: dict) -> dict:
         return agent.status()
 

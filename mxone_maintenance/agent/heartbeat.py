@@ -147,6 +147,31 @@ def _check_fields(hb: Heartbeat, error) -> None:
         raise error("; ".join(problems))
 
 
+# --- flags: what a heartbeat says besides its fields, as `name=value` strings ----------------------
+
+@dataclass(frozen=True)
+class AgentFlags:
+    """The flags the agent's loop uses: the manual fallback orders it holds (`fallback=<LIM>`) and its
+    interface MAC (`mac=<MAC>`, so ARP answers tell a cluster server from a foreign host). `parse`
+    ignores the others (the data sync reads its own `xdata=`) and any it cannot read."""
+    fallback: frozenset[int] = frozenset()
+    mac: str | None = None
+
+    def encode(self) -> tuple[str, ...]:
+        return tuple(f"fallback={n}" for n in sorted(self.fallback)) + ((f"mac={self.mac}",) if self.mac else ())
+
+    @classmethod
+    def parse(cls, flags: Sequence[str]) -> AgentFlags:
+        fallback, mac = set(), None
+        for flag in flags:
+            name, _, value = flag.partition("=")
+            if name == "fallback" and value.isdecimal():  # int() takes every decimal digit, not "²"
+                fallback.add(int(value))
+            elif name == "mac" and value:
+                mac = value
+        return cls(frozenset(fallback), mac)
+
+
 @dataclass
 class Counters:
     """What happened to incoming (and outgoing) heartbeats, for status and alarms."""
@@ -209,10 +234,6 @@ class ReplayGuard:
             window.retired.popitem(last=False)
         window.boot, window.seq, window.sent_wall = hb.boot, hb.seq, hb.sent_wall
         return True
-
-    def forget(self, node: str) -> None:
-        """Drop a peer's window (e.g. removed from the cluster)."""
-        self._peers.pop(node, None)
 
 
 class HeartbeatChannel:

@@ -16,18 +16,30 @@ import time
 from collections.abc import Callable, Sequence
 
 from mxone_maintenance.agent.control import ControlError, ControlServer, agent_handlers, ask
-from mxone_maintenance.agent.daemon import Agent, Effects, NullSync
-from mxone_maintenance.agent.datasync import order_text, status_lines
+from mxone_maintenance.agent.datasync import (
+    ClusterSync,
+    CommandReload,
+    SyncError,
+    SyncResult,
+    SyncSettings,
+    io_timeout_for,
+    order_text,
+    status_lines,
+)
 from mxone_maintenance.agent.decide import probe_timeout
+from mxone_maintenance.agent.runtime import Agent, Effects, NullSync
+from mxone_maintenance.agent.runtime.ports import HeartbeatPort, MakeChannel, MakeEffects
 from mxone_maintenance.agent.settings import AgentSettings, SettingsError, load_settings
+from mxone_maintenance.core.contracts import wire
+from mxone_maintenance.core.contracts.agent_status import AgentStatus, StatusError
 from mxone_maintenance.core.model import Cluster
 from mxone_maintenance.core.paths import Paths
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
-def real_effects(settings: AgentSettings):
-    """The factory the daemon calls with each config whose interface differs from the last."""
+def real_effects(settings: AgentSettings) -> MakeEffects:
+    """The factory the runtime calls with each config whose interface differs from the last."""
     def make(config: Cluster, node: str) -> Effects:
         from mxone_maintenance.agent.effects import CommandService, NetlinkAddresses, NftFirewall, RawArp
 
@@ -40,20 +52,17 @@ def real_effects(settings: AgentSettings):
 
 
 class ClusterDataSync:
-    """The daemon's DataSync over sync.ClusterSync (rsync over SSH, always pulled)."""
+    """The runtime's DataSync over datasync.ClusterSync (rsync over SSH, always pulled)."""
 
     def __init__(self, paths: Paths, config: Cluster, node: str, settings: AgentSettings | None = None,
-                 clock_skew=None) -> None:
-        from mxone_maintenance.agent.datasync import CommandReload, io_timeout_for
-        from mxone_maintenance.agent.sync import ClusterSync, SyncSettings
-
+                 clock_skew: Callable[[str], float] | None = None) -> None:
         sync_settings = SyncSettings.for_paths(paths, io_timeout_s=io_timeout_for(config.detect_s),
                                                bwlimit_kbps=settings.sync_bwlimit_kbps if settings else None)
         self.cluster_sync = ClusterSync(paths, config, node, sync_settings,
                                         clock_skew or (lambda _peer: 0.0))
         self.reload = CommandReload(settings.service_reload if settings else (), config, node)
 
-    def sync_lim(self, lim: int):
+    def sync_lim(self, lim: int) -> SyncResult:
         """One LIM with the right peer (datasync's scheduled, ordered and triggered syncs)."""
         return self.cluster_sync.sync_lim(lim)
 
@@ -61,21 +70,16 @@ class ClusterDataSync:
         self.cluster_sync.push(lim, server)
 
     def pull(self, lim: int, server: str) -> None:
-        from mxone_maintenance.agent.sync import SyncError
-
         result = self.cluster_sync.sync_lim(lim)
         if not result.ok:
             raise SyncError(result.error or f"LIM {lim}: sync failed")
 
-    def sync_now(self) -> None:
-        self.cluster_sync.sync_now()
 
-
-def real_channel(node: str) -> Callable:
+def real_channel(node: str) -> MakeChannel:
     """Heartbeats for `node`, sent from its base address (see HeartbeatChannel._sending_socket)."""
     from mxone_maintenance.agent.heartbeat import HeartbeatChannel
 
-    def make(config: Cluster, key: bytes):
+    def make(config: Cluster, key: bytes) -> HeartbeatPort:
         base = config.base_of(node)
         return HeartbeatChannel(config.port, key, config.name, source=str(base.ip) if base else None)
     return make
@@ -132,33 +136,41 @@ def _when(wall: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(wall)) if wall else "-"
 
 
-def status_text(status: dict) -> str:
-    if not status.get("cluster"):
-        return f"{status.get('node')}: {status.get('config', 'no cluster config')} (idle)\n"
-    lines = [f"{status['node']}: cluster {status['cluster']} generation {status['generation']} "
-             f"({status['fallback']} fallback, {status['failover']} failover), up {status['up_s']:.0f} s", "",
+def status_text(reply: dict) -> str:
+    """The control socket's status reply for people; raises StatusError if it is none."""
+    status = AgentStatus.from_json(reply)
+    if not status.cluster:
+        return f"{status.node}: {status.config} (idle)\n"
+    lines = [f"{status.node}: cluster {status.cluster} generation {status.generation} "
+             f"({status.fallback} fallback, {status.failover} failover), up {status.up_s:.0f} s", "",
              "LIM  where      state"]
-    for item in status["lims"]:
-        lines.append(f"{item['lim']:<4} {item['where'] or '-':<10} {item['state']}")
+    lines += [f"{item.lim:<4} {item.where or '-':<10} {item.state}" for item in status.lims]
     lines += ["", "peer       last heard     heard for   generation  running"]
-    for peer in status["peers"]:
-        heard_for = "-" if peer["heard_for"] is None else f"{peer['heard_for']:.0f} s"
-        running = ",".join(map(str, peer["running"])) or "-"
-        lines.append(f"{peer['name']:<10} {_ago(peer['heard_ago']):<14} {heard_for:<11} "
-                     f"{peer['generation']:<11} {running}")
+    for peer in status.peers:
+        heard_for = "-" if peer.heard_for is None else f"{peer.heard_for:.0f} s"
+        running = ",".join(map(str, peer.running)) or "-"
+        lines.append(f"{peer.name:<10} {_ago(peer.heard_ago):<14} {heard_for:<11} {peer.generation:<11} {running}")
     lines += ["", "alarms:"]
-    for alarm in status["alarms"] or []:
-        state = "ACTIVE " if alarm["active"] else "cleared"
-        lines.append(f"  {state} {alarm['text']} (raised {_when(alarm['raised'])}"
-                     + (f", cleared {_when(alarm['cleared'])})" if alarm["cleared"] else ")"))
-    if not status["alarms"]:
+    for alarm in status.alarms:
+        state = "ACTIVE " if alarm.active else "cleared"
+        lines.append(f"  {state} {alarm.text} (raised {_when(alarm.raised)}"
+                     + (f", cleared {_when(alarm.cleared)})" if alarm.cleared else ")"))
+    if not status.alarms:
         lines.append("  none")
-    if status.get("fallback_orders"):
-        lines.append("fallback ordered for LIM " + ", ".join(map(str, status["fallback_orders"])))
-    lines += [""] + status_lines(status.get("sync") or [], _when)
-    counters = status.get("counters") or {}
-    lines += ["", "heartbeats: " + ", ".join(f"{name} {value}" for name, value in counters.items())]
+    if status.fallback_orders:
+        lines.append("fallback ordered for LIM " + ", ".join(map(str, status.fallback_orders)))
+    lines += [""] + status_lines([wire.encode(entry) for entry in status.sync], _when)
+    lines += ["", "heartbeats: " + ", ".join(f"{name} {value}" for name, value in status.counters.items())]
     return "\n".join(lines) + "\n"
+
+
+def _show_status(reply: dict, as_json: bool) -> int:
+    try:
+        sys.stdout.write(json.dumps(reply, indent=2) + "\n" if as_json else status_text(reply))
+    except StatusError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
 
 
 # --- the command line -------------------------------------------------------------------------------
@@ -199,8 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {reply.get('error', 'the agent refused')}", file=sys.stderr)
         return EXIT_FAILED
     if args.command == "status":
-        sys.stdout.write(json.dumps(reply, indent=2) + "\n" if args.json else status_text(reply))
-    elif args.command == "fallback":
+        return _show_status(reply, args.json)
+    if args.command == "fallback":
         print(f"fallback of LIM {args.lim} ordered")
     else:
         print(order_text(reply))

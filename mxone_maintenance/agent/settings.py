@@ -2,7 +2,7 @@
 
     node: lim1                      # this server's name in cluster.yaml (default: hostname)
     service: {start: [argv...], stop: [argv...], reload: [argv...]}   # reload: optional (preloaded)
-    data_backup_hook: [argv...]
+    data_backup_hook: [argv...]     # accepted and checked, but nothing runs it
     sync: {bwlimit_kbps: 20000}     # optional: cap the data sync's bandwidth (rsync --bwlimit, KiB/s)
 """
 from __future__ import annotations
@@ -24,7 +24,6 @@ class AgentSettings:
     node: str
     service_start: tuple[str, ...] = ()
     service_stop: tuple[str, ...] = ()
-    data_backup_hook: tuple[str, ...] = ()
     service_reload: tuple[str, ...] = ()     # preloaded: the passive side re-reads pulled data
     sync_bwlimit_kbps: int | None = None
 
@@ -56,10 +55,10 @@ def parse_settings(text: str, file: Path, default_node: str) -> AgentSettings:
     service = data.get("service") or {}
     if not isinstance(service, dict) or set(service) - {"start", "stop", "reload"}:
         raise SettingsError(f"{file}: service: must be a mapping with start, stop and reload (got {service!r})")
+    _argv(data.get("data_backup_hook"), file, "data_backup_hook")  # documented and written by scripts/lab
     return AgentSettings(node=node.strip(),
                          service_start=_argv(service.get("start"), file, "service.start"),
                          service_stop=_argv(service.get("stop"), file, "service.stop"),
-                         data_backup_hook=_argv(data.get("data_backup_hook"), file, "data_backup_hook"),
                          service_reload=_argv(service.get("reload"), file, "service.reload"),
                          sync_bwlimit_kbps=_bwlimit(data.get("sync"), file))
 

@@ -1,13 +1,16 @@
 """The agent's decision inputs and outputs as immutable values (pure, no I/O).
 
-One cycle of the agent: the daemon takes a snapshot of the world as `Observations`, the pure
-`decide()` turns it into a `Decision` (actions, new memory, per-LIM status), the daemon applies the
-actions and feeds the memory back next cycle. All times are monotonic seconds of the observing node.
+One cycle of the agent: the runtime takes a snapshot of the world as `Observations`, the pure
+`decide()` turns it into a `Decision` (actions, new memory, per-LIM status as a LimStatus from
+core/contracts), the runtime applies the actions and feeds the memory back next cycle. All times are
+monotonic seconds of the observing node.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import Union
+
+from mxone_maintenance.core.contracts.lim_state import LimStatus
 
 # A heartbeat that comes later than this many heartbeat periods after the previous one starts a new
 # "heard" period: one lost datagram is no gap, two in a row are (the fallback hold time restarts).
@@ -59,7 +62,7 @@ class AliasProbe:
 
 @dataclass(frozen=True)
 class Memory:
-    """What decide() needs to remember between cycles, carried explicitly by the daemon."""
+    """What decide() needs to remember between cycles, carried explicitly by the runtime."""
     target: int | None = None                    # standby: the LIM it is taking or runs
     released: tuple[tuple[int, float], ...] = ()    # (lim, when) handed back, announced as releasing
     announced: tuple[tuple[int, float], ...] = ()   # (lim, when) last gratuitous ARP
@@ -146,7 +149,7 @@ class Unblock:
 @dataclass(frozen=True)
 class SyncData:
     """Row 23, the LIM's newer data goes from the standby to the regular before the regular starts it.
-    On the standby (before ReleaseAlias/Block): make sure `server` holds our newest data; the daemon
+    On the standby (before ReleaseAlias/Block): make sure `server` holds our newest data; the runtime
     stops the cycle's remaining actions until it does. On the regular (while the standby serves its
     LIM and a fallback may come): fetch the standby's newer data; runs in the background."""
     lim: int
@@ -166,14 +169,6 @@ class ClearAlarm:
 
 Action = Union[ProbeAlias, TakeAlias, ReleaseAlias, Announce, Block, Unblock, SyncData, RaiseAlarm,
                ClearAlarm]
-
-
-@dataclass(frozen=True)
-class LimStatus:
-    """One line of status: where the LIM runs (as this node sees it) and in what state."""
-    lim: int
-    where: str | None
-    state: str
 
 
 @dataclass(frozen=True)

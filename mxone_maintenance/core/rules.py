@@ -31,6 +31,17 @@ class RuleViolation(Exception):
         super().__init__(self.errors[0].message if self.errors else "rule broken")
 
 
+def refusal(rule: str, message: str) -> RuleViolation:
+    """One broken rule, to raise: `raise refusal("bad-name", "...")`."""
+    return RuleViolation([RuleError(rule, message)])
+
+
+def enforce(errors: list[RuleError]) -> None:
+    """Raise RuleViolation if any rule is broken."""
+    if errors:
+        raise RuleViolation(errors)
+
+
 def _members_of(cluster: Cluster, system: System) -> Iterator[tuple[str, object]]:
     for name in cluster.member_names:
         yield name, system.server(name)

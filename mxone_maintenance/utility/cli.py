@@ -11,17 +11,21 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from mxone_maintenance.core.config import files
 from mxone_maintenance.core.model import System
 from mxone_maintenance.core.paths import Paths
 from mxone_maintenance.core.rules import RuleViolation
 from mxone_maintenance.utility.ops import cluster as cluster_ops
+from mxone_maintenance.utility.ops import proposals
 from mxone_maintenance.utility.ops import servers as server_ops
+from mxone_maintenance.utility.ops.access import SshSettings, ssh_settings
+from mxone_maintenance.utility.ops.cluster_keys import new_cluster_key
+from mxone_maintenance.utility.ops.inventory import SystemFileError, load_system
 from mxone_maintenance.utility.ops.plan import Plan
+from mxone_maintenance.utility.ops.proposals import Proposal
 from mxone_maintenance.utility.ops.requests import (
     AddLim,
     AddServer,
@@ -35,13 +39,15 @@ from mxone_maintenance.utility.ops.requests import (
     RemoveServer,
     RemoveStandby,
     RequestError,
-    RuntimeFacts,
     UnlockLim,
     parse_int,
     parse_lim_spec,
     parse_priority_assignment,
     parse_seconds,
 )
+from mxone_maintenance.utility.ops.views import clusters_data, clusters_text
+from mxone_maintenance.utility.remote.errors import RemoteError
+from mxone_maintenance.utility.ui.session import MenuSession
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -75,17 +81,18 @@ class Session:
 
     def load_system(self) -> System:
         try:
-            return files.load_system(self.system_file)
-        except files.FileError as err:
+            return load_system(self.system_file)
+        except SystemFileError as err:
             raise Failed(str(err)) from None
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
-    def ssh_settings(self):
-        from mxone_maintenance.utility.remote.ssh import SshSettings  # paramiko loads only when a server is contacted
-        settings = SshSettings.from_env()
-        return replace(settings, accept_new_host_keys=True) if self.accept_new_host_key else settings
+    def ssh_settings(self) -> SshSettings:
+        return ssh_settings(self.accept_new_host_key)
+
+    def for_menus(self) -> MenuSession:
+        return MenuSession(paths=self.paths, system_file=self.system_file, ssh_settings=self.ssh_settings)
 
     def progress(self, server: str, message: str) -> None:
         print(f"  {server}: {message}", file=self.err if self.json else self.out, flush=True)
@@ -198,25 +205,8 @@ def _seconds_arg(text: str | None, what: str, low: float, high: float) -> float 
     return None if text is None else parse_seconds(text, what, low, high)
 
 
-def _new_key() -> bytes:
-    return (os.urandom(32).hex() + "\n").encode()
-
-
-def _key_of(session: Session, system: System, cluster_name: str) -> bytes:
-    from mxone_maintenance.utility.ops.apply import cluster_key
-    from mxone_maintenance.utility.remote.ssh import RemoteError
-    try:
-        return cluster_key(session.paths, system, cluster_name, session.ssh_settings())
-    except RemoteError as err:
-        raise Failed(f"{err}; nothing was changed") from None
-
-
 def run_list(session: Session, args, system: System) -> int:
-    if session.json:
-        session.say(json.dumps({"clusters": [files.cluster_to_data(c) for c in system.clusters]}, indent=2))
-        return EXIT_OK
-    from mxone_maintenance.utility.ops.views import cluster_table
-    session.say(cluster_table(system))
+    session.say(json.dumps(clusters_data(system), indent=2) if session.json else clusters_text(system))
     return EXIT_OK
 
 
@@ -227,14 +217,13 @@ def run_status(session: Session, args, system: System) -> int:
     return EXIT_OK if report.complete else EXIT_FAILED
 
 
-def _facts(session: Session, system: System, cluster_name: str | None) -> RuntimeFacts:
-    """Ask the agents what runs on the standby (not in a dry run: that changes nothing and asks nobody)."""
+def _final(session: Session, proposal: Proposal) -> Plan:
+    """The plan made again with what the servers say (the cluster key, what runs on the standby); not in
+    a dry run: that changes nothing and asks nobody."""
     if session.dry_run:
-        return RuntimeFacts()
-    from mxone_maintenance.utility.ops.status import runtime_facts
-    from mxone_maintenance.utility.remote.ssh import RemoteError
+        return proposal.plan
     try:
-        return runtime_facts(system, cluster_name, session.ssh_settings())
+        return proposal.final(session.paths, session.ssh_settings())
     except RemoteError as err:
         raise Failed(f"{err}; nothing was changed") from None
 
@@ -244,7 +233,7 @@ def run_create(session: Session, args, system: System) -> int:
                             fallback=args.fallback,
                             detect_s=_seconds_arg(args.detect_s, "detect_s", 0.3, 3600),
                             heartbeat_s=_seconds_arg(args.heartbeat_s, "heartbeat_s", 0.1, 60))
-    return _execute(session, cluster_ops.plan_create(system, request, _new_key()))
+    return _execute(session, cluster_ops.plan_create(system, request, new_cluster_key()))
 
 
 def run_change(session: Session, args, system: System) -> int:
@@ -260,27 +249,21 @@ def run_preload(session: Session, args, system: System) -> int:
 
 def run_add_lim(session: Session, args, system: System) -> int:
     request = AddLim(args.name, parse_lim_spec(args.lim))
-    cluster_ops.plan_add_lim(system, request, b"")          # rules first: a broken rule never needs SSH
-    key = b"" if session.dry_run else _key_of(session, system, args.name)
-    return _execute(session, cluster_ops.plan_add_lim(system, request, key))
+    return _execute(session, _final(session, proposals.propose_add_lim(system, request)))
 
 
 def run_remove_lim(session: Session, args, system: System) -> int:
     request = RemoveLim(args.name, _int_arg(args.lim, "LIM number"))
-    cluster_ops.plan_remove_lim(system, request, RuntimeFacts())
-    return _execute(session, cluster_ops.plan_remove_lim(system, request, _facts(session, system, args.name)))
+    return _execute(session, _final(session, proposals.propose_remove_lim(system, request)))
 
 
 def run_delete(session: Session, args, system: System) -> int:
-    request = DeleteCluster(args.name)
-    cluster_ops.plan_delete(system, request, RuntimeFacts())
-    return _execute(session, cluster_ops.plan_delete(system, request, _facts(session, system, args.name)))
+    return _execute(session, _final(session, proposals.propose_delete(system, DeleteCluster(args.name))))
 
 
 def run_fallback(session: Session, args, system: System) -> int:
     lim = _int_arg(args.lim, "LIM number")
-    cluster = cluster_ops.find_cluster_of_lim(system, lim)
-    return _execute(session, cluster_ops.plan_fallback(system, lim, _facts(session, system, cluster.name)))
+    return _execute(session, _final(session, proposals.propose_fallback(system, lim)))
 
 
 def run_lock(session: Session, args, system: System) -> int:
@@ -372,8 +355,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(refusal, file=sys.stderr)
         return EXIT_FAILED
     if args.group is None:
-        from mxone_maintenance.utility.ui.app import run_menus
-        return run_menus(session)
+        from mxone_maintenance.utility.ui.app import run_menus  # urwid loads only for the menus
+        return run_menus(session.for_menus())
     try:
         system = session.load_system()
         return args.handler(session, args, system)

@@ -17,7 +17,7 @@ def make_app(tmp_path: Path, text: str | None) -> App:
         system_file.write_text(text)
     session = Session(paths=Paths(tmp_path / "root"), system_file=system_file, json=False, dry_run=False,
                       yes=False, accept_new_host_key=False)
-    return App(session)
+    return App(session.for_menus())
 
 
 def rows(app: App) -> list[str]:

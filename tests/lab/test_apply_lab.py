@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mxone_maintenance.core.config import files
+from mxone_maintenance.core import config as files
 from mxone_maintenance.core.paths import Paths
 from mxone_maintenance.utility.ops.apply import apply_plan
 from mxone_maintenance.utility.ops.cluster import plan_create

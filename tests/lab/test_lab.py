@@ -85,19 +85,28 @@ def test_kill_makes_a_host_unreachable_and_revive_brings_back_only_its_base(lab3
     assert lab3.exec("lim2", "hostname").stdout.strip() == "lim2"
 
 
-def test_revive_gives_a_cluster_member_its_new_base(lab3):
-    original = lab3.system_file.read_text()
-    system = yaml.safe_load(original)
-    system["clusters"] = [{"cluster": "c1", "standby": {"server": "sb1", "base": "10.77.0.40/24"},
-                           "lims": [{"lim": 3, "server": "lim3", "base": "10.77.0.43/24",
-                                     "alias": "10.77.0.13/24", "priority": 1, "lock": None}]}]
-    lab3.system_file.write_text(yaml.safe_dump(system))
+def test_revive_boots_from_the_hosts_own_network_file_never_from_cluster_yaml(lab3):
+    """A power cycle brings up what the host's ifcfg-eth0 names; what system.yaml or cluster.yaml say
+    of a new base plays no part (the product must write the file for a reboot to keep it)."""
+    ifcfg = lab3.host_dir("lim3") / "network/ifcfg-eth0"
+    original, system = ifcfg.read_text(), lab3.system_file.read_text()
+    assert "IPADDR='10.77.0.13/24'" in original
+    data = yaml.safe_load(system)
+    data["clusters"] = [{"cluster": "c1", "standby": {"server": "sb1", "base": "10.77.0.40/24"},
+                         "lims": [{"lim": 3, "server": "lim3", "base": "10.77.0.43/24",
+                                   "alias": "10.77.0.13/24", "priority": 1, "lock": None}]}]
+    lab3.system_file.write_text(yaml.safe_dump(data))
     try:
+        lab3.revive("lim3")
+        assert lab3.addresses("lim3") == ["10.77.0.13/24"]
+        ifcfg.write_text(original.replace("IPADDR='10.77.0.13/24'", "IPADDR='10.77.0.43'\nPREFIXLEN='24'"))
         lab3.revive("lim3")
         assert lab3.addresses("lim3") == ["10.77.0.43/24"]
         assert tcp_open("10.77.0.43", 22)
+        assert lab3.exec("lim3", "cat", "/etc/sysconfig/network/ifcfg-eth0").stdout == ifcfg.read_text()
     finally:
-        lab3.system_file.write_text(original)
+        lab3.system_file.write_text(system)
+        ifcfg.write_text(original)
         lab3.revive("lim3")
     assert lab3.addresses("lim3") == ["10.77.0.13/24"]
 

@@ -65,7 +65,7 @@ def clear_data(lab, host: str) -> None:
 
 
 def sync(lab, host: str, *args: str, timeout: float = 30) -> dict:
-    result = lab.exec(host, PYTHON, "-m", "mxone_maintenance.agent.sync", "pull", "--json", *args,
+    result = lab.exec(host, PYTHON, "-m", "mxone_maintenance.agent.datasync.cli", "pull", "--json", *args,
                       check=False, timeout=timeout)
     assert result.stdout.strip(), result.stderr
     outcome = json.loads(result.stdout)
@@ -211,7 +211,7 @@ def test_the_regular_pulls_back_newer_data_of_the_standby(lab):
 
 def regular_is_current(lab) -> str:
     """The daemon's check on the standby before fallback (ClusterSync.push), run inside sb1."""
-    code = ("from mxone_maintenance.agent.sync import Peer, regular_is_current as check; "
+    code = ("from mxone_maintenance.agent.datasync import Peer, regular_is_current as check; "
             "from mxone_maintenance.core.paths import Paths; "
             "r = check(Paths(), 1, Peer('10.77.0.11', 'lim1')); print('current' if r.ok else r.error)")
     return lab.exec("sb1", PYTHON, "-c", code).stdout.strip()

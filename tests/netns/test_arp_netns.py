@@ -12,7 +12,7 @@ import time
 import pytest
 from helpers.netns import A_IP, B_IP, in_netns, mac_of, sh, two_namespaces
 
-from mxone_maintenance.agent import arp
+from mxone_maintenance.agent.effects import arp
 
 ALIAS, FREE = "10.99.0.50", "10.99.0.77"
 OLD_MAC = "02:00:00:00:00:01"

@@ -15,19 +15,16 @@ import time
 from ipaddress import IPv4Address, IPv4Interface
 
 import pytest
+from helpers.fakes import FakeAddresses, FakeFirewall, FakeNeighbours, FakeService
 from helpers.netns import A_IP, B_IP, in_netns, mac_of, sh, two_namespaces
 
-from mxone_maintenance.agent import arp
 from mxone_maintenance.agent.effects import (
     CommandService,
     EffectError,
-    FakeAddresses,
-    FakeFirewall,
-    FakeNeighbours,
-    FakeService,
     NetlinkAddresses,
     NftFirewall,
     RawArp,
+    arp,
     expand,
     nft_script,
 )

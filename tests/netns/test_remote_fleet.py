@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from helpers import sshd_server
 
+from mxone_maintenance.utility.remote.errors import RemoteError
 from mxone_maintenance.utility.remote.fleet import Fleet, Outcome
-from mxone_maintenance.utility.remote.ssh import Connection, Host, RemoteError, SshSettings
+from mxone_maintenance.utility.remote.settings import Host, SshSettings
+from mxone_maintenance.utility.remote.ssh import Connection
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +133,7 @@ def test_connect_run_put_on_four_hosts_in_both_modes(hosts: list[Host], settings
 
     def work(conn: Connection) -> None:
         conn.run(["true"])
-        conn.put_atomic(str(tmp_path / f"{conn.host.name}.yaml"), b"x" * 2000)
+        conn.write_file(str(tmp_path / f"{conn.host.name}.yaml"), b"x" * 2000)
 
     times = {}
     for parallel in (False, True):
@@ -140,4 +142,4 @@ def test_connect_run_put_on_four_hosts_in_both_modes(hosts: list[Host], settings
             assert all(o.ok for o in fleet.each(work).values())
         times[parallel] = time.monotonic() - started
     with capsys.disabled():
-        print(f"\n4 hosts connect+run+put_atomic: sequential {times[False]:.3f} s, parallel {times[True]:.3f} s")
+        print(f"\n4 hosts connect+run+write_file: sequential {times[False]:.3f} s, parallel {times[True]:.3f} s")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,17 +13,16 @@ from helpers import sshd_server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mxone_maintenance.utility.remote.ssh import (
+from mxone_maintenance.utility.remote.errors import (
     AuthFailed,
     CommandFailed,
-    Connection,
-    Host,
     HostKeyChanged,
     HostKeyUnknown,
     RemoteError,
-    SshSettings,
     Unreachable,
 )
+from mxone_maintenance.utility.remote.settings import Host, SshSettings
+from mxone_maintenance.utility.remote.ssh import Connection
 
 
 @pytest.fixture(scope="module")
@@ -292,45 +290,10 @@ def test_close_then_reuse_reconnects(servers: sshd_server.Servers, known_hosts: 
 def test_read_write_exists_listdir_remove(conn: Connection, tmp_path: Path) -> None:
     target = str(tmp_path / "cluster.yaml")
     assert conn.read_file(target) is None and not conn.exists(target)
-    conn.put_atomic(target, b"generation: 1\n", mode=0o600)
+    conn.write_file(target, b"generation: 1\n", mode=0o600)
     assert conn.read_file(target) == b"generation: 1\n"
     assert (tmp_path / "cluster.yaml").stat().st_mode & 0o777 == 0o600
     assert conn.exists(target) and conn.listdir(str(tmp_path)) == ["cluster.yaml"]
     conn.remove(target)
     conn.remove(target)  # already gone: fine
     assert not conn.exists(target) and conn.listdir(str(tmp_path)) == []
-
-
-def test_put_atomic_failure_leaves_target_and_no_temp(conn: Connection, tmp_path: Path) -> None:
-    (tmp_path / "busy").mkdir()
-    (tmp_path / "busy" / "inside").write_text("keep")
-    with pytest.raises(RemoteError, match="cannot rename"):
-        conn.put_atomic(str(tmp_path / "busy"), b"new")  # a folder cannot be replaced by a file
-    assert sorted(os.listdir(tmp_path)) == ["busy"]
-    assert (tmp_path / "busy" / "inside").read_text() == "keep"
-    with pytest.raises(RemoteError) as info:
-        conn.put_atomic(str(tmp_path / "missing" / "f"), b"x")
-    assert str(info.value).startswith("lim1 (127.0.0.1:") and "missing" in str(info.value)
-
-
-def test_put_atomic_readers_see_old_or_new_never_half(conn: Connection, tmp_path: Path) -> None:
-    target = tmp_path / "cluster.yaml"
-    old, new = b"o" * 300_000, b"n" * 300_000
-    conn.put_atomic(str(target), old)
-    seen: set[bytes] = set()
-    stop = threading.Event()
-
-    def reader() -> None:
-        while not stop.is_set():
-            seen.add(target.read_bytes())
-
-    thread = threading.Thread(target=reader)
-    thread.start()
-    try:
-        for i in range(10):
-            conn.put_atomic(str(target), new if i % 2 == 0 else old)
-    finally:
-        stop.set()
-        thread.join()
-    assert seen <= {old, new} and len(seen) == 2
-    assert os.listdir(tmp_path) == ["cluster.yaml"]

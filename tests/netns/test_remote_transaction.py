@@ -15,8 +15,10 @@ import pytest
 from helpers import sshd_server
 
 from mxone_maintenance.utility.remote import transaction
+from mxone_maintenance.utility.remote.errors import RemoteError
 from mxone_maintenance.utility.remote.fleet import Fleet
-from mxone_maintenance.utility.remote.ssh import Connection, Host, RemoteError, SshSettings
+from mxone_maintenance.utility.remote.settings import Host, SshSettings
+from mxone_maintenance.utility.remote.ssh import Connection
 from mxone_maintenance.utility.remote.transaction import (
     Change,
     RemoveFile,

@@ -12,14 +12,17 @@ from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 
 import pytest
+from helpers.fakes import FakeAddresses, FakeFirewall, FakeNeighbours, FakeService
 
 from mxone_maintenance.agent import alarm_keys, control
-from mxone_maintenance.agent.daemon import Agent, Doorbell, Effects, wait_readable
-from mxone_maintenance.agent.effects import FakeAddresses, FakeFirewall, FakeNeighbours, FakeService
+from mxone_maintenance.agent.datasync import NotYetSynced
 from mxone_maintenance.agent.heartbeat import Counters, Heartbeat, HeartbeatChannel
 from mxone_maintenance.agent.main import main, not_root_error, status_text
+from mxone_maintenance.agent.runtime import Agent, Doorbell, Effects, wait_readable
+from mxone_maintenance.agent.runtime.worker import Outcome
 from mxone_maintenance.agent.settings import SettingsError, load_settings
-from mxone_maintenance.core.config import files
+from mxone_maintenance.core.config import dump_cluster, write_atomic
+from mxone_maintenance.core.contracts.agent_status import AgentStatus, LimState
 from mxone_maintenance.core.model import Cluster, ClusterLim, StandbyRef
 from mxone_maintenance.core.paths import Paths
 
@@ -64,13 +67,6 @@ class FailingSync:
 
     pull = push
 
-    def sync_now(self) -> None:
-        return None
-
-
-class NotYetSynced(Exception):
-    """Named like sync.NotYetSynced: the regular has not pulled the standby's newer data yet."""
-
 
 class SlowRegularSync:
     def __init__(self) -> None:
@@ -83,9 +79,6 @@ class SlowRegularSync:
             raise NotYetSynced(f"{server} has not yet pulled the standby's newer data")
 
     pull = push
-
-    def sync_now(self) -> None:
-        return None
 
 
 class World:
@@ -114,9 +107,9 @@ class World:
         return self.channels[-1]
 
     def write(self, cluster: Cluster | str, key: bytes = b"0123abcd" * 4) -> None:
-        text = cluster if isinstance(cluster, str) else files.dump_cluster(cluster)
-        files.write_atomic(self.paths.cluster_file, text)
-        files.write_atomic(self.paths.cluster_key, key, mode=0o600)
+        text = cluster if isinstance(cluster, str) else dump_cluster(cluster)
+        write_atomic(self.paths.cluster_file, text)
+        write_atomic(self.paths.cluster_key, key, mode=0o600)
 
     def beat(self, node: str, *running: int, releasing=(), seq=[0]) -> None:  # noqa: B006 - a counter
         seq[0] += 1
@@ -184,7 +177,7 @@ def test_row_19_invalid_file_keeps_last_good_config_with_an_alarm_until_a_valid_
 
 def test_reload_flag_rereads_an_unchanged_file(sb1) -> None:
     sb1.agent.cycle()
-    sb1.agent.config = replace(sb1.agent.config, detect_s=99.0)  # as if something went astray
+    sb1.agent.wiring.config = replace(sb1.agent.config, detect_s=99.0)  # as if something went astray
     sb1.agent.reload_requested = True
     sb1.agent.cycle()
     assert sb1.agent.config.detect_s == 3.0
@@ -285,7 +278,7 @@ def test_row_20_forged_datagram_is_counted_and_changes_nothing(tmp_path) -> None
     world.write(CLUSTER)
     key = b"0123abcd" * 4
     channel = HeartbeatChannel(0, key, "c1", bind="127.0.0.1")
-    world.agent.make_channel = lambda config, key: channel
+    world.agent.wiring.make_channel = lambda config, key: channel
     world.agent.cycle()
     port = channel._sock.getsockname()[1]
     from mxone_maintenance.agent.heartbeat import encode
@@ -369,17 +362,26 @@ def test_status_publishes_what_this_server_itself_runs(sb1) -> None:
     assert (sb1.agent.status()["running"], sb1.agent.status()["blocked"]) == ([1], [])
 
 
+def test_the_published_status_reads_back_as_the_agent_built_it(sb1) -> None:
+    """What the control socket answers is what `mxone-cluster-agent status` and the utility read."""
+    sb1.run(5, beating=[("lim1", (1,)), ("lim2", (2,))])
+    sb1.run(4, beating=[("lim2", (2,))])
+    assert AgentStatus.loads(json.dumps(sb1.agent.status())) == sb1.agent.published
+    assert [(item.kind, item.state) for item in sb1.agent.published.lims] == [
+        (LimState.ON_STANDBY, "running on standby"), (LimState.RUNNING_ON, "running on lim2")]
+
+
 def test_a_probe_begun_before_the_alias_was_taken_is_not_used(tmp_path) -> None:
     """Probes run off the loop; an answer that comes in after we took the alias may have heard the old
     holder and must not count as a duplicate."""
     world = World(tmp_path, "sb1")
     world.write(CLUSTER)
     world.agent.cycle()
-    world.agent.taken_at[1] = world.clock.t
-    world.agent.prober.results.put((1, world.clock.t - 0.1, "02:00:00:00:00:11", None))
+    world.agent.probing.taken_at[1] = world.clock.t
+    world.agent.probing.worker.outcomes.put(Outcome(1, "02:00:00:00:00:11", started=world.clock.t - 0.1))
     world.agent.collect_probes()
     assert 1 not in world.agent.probes
-    world.agent.prober.results.put((1, world.clock.t + 0.1, None, None))
+    world.agent.probing.worker.outcomes.put(Outcome(1, None, started=world.clock.t + 0.1))
     world.agent.collect_probes()
     assert world.agent.probes[1].kind == "none"
 
@@ -451,7 +453,7 @@ def test_a_worker_result_gets_a_cycle_at_once(sb1) -> None:
     sb1.agent.cycle()
     sb1.agent.doorbell = Doorbell()
     assert not sb1.agent.cycle_needed()
-    sb1.agent.prober.submit(1, sb1.clock.t, lambda: None)    # inline here; a worker thread in the agent
+    sb1.agent.probing.submit(1, lambda: None)                # inline here; a worker thread in the agent
     assert sb1.agent.cycle_needed()
     assert not sb1.agent.cycle_needed()                       # one ring, one cycle
     sb1.agent.doorbell.close()

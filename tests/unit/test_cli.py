@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from helpers.strategies import sample_cluster, sample_system
 
-from mxone_maintenance.core.config import files
+from mxone_maintenance.core import config as files
 from mxone_maintenance.core.model import Server, System
 from mxone_maintenance.core.rules import system_errors
 from mxone_maintenance.utility import cli
@@ -80,12 +80,13 @@ def test_cluster_list_text(capsys, root: Path) -> None:
     code, out, err = run(capsys, root, "cluster", "list")
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0] == ("Cluster c1 (generation 1): standby sb1, failover normal, fallback automatic, detect 60 s, "
-                        "heartbeat 1 s")
-    assert lines[1].split() == ["LIM", "1", "lim1", "base", "10.77.0.101/24", "alias", "10.77.0.11/24", "priority",
-                                "5", "-"]
-    assert lines[2].split()[-3:] == ["locked", "to", "regular"]
+    assert lines[0] == "Cluster c1 (generation 1): standby sb1"
+    assert lines[1] == "  failover normal, fallback automatic, detect 60 s, heartbeat 1 s"
+    assert lines[2].split() == ["LIM", "server", "base", "alias", "priority", "lock"]
+    assert lines[3].split() == ["1", "lim1", "10.77.0.101/24", "10.77.0.11/24", "5", "-"]
+    assert lines[4].split()[-1] == "regular"
     assert "Cluster c2 (generation 1): standby sb2" in out
+    assert max(len(line) for line in lines) <= 80           # the menus show the same text in a box
 
 
 def test_cluster_list_json(capsys, root: Path) -> None:

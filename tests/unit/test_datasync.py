@@ -1,4 +1,4 @@
-"""When the agents sync exchange data (agent/datasync.py): the pure decisions with hypothesis, then the
+"""When the agents sync exchange data (agent/datasync/): the pure decisions with hypothesis, then the
 scheduler the daemon calls, with a fake sync, a hand-moved clock and real xdata folders in a temp dir,
 and finally the daemon wired to it (heartbeat flags in, status and alarms out)."""
 from __future__ import annotations
@@ -7,18 +7,38 @@ from dataclasses import dataclass, replace
 from ipaddress import IPv4Interface
 from pathlib import Path
 
+import pytest
+from helpers.fakes import Clock, FakeAddresses, FakeFirewall, FakeNeighbours, FakeService
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mxone_maintenance.agent import datasync as ds
-from mxone_maintenance.agent.daemon import Agent, AlarmBook, Effects
-from mxone_maintenance.agent.effects import FakeAddresses, FakeFirewall, FakeNeighbours, FakeService
+from mxone_maintenance.agent.datasync import (
+    CommandReload,
+    DataSyncScheduler,
+    SyncResult,
+    io_timeout_for,
+    order_outlook,
+    order_text,
+)
+from mxone_maintenance.agent.datasync.clock import SKEW_SAMPLES, clock_held, median_skew
+from mxone_maintenance.agent.datasync.due import (
+    DAILY_S,
+    RETRY_FIRST_S,
+    RETRY_MAX_S,
+    due_syncs,
+    hold_reason,
+    retry_delay,
+    why_due,
+)
+from mxone_maintenance.agent.datasync.flags import parse_xdata_flags, xdata_flags
+from mxone_maintenance.agent.datasync.peers import pairs_of
+from mxone_maintenance.agent.datasync.values import Job, LastSync, Pair, PairState
 from mxone_maintenance.agent.heartbeat import Counters, Heartbeat
 from mxone_maintenance.agent.main import status_text
+from mxone_maintenance.agent.runtime import Agent, AlarmBook, Effects
 from mxone_maintenance.agent.settings import SettingsError, parse_settings
 from mxone_maintenance.agent.state import PeerView
-from mxone_maintenance.agent.sync import SyncResult
-from mxone_maintenance.core.config import files
+from mxone_maintenance.core import config as files
 from mxone_maintenance.core.model import Cluster, ClusterLim, StandbyRef
 from mxone_maintenance.core.paths import Paths
 
@@ -32,26 +52,26 @@ LATER = "20261125171502"
 
 # --- pure: due_syncs ----------------------------------------------------------------------------------
 
-def ok_last(at: float = 0.0) -> ds.LastSync:
-    return ds.LastSync(at, 1.7e9 + at, True, "first")
+def ok_last(at: float = 0.0) -> LastSync:
+    return LastSync(at, 1.7e9 + at, True, "first")
 
 
-def failed_last(at: float = 0.0) -> ds.LastSync:
-    return ds.LastSync(at, 1.7e9 + at, False, "first", error="rsync exit 12")
+def failed_last(at: float = 0.0) -> LastSync:
+    return LastSync(at, 1.7e9 + at, False, "first", error="rsync exit 12")
 
 
-def pair_state(lim: int = 1, **changes) -> ds.PairState:
-    return replace(ds.PairState(ds.Pair(lim, f"lim{lim}"), True, 0.1, last=ok_last()), **changes)
+def pair_state(lim: int = 1, **changes) -> PairState:
+    return replace(PairState(Pair(lim, f"lim{lim}"), True, 0.1, last=ok_last()), **changes)
 
 
-def reasons(*states: ds.PairState, now: float = 10.0) -> dict[int, str]:
-    return {job.lim: job.reason for job in ds.due_syncs(states, now, max_parallel=10)}
+def reasons(*states: PairState, now: float = 10.0) -> dict[int, str]:
+    return {job.lim: job.reason for job in due_syncs(states, now, max_parallel=10)}
 
 
 def test_pairs_follow_the_role():
-    assert ds.pairs_of(CLUSTER, "sb1") == (ds.Pair(1, "lim1"), ds.Pair(2, "lim2"))
-    assert ds.pairs_of(CLUSTER, "lim2") == (ds.Pair(2, "sb1"),)
-    assert ds.pairs_of(CLUSTER, "elsewhere") == ()
+    assert pairs_of(CLUSTER, "sb1") == (Pair(1, "lim1"), Pair(2, "lim2"))
+    assert pairs_of(CLUSTER, "lim2") == (Pair(2, "sb1"),)
+    assert pairs_of(CLUSTER, "elsewhere") == ()
 
 
 def test_a_pair_never_synced_is_synced_first():
@@ -67,8 +87,8 @@ def test_a_newer_version_on_the_peer_is_pulled_once():
 
 
 def test_daily_and_order():
-    assert reasons(pair_state(), now=ds.DAILY_S - 1) == {}
-    assert reasons(pair_state(), now=ds.DAILY_S) == {1: "daily"}
+    assert reasons(pair_state(), now=DAILY_S - 1) == {}
+    assert reasons(pair_state(), now=DAILY_S) == {1: "daily"}
     assert reasons(pair_state(ordered=True)) == {1: "order"}
 
 
@@ -78,67 +98,79 @@ def test_a_failure_is_retried_with_a_growing_delay():
     assert reasons(failing, now=105.0) == {1: "retry"}
     assert reasons(replace(failing, failures=3), now=115.0) == {}
     assert reasons(replace(failing, failures=3), now=120.0) == {1: "retry"}
-    assert reasons(replace(failing, failures=50), now=100.0 + ds.RETRY_MAX_S) == {1: "retry"}
+    assert reasons(replace(failing, failures=50), now=100.0 + RETRY_MAX_S) == {1: "retry"}
 
 
 def test_nothing_starts_with_a_silent_peer_a_skewed_clock_or_a_running_sync():
     for held in (dict(peer_alive=False), dict(peer_skew=2.5), dict(peer_skew=-3.0), dict(busy=True)):
         assert reasons(pair_state(ordered=True, last=None, **held)) == {}, held
-    assert ds.hold_reason(pair_state(peer_skew=2.5)) == "held: clock of lim1 differs by 2.5 s"
+    assert hold_reason(pair_state(peer_skew=2.5)) == "held: clock of lim1 differs by 2.5 s"
     assert reasons(pair_state(peer_skew=1.9, last=None)) == {1: "first"}
 
 
 states = st.builds(
-    ds.PairState, pair=st.builds(ds.Pair, st.integers(1, 10), st.sampled_from(["lim1", "sb1"])),
+    PairState, pair=st.builds(Pair, st.integers(1, 10), st.sampled_from(["lim1", "sb1"])),
     peer_alive=st.booleans(), peer_skew=st.none() | st.floats(-5, 5),
     peer_stamp=st.none() | st.sampled_from([STAMP, LATER]), local_stamp=st.none() | st.sampled_from([STAMP, LATER]),
     seen_stamp=st.none() | st.sampled_from([STAMP, LATER]),
-    last=st.none() | st.builds(ds.LastSync, st.floats(0, 1e6), st.just(1.7e9), st.booleans(), st.just("first")),
+    last=st.none() | st.builds(LastSync, st.floats(0, 1e6), st.just(1.7e9), st.booleans(), st.just("first")),
     failures=st.integers(0, 20), busy=st.booleans(), ordered=st.booleans())
 
 
-def unique_pairs(items: list[ds.PairState]) -> list[ds.PairState]:
+def unique_pairs(items: list[PairState]) -> list[PairState]:
     return list({s.pair: s for s in items}.values())
 
 
 @given(st.lists(states, max_size=12).map(unique_pairs), st.floats(0, 2e6), st.integers(1, 4))
 def test_due_syncs_properties(items, now, max_parallel):
-    jobs = ds.due_syncs(items, now, max_parallel=max_parallel)
+    jobs = due_syncs(items, now, max_parallel=max_parallel)
     by_pair = {s.pair: s for s in items}
     busy = sum(s.busy for s in items)
     assert len(jobs) <= max(0, max_parallel - busy)                   # never more rsyncs than allowed
     assert len({(j.lim, j.peer) for j in jobs}) == len(jobs)
     for job in jobs:
-        state = by_pair[ds.Pair(job.lim, job.peer)]
-        assert state.peer_alive and not state.busy and not ds.clock_held(state.peer_skew)
-        assert job.reason == ds.why_due(state, now)
-    runnable_orders = [s for s in items if s.ordered and ds.hold_reason(s) is None]
-    if len(jobs) < len([s for s in items if ds.why_due(s, now)]):     # some had to wait: orders went first
+        state = by_pair[Pair(job.lim, job.peer)]
+        assert state.peer_alive and not state.busy and not clock_held(state.peer_skew)
+        assert job.reason == why_due(state, now)
+    runnable_orders = [s for s in items if s.ordered and hold_reason(s) is None]
+    if len(jobs) < len([s for s in items if why_due(s, now)]):     # some had to wait: orders went first
         assert all(j.reason == "order" for j in jobs) or all(
-            ds.Pair(s.pair.lim, s.pair.peer) in {ds.Pair(j.lim, j.peer) for j in jobs} for s in runnable_orders)
+            Pair(s.pair.lim, s.pair.peer) in {Pair(j.lim, j.peer) for j in jobs} for s in runnable_orders)
     else:
-        assert {ds.Pair(j.lim, j.peer) for j in jobs} >= {s.pair for s in runnable_orders}
+        assert {Pair(j.lim, j.peer) for j in jobs} >= {s.pair for s in runnable_orders}
 
 
 @given(st.integers(0, 100))
 def test_retry_delay_grows_and_is_bounded(failures):
-    assert 0 <= ds.retry_delay(failures) <= ds.retry_delay(failures + 1) <= ds.RETRY_MAX_S
+    assert 0 <= retry_delay(failures) <= retry_delay(failures + 1) <= RETRY_MAX_S
 
 
 @given(st.dictionaries(st.integers(1, 99), st.from_regex(r"\A20\d{12}\Z", fullmatch=True), max_size=10))
 def test_xdata_flags_round_trip(stamps):
-    flags = ds.xdata_flags(stamps)
-    assert ds.parse_xdata_flags(flags + ("mac=aa:bb", "fallback=2", "xdata=x:1", "xdata=3:123")) == stamps
+    flags = xdata_flags(stamps)
+    assert parse_xdata_flags(flags + ("mac=aa:bb", "fallback=2", "xdata=x:1", "xdata=3:123")) == stamps
 
 
-@given(st.lists(st.floats(-1, 1), min_size=3, max_size=ds.SKEW_SAMPLES), st.floats(-1e4, 1e4))
+@given(st.lists(st.floats(-1, 1), min_size=3, max_size=SKEW_SAMPLES), st.floats(-1e4, 1e4))
 def test_one_late_heartbeat_does_not_move_the_skew_out_of_range(samples, outlier):
-    skew = ds.median_skew(samples + [outlier])
+    skew = median_skew(samples + [outlier])
     assert min(samples) <= skew <= max(samples)
 
 
 def test_io_timeout_follows_detection_within_bounds():
-    assert [ds.io_timeout_for(d) for d in (0.3, 3, 10, 30, 60)] == [5, 6, 20, 30, 30]
+    assert [io_timeout_for(d) for d in (0.3, 3, 10, 30, 60)] == [5, 6, 20, 30, 30]
+
+
+def test_command_reload_fills_placeholders_and_says_why_it_failed(tmp_path):
+    out = tmp_path / "out"
+    assert CommandReload(["sh", "-c", f"echo $0 >> {out}", "{lim}:{alias}:{node}"], CLUSTER, "sb1")(1)
+    assert out.read_text() == "1:10.77.0.11:sb1\n"
+    assert not CommandReload([], CLUSTER, "sb1")(1) and not CommandReload(["true"], CLUSTER, "sb1")(9)
+    failing = CommandReload(["sh", "-c", "echo one >&2; echo 'no licence' >&2; exit 3"], CLUSTER, "sb1")
+    with pytest.raises(RuntimeError, match=r"^reload LIM 2: exit 3: no licence$"):
+        failing(2)
+    with pytest.raises(RuntimeError, match=r"^reload LIM 2: /nonexistent/sn: .*No such file"):
+        CommandReload(["/nonexistent/sn"], CLUSTER, "sb1")(2)
 
 
 def test_agent_yaml_reload_and_bwlimit():
@@ -155,14 +187,6 @@ def test_agent_yaml_reload_and_bwlimit():
 
 
 # --- the scheduler with a fake sync ---------------------------------------------------------------------
-
-class Clock:
-    def __init__(self, t: float = 1000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
 
 @dataclass
 class FakeSync:
@@ -191,7 +215,7 @@ class Rig:
     def __init__(self, root: Path, node: str = "sb1") -> None:
         self.paths, self.clock = Paths(root), Clock()
         self.alarms = AlarmBook(lambda: 1.7e9 + self.clock.t)
-        self.scheduler = ds.DataSyncScheduler(self.paths, node, self.clock, lambda: 1.7e9 + self.clock.t,
+        self.scheduler = DataSyncScheduler(self.paths, node, self.clock, lambda: 1.7e9 + self.clock.t,
                                               threaded=False)
         self.peers: dict[str, PeerView] = {}
 
@@ -200,7 +224,7 @@ class Rig:
             self.peers[name] = PeerView(name, last_heard=self.clock.t)
             self.scheduler.heard(name, 1.7e9 + self.clock.t + skew, flags)
 
-    def cycle(self, sync, passive=(), step: float = 0.5) -> list[ds.Job]:
+    def cycle(self, sync, passive=(), step: float = 0.5) -> list[Job]:
         self.clock.t += step
         return self.scheduler.cycle(CLUSTER, sync, self.peers, passive, self.alarms, self.clock.t)
 
@@ -244,7 +268,7 @@ def test_a_failed_sync_raises_the_alarm_per_lim_and_a_good_one_clears_it(tmp_pat
                                           "cannot list lim1: rsync exit 255"}
     entry = rig.entry(1)
     assert entry["ok"] is False and entry["error"].startswith("cannot list") and entry["age_s"] == 0.5
-    rig.clock.t += ds.RETRY_FIRST_S
+    rig.clock.t += RETRY_FIRST_S
     rig.hear("lim1", "lim2")
     assert [j.reason for j in rig.cycle(fake_sync())] == ["retry"]
     rig.cycle(fake_sync())
@@ -266,7 +290,7 @@ def test_a_skewed_clock_alarms_and_holds_until_fixed(tmp_path):
     assert rig.cycle(sync) == [] and sync.calls == []
     assert rig.alarms.active["clock:lim1"].text == "Clock of lim1 differs by 3 s (more than 2 s): data sync held"
     assert rig.entry(1)["state"] == "held: clock of lim1 differs by 3.4 s" and rig.entry(1)["clock_skew_s"] == 3.4
-    assert round(rig.scheduler.skew("lim1"), 6) == 3.4                         # the row-23 pulls hold too (sync.py)
+    assert round(rig.scheduler.skew("lim1"), 6) == 3.4                         # the row-23 pulls hold too (ClusterSync)
     for _ in range(6):
         rig.hear("lim1", skew=0.2)
     assert [j.reason for j in rig.cycle(sync)] == ["first"]
@@ -291,12 +315,12 @@ def test_an_order_says_which_lims_sync_and_why_others_cannot_now(tmp_path):
     rig = Rig(tmp_path)
     rig.hear("lim1")
     rig.cycle(fake_sync())
-    outlook = ds.order_outlook(rig.scheduler.states)
+    outlook = order_outlook(rig.scheduler.states)
     assert outlook == {"syncing": [{"lim": 1, "peer": "lim1"}],
                        "waiting": [{"lim": 2, "peer": "lim2", "why": "waiting: lim2 not heard"}]}
-    assert ds.order_text({"syncing": [], "waiting": outlook["waiting"]}) == \
+    assert order_text({"syncing": [], "waiting": outlook["waiting"]}) == \
         "data sync ordered, but nothing can sync now: LIM 2 not now (waiting: lim2 not heard)"
-    assert ds.order_text({"syncing": [], "waiting": []}).startswith("data sync ordered (the agent has not looked")
+    assert order_text({"syncing": [], "waiting": []}).startswith("data sync ordered (the agent has not looked")
 
 
 def test_the_passive_side_reloads_after_pulling_new_data(tmp_path):
@@ -361,7 +385,7 @@ def test_the_daemon_advertises_its_xdata_feeds_heartbeats_in_and_shows_sync_in_s
     assert entry["last"] > 1.7e9 and entry["age_s"] >= 0
     text = status_text(agent.status())
     assert "data sync:" in text and "xdata_1_" + LATER in text and "lim2 not heard" in text
-    assert ds.order_text(agent.order_sync()) == \
+    assert order_text(agent.order_sync()) == \
         "data sync ordered: LIM 1 with lim1; LIM 2 not now (waiting: lim2 not heard)"
     clock.t += 0.5
     channel.inbox.append((Heartbeat("c1", "lim1", 7, 9, 1.7e9 + clock.t, (1,)), "10.77.0.111"))

@@ -315,7 +315,7 @@ CASES = [
     Case("17 preloaded: returning lim1 comes back passive", PRELOADED,
          sees("lim1", up("sb1", 1), started=T - 0.5), T, (Block(1, "passive side"), TakeAlias(1, announce=False),
                                                        SyncData(1, "sb1"))),
-    # 18, 19: config generations and invalid files are the daemon's (tests/test_agent_daemon.py).
+    # 18, 19: config generations and invalid files are the daemon's (tests/unit/test_agent_daemon.py).
     # 20: bad HMAC / replays are dropped by heartbeat.py before any observation (tests/test_heartbeat.py,
     #     and test_agent_daemon.py checks a dropped datagram leaves the peer view untouched).
     # 21, 22: refused by the utility's rules (rules.py and its tests); no agent ever sees them.

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from helpers.strategies import sample_cluster, sample_system, sample_with_cluster
 
-from mxone_maintenance.core.config import files
-from mxone_maintenance.core.config.files import FileError
+from mxone_maintenance.core import config as files
+from mxone_maintenance.core.config import FileError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "system.yaml"
 
@@ -106,8 +106,8 @@ def test_unknown_key_names_the_key_and_its_line() -> None:
     ("10.77.0.12/24", "10.77.0.11/16", "system.yaml:5: servers[1].address: duplicate server address (also at line 4) "
                                        "(got '10.77.0.11')"),
     ("lim: 2}", "lim: 1}", "system.yaml:5: servers[1].lim: duplicate LIM number (also at line 4) (got '1')"),
-    ("name: lim2", "name: lim 2", "system.yaml:5: servers[1].name: must be a name of letters, digits, '-', '_' "
-                                  "or '.' (got 'lim 2')"),
+    ("name: lim2", "name: lim 2", "system.yaml:5: servers[1].name: must be letters, digits, '-', '_' or '.' "
+                                  "(got 'lim 2')"),
     ("schema: 1", "schema: 2", "system.yaml:2: schema: must be from 1 to 1 (got 2)"),
     ("clusters: []", "clusters: {}", "system.yaml:7: clusters: must be a list (got {})"),
 ])

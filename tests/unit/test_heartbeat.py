@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from mxone_maintenance.agent.heartbeat import (
     PROCESS_BOOT_ID,
+    AgentFlags,
     BadHeartbeat,
     Heartbeat,
     HeartbeatChannel,
@@ -227,3 +228,15 @@ def test_a_source_address_not_yet_up_falls_back_to_the_kernel_choice(pair):
     one.source = "192.0.2.1"                     # not on any interface here
     one.send(beat(1, node="one"), ["127.0.0.2"])
     assert receive(two, 1) == [(beat(1, node="one"), "127.0.0.1")]
+
+
+@given(st.frozensets(st.integers(min_value=0, max_value=2**31)), st.none() | st.text(min_size=1, max_size=20))
+def test_agent_flags_round_trip_beside_the_flags_of_others(fallback, mac):
+    flags = AgentFlags(fallback, mac)
+    assert AgentFlags.parse(("xdata=1:20251125120000", *flags.encode(), "future=1")) == flags
+
+
+@given(st.lists(st.text(max_size=12) | st.sampled_from(["fallback=²", "fallback=", "mac=", "fallback=x"])))
+def test_unreadable_flags_are_ignored(flags):
+    parsed = AgentFlags.parse(tuple(flags))
+    assert all(isinstance(n, int) for n in parsed.fallback)

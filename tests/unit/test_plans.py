@@ -10,7 +10,7 @@ from helpers.strategies import sample_system, sample_with_cluster, systems
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mxone_maintenance.core.config import files
+from mxone_maintenance.core import config as files
 from mxone_maintenance.core.rules import RuleViolation, system_errors
 from mxone_maintenance.utility.ops import cluster as ops
 from mxone_maintenance.utility.ops import servers as server_ops
@@ -44,6 +44,11 @@ KEYS = [KEY_FILE, SYNC_KEY_FILE, ALLOW_SYNC]
 LEAVING = [REMOVE_CONFIG, REMOVE_KEY, "remove /etc/opt/eri_sn/sync.key", "remove /etc/opt/eri_sn/cluster_known_hosts",
            "remove the cluster's data-sync key from /root/.ssh/authorized_keys", PRUNE]
 
+
+
+def boot(new: str, old: str) -> str:
+    """The step that makes a reboot bring up `new` (the server's own network configuration)."""
+    return f"boot with {new} on eth0 (network configuration; was {old})"
 
 def host_keys(*members: str) -> str:
     return f"write /etc/opt/eri_sn/cluster_known_hosts (host keys of {', '.join(members)})"
@@ -105,7 +110,8 @@ def test_create_names_every_server_file_and_address() -> None:
     for n in (1, 2, 3):
         assert steps_of(plan, f"lim{n}") == [
             f"add base address 10.77.0.11{n}/24 on eth0; 10.77.0.1{n}/24 stays as the alias of LIM {n}",
-            f"{CONFIG} (generation 1)", *KEYS, host_keys("lim1", "lim2", "lim3", "sb1"), PRUNE]
+            boot(f"10.77.0.11{n}/24", f"10.77.0.1{n}/24"), f"{CONFIG} (generation 1)", *KEYS,
+            host_keys("lim1", "lim2", "lim3", "sb1"), PRUNE]
     assert steps_of(plan, "sb1") == [f"{CONFIG} (generation 1)", *KEYS, host_keys("lim1", "lim2", "lim3", "sb1"), PRUNE]
     assert "lim1 (10.77.0.11):" in text and "sb1 (10.77.0.20):" in text
     assert "sb1 has free disk for two data backups of each of lim1, lim2, lim3" in text
@@ -206,7 +212,8 @@ def test_add_lim() -> None:
     for server in ("lim1", "lim2", "sb1"):
         assert steps_of(plan, server) == [f"{CONFIG} (generation 2)", members, PRUNE]
     assert steps_of(plan, "lim3") == ["add base address 10.77.0.113/24 on eth0; 10.77.0.13/24 stays as the alias "
-                                      "of LIM 3", f"{CONFIG} (generation 2)", *KEYS, members, PRUNE]
+                                      "of LIM 3", boot("10.77.0.113/24", "10.77.0.13/24"), f"{CONFIG} (generation 2)",
+                                      *KEYS, members, PRUNE]
     assert "lim3 (10.77.0.13):" in plan.text()
     assert plan.after.cluster("c1").lim(3).priority == 2
     refused(lambda: ops.plan_add_lim(plan.after, AddLim("c1", LimSpec(3, "10.77.0.123")), KEY), "lim-in-cluster",
@@ -220,7 +227,8 @@ def test_remove_lim() -> None:
     plan = ops.plan_remove_lim(system, RemoveLim("c1", 2), UNKNOWN)
     for server in ("lim1", "lim3", "sb1"):
         assert steps_of(plan, server) == [f"{CONFIG} (generation 2)", host_keys("lim1", "lim3", "sb1"), PRUNE]
-    assert steps_of(plan, "lim2") == [*LEAVING, "remove base address 10.77.0.102/24 from eth0"]
+    assert steps_of(plan, "lim2") == [*LEAVING, boot("10.77.0.12/24", "10.77.0.102/24"),
+                                      "remove base address 10.77.0.102/24 from eth0"]
     assert "no LIM of cluster c1 runs on the standby (asked from the agents)" in plan.text()
     assert plan.after.cluster("c1").lim(2) is None
     assert ops.plan_remove_lim(system, RemoveLim("c1", 2), on_standby()).after == plan.after
@@ -243,7 +251,8 @@ def test_delete() -> None:
     system = clustered(1, 2, 3, fallback="manual")
     plan = ops.plan_delete(system, DeleteCluster("c1"), UNKNOWN)
     for n in (1, 2, 3):
-        assert steps_of(plan, f"lim{n}") == [*LEAVING, f"remove base address 10.77.0.10{n}/24 from eth0"]
+        assert steps_of(plan, f"lim{n}") == [*LEAVING, boot(f"10.77.0.1{n}/24", f"10.77.0.10{n}/24"),
+                                             f"remove base address 10.77.0.10{n}/24 from eth0"]
     assert steps_of(plan, "sb1") == LEAVING
     assert "System file: cluster c1 removed" in plan.text()
     assert plan.after.clusters == () and plan.after.servers == system.servers
@@ -259,6 +268,7 @@ def test_fallback_and_sync_are_orders() -> None:
     plan = ops.plan_fallback(system, 2, on_standby(2))
     assert plan.is_order and plan.after == system
     assert "order fallback of LIM 2 to lim2" in steps_of(plan, "sb1")
+    assert [s.server for s in plan.servers] == ["sb1", "lim2"], "only the servers the order concerns (lim1 may be down)"
     refused(lambda: ops.plan_fallback(system, 2, on_standby(1)), "not-on-standby", "LIM 2")
     refused(lambda: ops.plan_fallback(system, 3, UNKNOWN), "lim-not-clustered", "LIM 3")
     sync = ops.plan_sync(system, "c1")

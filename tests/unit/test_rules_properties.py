@@ -22,7 +22,7 @@ from helpers.strategies import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mxone_maintenance.core.config import files
+from mxone_maintenance.core import config as files
 from mxone_maintenance.core.model import MAX_LIMS_PER_CLUSTER, Cluster, ClusterLim, StandbyRef, System
 from mxone_maintenance.core.rules import RuleViolation, nothing_on_standby, preload_kept, system_errors
 from mxone_maintenance.utility.ops import cluster as cluster_ops

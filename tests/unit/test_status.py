@@ -1,8 +1,10 @@
 """`cluster status` as a technician reads it: merged from what each agent says, never guessed."""
 from __future__ import annotations
 
+from dataclasses import replace
 from ipaddress import IPv4Interface
 
+from mxone_maintenance.core.contracts.agent_status import AgentStatus, AlarmStatus, LimState, LimStatus, SyncEntry
 from mxone_maintenance.core.model import Cluster, ClusterLim, StandbyRef
 from mxone_maintenance.utility.ops.status import ServerReport, StatusReport, merge_status, status_text
 
@@ -13,20 +15,19 @@ def cluster(failover: str = "normal") -> Cluster:
     return Cluster("c1", StandbyRef("sb1", IPv4Interface("10.77.0.20/24")), lims, failover=failover)
 
 
-def agent(node: str, running=(), blocked=(), lims=(), alarms=()) -> dict:
-    return {"node": node, "running": list(running), "blocked": list(blocked), "lims": list(lims),
-            "alarms": list(alarms)}
+def agent(node: str, running=(), blocked=(), lims=(), alarms=()) -> AgentStatus:
+    return AgentStatus(node=node, running=tuple(running), blocked=tuple(blocked), lims=tuple(lims),
+                       alarms=tuple(alarms))
 
 
 def test_a_lim_on_the_standby_is_shown_there_with_its_alarm():
     reports = {
         "lim1": ServerReport("lim1", False, error="lim1 (10.77.0.111): connection timed out after 5 s"),
-        "lim2": ServerReport("lim2", True, agent("lim2", running=[2], lims=[{"lim": 2, "where": "lim2",
-                                                                             "state": "running here"}])),
+        "lim2": ServerReport("lim2", True, agent("lim2", running=[2], lims=[LimStatus(2, "lim2",
+                                                                                      LimState.RUNNING_HERE)])),
         "sb1": ServerReport("sb1", True, agent("sb1", running=[1], lims=[
-            {"lim": 1, "where": "sb1", "state": "running on standby"}],
-            alarms=[{"key": "on-standby:1", "text": "LIM 1 is running on standby server", "raised": 1764091200.0,
-                     "cleared": None}])),
+            LimStatus(1, "sb1", LimState.ON_STANDBY)],
+            alarms=[AlarmStatus("on-standby:1", "LIM 1 is running on standby server", 1764091200.0, None)])),
     }
     report = merge_status(cluster(), reports)
     rows = {row.lim: row for row in report.rows}
@@ -65,17 +66,18 @@ def test_preloaded_shows_the_passive_side():
 
 
 def test_an_agent_without_a_running_list_is_read_from_its_own_lim_view():
-    report = ServerReport("sb1", True, {"lims": [{"lim": 1, "where": "sb1"}, {"lim": 2, "where": "lim2"}]})
+    report = ServerReport("sb1", True, AgentStatus(node="sb1", running=None, lims=(
+        LimStatus(1, "sb1", LimState.ON_STANDBY), LimStatus(2, "lim2", LimState.RUNNING_ON, servers=("lim2",)))))
     assert report.running() == {1}
 
 
 def test_the_standbys_last_sync_per_lim_is_shown_with_its_age():
-    sync = [{"lim": 2, "last": None, "ok": None, "age_s": None, "version": None, "state": "waiting: lim2 not heard"},
-            {"lim": 1, "last": 1764091200.0, "ok": False, "age_s": 42.4, "version": "xdata_1_20251125172000",
-             "state": "idle"}]
+    sync = (SyncEntry(2, "lim2", last=None, ok=None, age_s=None, version=None, state="waiting: lim2 not heard"),
+            SyncEntry(1, "lim1", last=1764091200.0, ok=False, age_s=42.4, version="xdata_1_20251125172000",
+                      state="idle"))
     reports = {"lim1": ServerReport("lim1", True, agent("lim1", [1])),
                "lim2": ServerReport("lim2", True, agent("lim2", [2])),
-               "sb1": ServerReport("sb1", True, {**agent("sb1"), "sync": sync})}
+               "sb1": ServerReport("sb1", True, replace(agent("sb1"), sync=sync))}
     text = status_text(StatusReport((merge_status(cluster(), reports),)))
     assert "LIM 1: last sync FAILED 2025-11-2" in text and "(42 s ago), xdata_1_20251125172000" in text
     assert "LIM 2: never synced (waiting: lim2 not heard)" in text

@@ -1,10 +1,12 @@
 """Show status: the table from a report, the header times, refresh every 3 s in the worker."""
 from __future__ import annotations
 
+from dataclasses import replace
 from ipaddress import IPv4Interface
 
+from mxone_maintenance.core.contracts.agent_status import AgentStatus
 from mxone_maintenance.core.model import Cluster, ClusterLim, StandbyRef
-from mxone_maintenance.utility.ops.status import ServerReport, StatusReport, merge_status
+from mxone_maintenance.utility.ops.status import Alarm, ServerReport, StatusReport, merge_status
 from mxone_maintenance.utility.ui.status_screen import StatusScreen
 from mxone_maintenance.utility.ui.worker import InlineRuntime
 
@@ -14,14 +16,14 @@ CLUSTER = Cluster(name="c1", standby=StandbyRef("sb1", IPv4Interface("10.77.0.20
 
 
 def report(lim1_on: str = "lim1", sb1_up: bool = True) -> StatusReport:
-    agents = {"lim1": {"running": [1] if lim1_on == "lim1" else []}, "lim2": {"running": [2]},
-              "sb1": {"running": [1] if lim1_on == "sb1" else [],
-                      "alarms": [{"text": "LIM 1 is running on standby server", "raised": "12:00:00"}]
-                      if lim1_on == "sb1" else []}}
-    reports = {name: ServerReport(name, True, agent) for name, agent in agents.items()}
+    running = {"lim1": (1,) if lim1_on == "lim1" else (), "lim2": (2,), "sb1": (1,) if lim1_on == "sb1" else ()}
+    reports = {name: ServerReport(name, True, AgentStatus(node=name, running=lims)) for name, lims in running.items()}
     if not sb1_up:
-        reports["sb1"] = ServerReport("sb1", False, {}, "timed out")
-    return StatusReport((merge_status(CLUSTER, reports),))
+        reports["sb1"] = ServerReport("sb1", False, None, "timed out")
+    merged = merge_status(CLUSTER, reports)
+    if lim1_on == "sb1":  # the table shows the time as the merge gives it
+        merged = replace(merged, alarms=(Alarm("sb1", "LIM 1 is running on standby server", "12:00:00"),))
+    return StatusReport((merged,))
 
 
 def text(widget, size=(80, 24)) -> str:

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mxone_maintenance.agent.sync import Peer, SyncSettings, parse_listing, pull_argv, ssh_command
-from mxone_maintenance.core.contracts import sync_keys, xdata
+from mxone_maintenance.agent.datasync.listing import parse_listing
+from mxone_maintenance.agent.datasync.transport import Peer, SyncSettings, pull_argv, ssh_command
+from mxone_maintenance.core.contracts import host_keys, sync_keys, xdata
 from mxone_maintenance.core.contracts.xdata import Held, Version, sync_direction, unsynced, versions_to_prune
 from mxone_maintenance.core.paths import Paths
 
@@ -205,7 +206,7 @@ def test_keypair_and_restricted_line():
     line = sync_keys.authorized_keys_line(public)
     assert line.startswith('command="/usr/bin/rrsync -ro /var/opt/eri_sn",restrict ssh-ed25519 AAAA')
     assert line.endswith(" mxone-sync")
-    with pytest.raises(sync_keys.SyncKeyError):
+    with pytest.raises(host_keys.KeyLineError):
         sync_keys.authorized_keys_line("ssh-ed25519 not-base64!")
 
 
@@ -230,11 +231,31 @@ def test_merge_replaces_a_rotated_sync_key():
 
 def test_cluster_known_hosts():
     key = sync_keys.make_sync_keypair("root@lim1")[1]
-    text = sync_keys.cluster_known_hosts([("lim1", "10.77.0.11/24", key), ("lim1", "10.77.0.11", key)])
+    text = host_keys.cluster_known_hosts([("lim1", "10.77.0.11/24", key), ("lim1", "10.77.0.11", key)])
     assert text == f"lim1,10.77.0.11 {' '.join(key.split()[:2])}\n"
-    assert sync_keys.parse_known_hosts(text) == [("lim1", "10.77.0.11", " ".join(key.split()[:2]))]
-    with pytest.raises(sync_keys.SyncKeyError):
-        sync_keys.cluster_known_hosts([("lim 1", "10.77.0.11", key)])
+    assert host_keys.parse_known_hosts(text) == [("lim1", "10.77.0.11", " ".join(key.split()[:2]))]
+    with pytest.raises(host_keys.KeyLineError):
+        host_keys.cluster_known_hosts([("lim 1", "10.77.0.11", key)])
+
+
+def test_one_host_key_policy_for_both_sides(tmp_path):
+    agent = host_keys.HostKeyPolicy.for_cluster(Paths(tmp_path))
+    assert agent == host_keys.HostKeyPolicy(tmp_path / "etc/opt/eri_sn/cluster_known_hosts", accept_new=False)
+    words = agent.openssh_options("lim1")
+    assert " ".join(words) == (f"-o StrictHostKeyChecking=yes -o UserKnownHostsFile={agent.known_hosts} "
+                               "-o GlobalKnownHostsFile=/dev/null -o UpdateHostKeys=no -o HostKeyAlias=lim1")
+    admin = host_keys.HostKeyPolicy.for_admin({"HOME": "/home/admin"}, accept_new=True)
+    assert admin.known_hosts == Path("/home/admin/.ssh/known_hosts") and admin.accept_new
+    assert "StrictHostKeyChecking=accept-new" in admin.openssh_options()
+    assert host_keys.HostKeyPolicy.for_admin({"MXONE_KNOWN_HOSTS": "/k"}).known_hosts == Path("/k")
+    assert admin.lookup_names("lim1", "10.0.0.1", 2222) == ("lim1", "[10.0.0.1]:2222")
+    assert host_keys.known_hosts_line(["lim1", "10.0.0.1", "lim1"], "ssh-ed25519", "AAAA") == \
+        "lim1,10.0.0.1 ssh-ed25519 AAAA"
+
+
+def test_the_agent_ssh_command_takes_the_policy(tmp_path):
+    words = ssh_command(SyncSettings(key=tmp_path / "k", known_hosts=tmp_path / "h"), Peer("10.0.0.1", "lim1"))
+    assert " ".join(host_keys.HostKeyPolicy(tmp_path / "h").openssh_options("lim1")) in words
 
 
 # --- ClusterSync: which peer and role each node syncs with ---------------------------------------------------
@@ -242,7 +263,7 @@ def test_cluster_known_hosts():
 def test_cluster_sync_picks_peers_by_role(monkeypatch, tmp_path):
     from ipaddress import IPv4Interface as I
 
-    from mxone_maintenance.agent import sync as sync_module
+    from mxone_maintenance.agent.datasync import peers as sync_module
     from mxone_maintenance.core.model import Cluster, ClusterLim, StandbyRef
 
     config = Cluster("c1", StandbyRef("sb1", I("10.0.0.20/24")),

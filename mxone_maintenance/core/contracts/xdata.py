@@ -21,7 +21,9 @@ from mxone_maintenance.core.paths import STANDBY_DATA_DIR, VAR, XDATA_DIR, Paths
 Direction = Literal["to-standby", "to-regular", "none", "hold"]
 Role = Literal["regular", "standby"]
 
-VERSION_NAME = re.compile(r"^xdata_(\d+)_(\d{14})$")
+VERSION_PREFIX = "xdata_"
+STAMP_PATTERN = re.compile(r"\d{14}")  # YYYYmmddHHMMSS, as MX-ONE names a data backup
+VERSION_NAME = re.compile(rf"^{VERSION_PREFIX}(\d+)_({STAMP_PATTERN.pattern})$")
 PARTIAL_PREFIX = ".partial-"        # an rsync in progress: hidden, so no xdata_* glob ever sees it
 STANDBY_KEEP = 2                    # DESIGN §6: the standby keeps two backups of each regular
 REGULAR_KEEP = 3                    # MX-ONE keeps the newest three versions in xdata/
@@ -36,7 +38,7 @@ class Version:
 
     @property
     def name(self) -> str:
-        return f"xdata_{self.lim}_{self.stamp}"
+        return f"{VERSION_PREFIX}{self.lim}_{self.stamp}"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,15 @@ class Held:
 def parse_version(name: str) -> Version | None:
     match = VERSION_NAME.match(name)
     return Version(int(match.group(1)), match.group(2)) if match else None
+
+
+def is_stamp(text: str) -> bool:
+    return STAMP_PATTERN.fullmatch(text) is not None
+
+
+def version_glob(lim: int) -> str:
+    """Every version of LIM `lim` as a glob (rsync filter rules, shell)."""
+    return f"{VERSION_PREFIX}{lim}_*"
 
 
 def partial_name(version: Version) -> str:
@@ -140,15 +151,6 @@ def sync_direction(regular_mtime: float | None, standby_mtime: float | None, clo
     if regular_version is not None and standby_version is not None and regular_version != standby_version:
         return "to-standby" if regular_version > standby_version else "to-regular"
     return "none"
-
-
-def newest_of_each_lim(versions: Iterable[Version]) -> dict[int, str]:
-    """The newest time stamp per LIM."""
-    best: dict[int, str] = {}
-    for version in versions:
-        if version.stamp > best.get(version.lim, ""):
-            best[version.lim] = version.stamp
-    return best
 
 
 def unsynced(here: Iterable[Version], elsewhere: Iterable[Version]) -> set[Version]:

@@ -14,17 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mxone_maintenance.core import config
 from mxone_maintenance.core import paths as product_paths
-from mxone_maintenance.core.config import files
-from mxone_maintenance.core.contracts.sync_keys import (
-    cluster_known_hosts,
-    merge_authorized_keys,
-    parse_known_hosts,
-    remove_from_authorized_keys,
-)
+from mxone_maintenance.core.contracts.host_keys import cluster_known_hosts, parse_known_hosts
+from mxone_maintenance.core.contracts.sync_keys import merge_authorized_keys, remove_from_authorized_keys
 from mxone_maintenance.core.model import System
 from mxone_maintenance.core.paths import Paths
+from mxone_maintenance.utility.ops import address_changes
 from mxone_maintenance.utility.ops.agent_command import agent_command
+from mxone_maintenance.utility.ops.change_lock import ChangeRefused, check_unchanged, one_change
+from mxone_maintenance.utility.ops.cluster_keys import key_file
 from mxone_maintenance.utility.ops.plan import (
     AddAddress,
     AllowSyncKey,
@@ -35,13 +34,16 @@ from mxone_maintenance.utility.ops.plan import (
     PruneXdata,
     RemoveAddress,
     RemoveFile,
+    SetBootAddress,
     WriteClusterHostKeys,
     WriteFile,
 )
+from mxone_maintenance.utility.remote.errors import RemoteError
 from mxone_maintenance.utility.remote.fleet import Fleet
-from mxone_maintenance.utility.remote.ssh import Connection, Host, RemoteError, SshSettings
+from mxone_maintenance.utility.remote.settings import Host, SshSettings
+from mxone_maintenance.utility.remote.ssh import Connection
 from mxone_maintenance.utility.remote.transaction import RemoveFile as RemoteRemoveFile
-from mxone_maintenance.utility.remote.transaction import RemoveTree, RunCommand, apply_changes
+from mxone_maintenance.utility.remote.transaction import RemoveTree, apply_changes
 from mxone_maintenance.utility.remote.transaction import WriteFile as RemoteWriteFile
 
 ProgressFn = Callable[[str, str], None]
@@ -81,29 +83,15 @@ def audit(paths: Paths, plan: Plan, result: ApplyResult) -> None:
     os.chmod(log, 0o640)
 
 
-# --- the cluster key kept on LIM 1 -------------------------------------------------------------------------
-
-def key_file(paths: Paths, cluster_name: str) -> Path:
-    return paths.real(product_paths.ETC) / "keys" / f"{cluster_name}.key"
-
-
-def cluster_key(paths: Paths, system: System, cluster_name: str, settings: SshSettings) -> bytes:
-    """The cluster's heartbeat key: the copy kept here, else the one on the standby."""
-    local = key_file(paths, cluster_name)
-    if local.exists():
-        return local.read_bytes()
-    cluster = system.cluster(cluster_name)
-    host = Host(cluster.standby.server, str(cluster.standby.base.ip))
-    with Connection(host, settings) as conn:
-        data = conn.read_file(str(product_paths.CLUSTER_KEY))
-    if not data:
-        raise RemoteError(host, f"the key of cluster {cluster_name} is missing here ({local}) and on the standby")
-    return data
-
+# --- files here: the cluster keys kept, the system file ---------------------------------------------------
 
 def _store_secrets(paths: Paths, plan: Plan) -> None:
     for name, key in plan.secrets.items():
-        files.write_atomic(key_file(paths, name), key, mode=0o600)
+        config.write_atomic(key_file(paths, name), key, mode=0o600)
+
+
+def _write_system(system_file: Path, plan: Plan) -> None:
+    config.write_atomic(system_file, config.dump_system(plan.after), mode=0o644)
 
 
 # --- checks over SSH -------------------------------------------------------------------------------------
@@ -188,10 +176,6 @@ def _cluster_host_keys(step: WriteClusterHostKeys, settings: SshSettings, system
     return RemoteWriteFile(step.path, text.encode(), 0o644)
 
 
-def _address_command(verb: str, step: AddAddress | RemoveAddress) -> tuple[str, ...]:
-    return ("ip", "addr", verb, str(step.address), "dev", step.interface)
-
-
 def _remote_changes(conn: Connection, steps, settings: SshSettings, after: System) -> list:
     changes: list = []
     for step in steps:
@@ -201,11 +185,11 @@ def _remote_changes(conn: Connection, steps, settings: SshSettings, after: Syste
             if conn.exists(step.path):
                 changes.append(RemoteRemoveFile(step.path))
         elif isinstance(step, AddAddress):
-            changes.append(RunCommand(_address_command("replace", step), undo=_address_command("del", step),
-                                      describe=step.describe()))
+            changes.extend(address_changes.add_address(step))
         elif isinstance(step, RemoveAddress):
-            changes.append(RunCommand(_address_command("del", step), undo=_address_command("replace", step),
-                                      describe=step.describe()))
+            changes.extend(address_changes.remove_address(conn, step))
+        elif isinstance(step, SetBootAddress):
+            changes.extend(address_changes.boot_address(conn, step))
         elif isinstance(step, PruneXdata):
             changes.extend(_prune_changes(conn))
         elif isinstance(step, AllowSyncKey):
@@ -218,10 +202,6 @@ def _remote_changes(conn: Connection, steps, settings: SshSettings, after: Syste
 
 
 # --- apply ----------------------------------------------------------------------------------------------------
-
-def _write_system(system_file: Path, plan: Plan) -> None:
-    files.write_atomic(system_file, files.dump_system(plan.after), mode=0o644)
-
 
 def _give_orders(fleet: Fleet, plan: Plan) -> ApplyResult:
     steps = {s.server: [step for step in s.steps if isinstance(step, OrderAgent)] for s in plan.servers}
@@ -264,6 +244,19 @@ def apply_plan(plan: Plan, paths: Paths, system_file: Path, settings: SshSetting
     """Carry out a plan. On failure no server and no file is changed, and the result names the server.
     `parallel=False` works on one server at a time (the benchmark's yardstick)."""
     progress = progress or (lambda server, message: None)
+    try:
+        with one_change(system_file, plan.action):
+            if plan.after != plan.before:
+                check_unchanged(system_file, plan.before)
+            result = _apply_locked(plan, paths, system_file, settings, progress, parallel)
+    except ChangeRefused as err:
+        result = ApplyResult(False, f"{err}; nothing was changed")
+    audit(paths, plan, result)
+    return result
+
+
+def _apply_locked(plan: Plan, paths: Paths, system_file: Path, settings: SshSettings, progress: ProgressFn,
+                  parallel: bool) -> ApplyResult:
     hosts = [Host(s.server, s.address) for s in plan.servers]
     try:
         if not hosts:
@@ -281,5 +274,4 @@ def apply_plan(plan: Plan, paths: Paths, system_file: Path, settings: SshSetting
         result = ApplyResult(False, f"{err}; nothing was changed", {}, err.host)
     except OSError as err:
         result = ApplyResult(False, f"cannot write {getattr(err, 'filename', '')}: {err.strerror}")
-    audit(paths, plan, result)
     return result

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from mxone_maintenance.core import paths
-from mxone_maintenance.core.config.files import dump_cluster
+from mxone_maintenance.core.config import dump_cluster
 from mxone_maintenance.core.contracts.sync_keys import SYNC_MARKER, authorized_keys_line, sync_keypair_from_cluster_key
 from mxone_maintenance.core.model import (
     DEFAULT_DETECT_S,
@@ -19,7 +19,7 @@ from mxone_maintenance.core.model import (
     StandbyRef,
     System,
 )
-from mxone_maintenance.core.rules import RuleError, RuleViolation, nothing_on_standby, preload_kept, system_errors
+from mxone_maintenance.core.rules import enforce, nothing_on_standby, preload_kept, refusal, system_errors
 from mxone_maintenance.utility.ops.plan import (
     AddAddress,
     AllowSyncKey,
@@ -31,6 +31,7 @@ from mxone_maintenance.utility.ops.plan import (
     RemoveAddress,
     RemoveFile,
     ServerPlan,
+    SetBootAddress,
     Step,
     WriteClusterHostKeys,
     WriteFile,
@@ -57,14 +58,8 @@ SYNC_KEY = str(paths.SYNC_KEY)
 CLUSTER_KNOWN_HOSTS = str(paths.CLUSTER_KNOWN_HOSTS)
 
 
-def _refuse(rule: str, message: str) -> RuleViolation:
-    return RuleViolation([RuleError(rule, message)])
-
-
 def _checked(after: System) -> System:
-    errors = system_errors(after)
-    if errors:
-        raise RuleViolation(errors)
+    enforce(system_errors(after))
     return after
 
 
@@ -72,14 +67,14 @@ def find_cluster(system: System, name: str) -> Cluster:
     cluster = system.cluster(name)
     if cluster is None:
         known = ", ".join(c.name for c in system.clusters) or "none"
-        raise _refuse("unknown-cluster", f"no cluster named {name} (clusters: {known})")
+        raise refusal("unknown-cluster", f"no cluster named {name} (clusters: {known})")
     return cluster
 
 
 def find_cluster_of_lim(system: System, lim: int) -> Cluster:
     cluster = system.cluster_of_lim(lim)
     if cluster is None:
-        raise _refuse("lim-not-clustered", f"LIM {lim} is in no cluster")
+        raise refusal("lim-not-clustered", f"LIM {lim} is in no cluster")
     return cluster
 
 
@@ -118,21 +113,22 @@ def _original_address(system: System, name: str) -> str:
 def _cluster_lim(system: System, spec: LimSpec, cluster_name: str) -> ClusterLim:
     server = system.server_with_lim(spec.lim)
     if server is None:
-        raise _refuse("unknown-lim", f"no server in the system has LIM {spec.lim}")
+        raise refusal("unknown-lim", f"no server in the system has LIM {spec.lim}")
     other = system.cluster_of_server(server.name)
     if other is not None and other.name != cluster_name:
-        raise _refuse("one-cluster", f"LIM server {server.name} already belongs to cluster {other.name}")
+        raise refusal("one-cluster", f"LIM server {server.name} already belongs to cluster {other.name}")
     try:
         base = resolve_base(spec.base, server.address)
     except RequestError as err:
-        raise _refuse("bad-address", str(err)) from None
+        raise refusal("bad-address", str(err)) from None
     return ClusterLim(lim=spec.lim, server=server.name, base=base, alias=server.address,
                       priority=DEFAULT_PRIORITY if spec.priority is None else spec.priority)
 
 
 def _joining_steps(item: ClusterLim, cluster: Cluster, key: bytes) -> tuple[Step, ...]:
     return (AddAddress(item.base, cluster.interface, note=f"{item.alias} stays as the alias of LIM {item.lim}"),
-            _config_file(cluster), *_key_files(key), _host_keys(cluster), PruneXdata())
+            SetBootAddress(cluster.interface, old=item.alias, new=item.base), _config_file(cluster),
+            *_key_files(key), _host_keys(cluster), PruneXdata())
 
 
 def _disk_check(cluster: Cluster) -> DiskCheck:
@@ -146,21 +142,21 @@ def _plan_for_members(system: System, cluster: Cluster, steps: tuple[Step, ...])
 # --- create ------------------------------------------------------------------------------------
 
 def plan_create(system: System, request: CreateCluster, key: bytes) -> Plan:
-    problem = name_problem(request.name, "a cluster name")
+    problem = name_problem(request.name, "cluster name")
     if problem:
-        raise _refuse("bad-name", problem)
+        raise refusal("bad-name", problem)
     if system.cluster(request.name) is not None:
-        raise _refuse("cluster-exists", f"a cluster named {request.name} already exists")
+        raise refusal("cluster-exists", f"a cluster named {request.name} already exists")
     if system.server(request.standby) is None:
-        raise _refuse("unknown-server", f"no server named {request.standby} in the system")
+        raise refusal("unknown-server", f"no server named {request.standby} in the system")
     numbers = [spec.lim for spec in request.lims]
     twice = sorted({n for n in numbers if numbers.count(n) > 1})
     if twice:
-        raise _refuse("lim-twice", f"LIM {twice[0]} is given twice")
+        raise refusal("lim-twice", f"LIM {twice[0]} is given twice")
     standby = system.server(request.standby)
     other = system.cluster_of_server(standby.name)
     if other is not None:
-        raise _refuse("one-cluster", f"standby server {standby.name} already belongs to cluster {other.name}")
+        raise refusal("one-cluster", f"standby server {standby.name} already belongs to cluster {other.name}")
     cluster = Cluster(
         name=request.name,
         standby=StandbyRef(standby.name, standby.address),
@@ -189,9 +185,7 @@ def plan_create(system: System, request: CreateCluster, key: bytes) -> Plan:
 
 def _new_generation_plan(system: System, before: Cluster, after_cluster: Cluster, action: str, title: str,
                          prune: bool) -> Plan:
-    errors = preload_kept(before, after_cluster)
-    if errors:
-        raise RuleViolation(errors)
+    enforce(preload_kept(before, after_cluster))
     after = _checked(system.replace_cluster(after_cluster))
     steps: tuple[Step, ...] = (_config_file(after_cluster),) + ((PruneXdata(),) if prune else ())
     return Plan(action=action, title=title, before=system, after=after,
@@ -202,7 +196,7 @@ def _new_generation_plan(system: System, before: Cluster, after_cluster: Cluster
 def plan_change(system: System, request: ChangeCluster) -> Plan:
     cluster = find_cluster(system, request.name)
     if request.fallback is None and not request.priorities and request.detect_s is None:
-        raise _refuse("nothing-to-change", "nothing to change: give --fallback, --priority or --detect-s")
+        raise refusal("nothing-to-change", "nothing to change: give --fallback, --priority or --detect-s")
     changed = cluster
     what = []
     if request.fallback is not None and request.fallback != cluster.fallback:
@@ -210,14 +204,14 @@ def plan_change(system: System, request: ChangeCluster) -> Plan:
         what.append(f"fallback {request.fallback}")
     for lim, priority in request.priorities:
         if cluster.lim(lim) is None:
-            raise _refuse("lim-not-in-cluster", f"LIM {lim} is not in cluster {cluster.name}")
+            raise refusal("lim-not-in-cluster", f"LIM {lim} is not in cluster {cluster.name}")
         changed = changed.with_lim(lim, priority=priority)
         what.append(f"LIM {lim} priority {priority}")
     if request.detect_s is not None:
         changed = replace(changed, detect_s=request.detect_s)
         what.append(f"detect_s {request.detect_s:g}")
     if changed == cluster:
-        raise _refuse("nothing-to-change", f"nothing to change: cluster {cluster.name} already has these settings")
+        raise refusal("nothing-to-change", f"nothing to change: cluster {cluster.name} already has these settings")
     changed = changed.next_generation()
     return _new_generation_plan(system, cluster, changed, "cluster change",
                                 f"change cluster {cluster.name}: {', '.join(what)}", prune=True)
@@ -226,7 +220,7 @@ def plan_change(system: System, request: ChangeCluster) -> Plan:
 def plan_preload(system: System, request: PreloadCluster) -> Plan:
     cluster = find_cluster(system, request.name)
     if cluster.failover == "preloaded":
-        raise _refuse("already-preloaded", f"cluster {cluster.name} is already preloaded")
+        raise refusal("already-preloaded", f"cluster {cluster.name} is already preloaded")
     detect = cluster.detect_s
     if detect == DEFAULT_DETECT_S["normal"]:  # the normal default becomes the preloaded default, but never
         detect = max(DEFAULT_DETECT_S["preloaded"], 3 * cluster.heartbeat_s)  # below three heartbeats
@@ -238,10 +232,10 @@ def plan_preload(system: System, request: PreloadCluster) -> Plan:
 
 def plan_lock(system: System, request: LockLim) -> Plan:
     if request.to not in ("regular", "standby"):
-        raise _refuse("bad-lock", f"a LIM is locked to regular or standby (got {request.to!r})")
+        raise refusal("bad-lock", f"a LIM is locked to regular or standby (got {request.to!r})")
     cluster = find_cluster_of_lim(system, request.lim)
     if cluster.lim(request.lim).lock == request.to:
-        raise _refuse("already-locked", f"LIM {request.lim} is already locked to the {request.to} server")
+        raise refusal("already-locked", f"LIM {request.lim} is already locked to the {request.to} server")
     changed = cluster.with_lim(request.lim, lock=request.to).next_generation()
     return _new_generation_plan(system, cluster, changed, "cluster lock",
                                 f"lock LIM {request.lim} to the {request.to} server", prune=False)
@@ -250,7 +244,7 @@ def plan_lock(system: System, request: LockLim) -> Plan:
 def plan_unlock(system: System, request: UnlockLim) -> Plan:
     cluster = find_cluster_of_lim(system, request.lim)
     if cluster.lim(request.lim).lock is None:
-        raise _refuse("not-locked", f"LIM {request.lim} is not locked")
+        raise refusal("not-locked", f"LIM {request.lim} is not locked")
     changed = cluster.with_lim(request.lim, lock=None).next_generation()
     return _new_generation_plan(system, cluster, changed, "cluster unlock",
                                 f"unlock LIM {request.lim} (fallback {cluster.fallback})", prune=False)
@@ -261,7 +255,7 @@ def plan_unlock(system: System, request: UnlockLim) -> Plan:
 def plan_add_lim(system: System, request: AddLim, key: bytes) -> Plan:
     cluster = find_cluster(system, request.name)
     if cluster.lim(request.lim.lim) is not None:
-        raise _refuse("lim-in-cluster", f"LIM {request.lim.lim} is already in cluster {cluster.name}")
+        raise refusal("lim-in-cluster", f"LIM {request.lim.lim} is already in cluster {cluster.name}")
     item = _cluster_lim(system, request.lim, cluster.name)
     changed = cluster.next_generation(lims=cluster.lims + (item,))
     after = _checked(system.replace_cluster(changed))
@@ -277,21 +271,20 @@ def plan_add_lim(system: System, request: AddLim, key: bytes) -> Plan:
 def _refuse_if_on_standby(cluster: Cluster, lims: list[int], facts: RuntimeFacts, doing: str) -> tuple[str, ...]:
     if not facts.known:
         return (f"no LIM of cluster {cluster.name} runs on the standby (asked from the agents)",)
-    errors = nothing_on_standby(cluster, lims, facts.on_standby, doing)
-    if errors:
-        raise RuleViolation(errors)
+    enforce(nothing_on_standby(cluster, lims, facts.on_standby, doing))
     return ()
 
 
 def _leaving_steps(item: ClusterLim, cluster: Cluster) -> tuple[Step, ...]:
-    return (*_leaving_files(), PruneXdata(), RemoveAddress(item.base, cluster.interface))
+    return (*_leaving_files(), PruneXdata(), SetBootAddress(cluster.interface, old=item.base, new=item.alias),
+            RemoveAddress(item.base, cluster.interface))
 
 
 def plan_remove_lim(system: System, request: RemoveLim, facts: RuntimeFacts) -> Plan:
     cluster = find_cluster(system, request.name)
     item = cluster.lim(request.lim)
     if item is None:
-        raise _refuse("lim-not-in-cluster", f"LIM {request.lim} is not in cluster {cluster.name}")
+        raise refusal("lim-not-in-cluster", f"LIM {request.lim} is not in cluster {cluster.name}")
     if len(cluster.lims) == 1:
         plan = plan_delete(system, DeleteCluster(cluster.name), facts)
         return replace(plan, action="cluster remove-lim",
@@ -325,10 +318,14 @@ def plan_delete(system: System, request: DeleteCluster, facts: RuntimeFacts) -> 
 def plan_fallback(system: System, lim: int, facts: RuntimeFacts) -> Plan:
     cluster = find_cluster_of_lim(system, lim)
     if facts.known and lim not in facts.on_standby:
-        raise _refuse("not-on-standby", f"LIM {lim} does not run on the standby server; nothing to move back")
-    order = OrderAgent(("fallback", str(lim)), note=f"order fallback of LIM {lim} to {cluster.lim(lim).server}")
-    return Plan(action="cluster fallback", title=f"move LIM {lim} from the standby back to {cluster.lim(lim).server}",
-                before=system, after=system, servers=_plan_for_members(system, cluster, (order,)))
+        raise refusal("not-on-standby", f"LIM {lim} does not run on the standby server; nothing to move back")
+    regular = cluster.lim(lim).server
+    order = OrderAgent(("fallback", str(lim)), note=f"order fallback of LIM {lim} to {regular}")
+    # the order concerns the standby that hands the LIM back and the regular that takes it, no one else
+    concerned = (cluster.standby.server, regular)
+    return Plan(action="cluster fallback", title=f"move LIM {lim} from the standby back to {regular}",
+                before=system, after=system,
+                servers=tuple(ServerPlan(name, _address_of(system, name), (order,)) for name in concerned))
 
 
 def plan_sync(system: System, name: str) -> Plan:

@@ -51,6 +51,18 @@ class RemoveAddress:
 
 
 @dataclass(frozen=True)
+class SetBootAddress:
+    """Make `new` the interface's address in the server's own network configuration (instead of `old`),
+    so a reboot brings up the right base and never the alias (the file is read and edited at apply)."""
+    interface: str
+    old: IPv4Interface
+    new: IPv4Interface
+
+    def describe(self) -> str:
+        return f"boot with {self.new} on {self.interface} (network configuration; was {self.old})"
+
+
+@dataclass(frozen=True)
 class PruneXdata:
     """Remove every xdata version but the newest (the versions are listed on the server at apply)."""
 
@@ -97,7 +109,7 @@ class OrderAgent:
         return self.note or f"tell the cluster agent: {' '.join(self.args)}"
 
 
-Step = (WriteFile | RemoveFile | AddAddress | RemoveAddress | PruneXdata | AllowSyncKey | DropSyncKey
+Step = (WriteFile | RemoveFile | AddAddress | RemoveAddress | SetBootAddress | PruneXdata | AllowSyncKey | DropSyncKey
         | WriteClusterHostKeys | OrderAgent)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
 
-from mxone_maintenance.core.config.files import NAME_RULE, is_name, parse_interface
+from mxone_maintenance.core.config import NAME_RULE, is_name, parse_interface
 
 
 class RequestError(ValueError):
@@ -46,6 +46,17 @@ def parse_seconds(text: str, what: str, low: float, high: float) -> float:
 def name_problem(text: str, what: str) -> str | None:
     """Why `text` cannot be a server or cluster name (the files would not load it back), or None."""
     return None if is_name(text) else f"{what} {NAME_RULE} (got {text!r})"
+
+
+def parse_name(text: str, what: str) -> str:
+    """A typed-in name: required, and as the files accept it."""
+    value = str(text).strip()
+    if not value:
+        raise RequestError(f"type the {what}")
+    problem = name_problem(value, what)
+    if problem:
+        raise RequestError(problem)
+    return value
 
 
 def parse_lim_spec(text: str) -> LimSpec:

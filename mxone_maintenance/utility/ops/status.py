@@ -1,15 +1,17 @@
 """Cluster status as the agents report it: where every LIM runs, locks, preloaded state, peers, alarms.
 
-Every member's agent is asked in parallel (`mxone-cluster-agent status --json` over SSH); a server that
-does not answer is shown as such, never guessed at. The merge is pure (`merge_status`), so the menus'
-Show status and `cluster status` print the same thing.
+Every member's agent is asked in parallel (`mxone-cluster-agent status --json` over SSH, read as an
+AgentStatus: core/contracts/agent_status.py); a server that does not answer, or answers no status, is
+shown as such, never guessed at. The merge is pure (`merge_status`), so the menus' Show status and
+`cluster status` print the same thing.
 """
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
+from mxone_maintenance.core.contracts import wire
+from mxone_maintenance.core.contracts.agent_status import AgentStatus, LimState, LimStatus
 from mxone_maintenance.core.model import Cluster, System
 from mxone_maintenance.utility.ops.agent_command import agent_command
 from mxone_maintenance.utility.ops.requests import RuntimeFacts
@@ -24,17 +26,23 @@ class ServerReport:
     """One agent's answer, or why there is none."""
     server: str
     reachable: bool
-    agent: dict = field(default_factory=dict)
+    agent: AgentStatus | None = None
     error: str = ""
 
     def running(self) -> set[int]:
-        """The LIMs this server runs by its own agent's word (its own view of where each LIM runs)."""
-        if "running" in self.agent:
-            return set(self.agent["running"])
-        return {item["lim"] for item in self.agent.get("lims", []) if item.get("where") == self.server}
+        """The LIMs this server runs by its own agent's word (its own view of where each LIM runs; an agent
+        that does not say: the LIMs it places on itself)."""
+        if self.agent is None:
+            return set()
+        if self.agent.running is not None:
+            return set(self.agent.running)
+        return {item.lim for item in self.agent.lims if item.where == self.server}
 
     def blocked(self) -> set[int]:
-        return set(self.agent.get("blocked", []))
+        return set(self.agent.blocked) if self.agent is not None else set()
+
+    def lim(self, number: int) -> LimStatus | None:
+        return self.agent.lim(number) if self.agent is not None else None
 
 
 @dataclass(frozen=True)
@@ -97,7 +105,8 @@ class StatusReport:
             "fallback": c.cluster.fallback,
             "lims": [row.__dict__ for row in c.rows],
             "servers": [{"server": s.server, "reachable": s.reachable, "error": s.error,
-                         "peers": s.agent.get("peers", []), "generation": s.agent.get("generation")}
+                         "peers": wire.encode(s.agent.peers) if s.agent is not None else [],
+                         "generation": s.agent.generation if s.agent is not None else None}
                         for s in c.servers],
             "alarms": [a.__dict__ for a in c.alarms],
             "sync": [row.__dict__ for row in c.syncs]} for c in self.clusters]}
@@ -116,11 +125,10 @@ def _state(lim: int, regular: str, runs_on: str, reports: dict[str, ServerReport
     """The agents' own words first (they know about waiting for fallback and the like)."""
     where = "on regular" if runs_on == regular else "on standby"
     for name in (runs_on, regular, *reports):
-        report = reports.get(name)
-        for item in (report.agent.get("lims", []) if report else []):
-            if item.get("lim") == lim and item.get("state"):
-                # an agent speaks of itself ("running here"): say which server that is
-                return item["state"].replace("running here", f"running {where}")
+        item = reports[name].lim(lim) if name in reports else None
+        if item is not None:
+            # an agent speaks of itself ("running here"): say which server that is
+            return f"running {where}" if item.kind is LimState.RUNNING_HERE else item.state
     if runs_on == "nowhere":
         return "not served"
     if runs_on == "unknown":
@@ -135,7 +143,7 @@ def _preloaded(cluster: Cluster, lim: int, reports: dict[str, ServerReport]) -> 
     return f"passive on {', '.join(passive)} (alias blocked)" if passive else "no passive side"
 
 
-def _clock(value: object) -> str:
+def _clock(value: float | None) -> str:
     """An agent's alarm time (seconds since the epoch) as the technician's local date and time."""
     if isinstance(value, (int, float)) and value > 0:
         return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(value))
@@ -149,8 +157,8 @@ def _without_name(server: str, error: str) -> str:
 
 
 def _alarms(reports: dict[str, ServerReport]) -> tuple[Alarm, ...]:
-    alarms = [Alarm(name, a.get("text", a.get("key", "?")), _clock(a.get("raised")), _clock(a.get("cleared")))
-              for name, r in reports.items() for a in r.agent.get("alarms", [])]
+    alarms = [Alarm(name, a.text, _clock(a.raised), _clock(a.cleared))
+              for name, r in reports.items() if r.agent is not None for a in r.agent.alarms]
     alarms += [Alarm(name, f"does not answer: {_without_name(name, r.error)}", time.strftime("%Y-%m-%d %H:%M:%S"))
                for name, r in reports.items() if not r.reachable]
     return tuple(alarms)
@@ -158,10 +166,8 @@ def _alarms(reports: dict[str, ServerReport]) -> tuple[Alarm, ...]:
 
 def _syncs(cluster: Cluster, reports: dict[str, ServerReport]) -> tuple[SyncRow, ...]:
     standby = reports.get(cluster.standby.server)
-    entries = standby.agent.get("sync", []) if standby else []
-    entries = sorted(entries, key=lambda e: e.get("lim", 0))
-    return tuple(SyncRow(e.get("lim", 0), _clock(e.get("last")), e.get("age_s"), e.get("ok"),
-                         e.get("version") or "", e.get("state", "")) for e in entries)
+    entries = sorted(standby.agent.sync if standby and standby.agent is not None else (), key=lambda e: e.lim)
+    return tuple(SyncRow(e.lim, _clock(e.last), e.age_s, e.ok, e.version or "", e.state) for e in entries)
 
 
 def merge_status(cluster: Cluster, reports: dict[str, ServerReport]) -> ClusterReport:
@@ -175,8 +181,8 @@ def merge_status(cluster: Cluster, reports: dict[str, ServerReport]) -> ClusterR
                          _alarms(reports), _syncs(cluster, reports))
 
 
-def _ask_agent(conn: Connection) -> dict:
-    return json.loads(conn.run([agent_command(), "status", "--json"], timeout=10).stdout)
+def _ask_agent(conn: Connection) -> AgentStatus:
+    return AgentStatus.loads(conn.run([agent_command(), "status", "--json"], timeout=10).stdout)
 
 
 def _cluster_hosts(system: System, cluster: Cluster) -> list[Host]:
@@ -198,7 +204,7 @@ def collect_status(system: System, settings: SshSettings, cluster_name: str | No
         return StatusReport(())
     with Fleet(hosts, settings) as fleet:
         outcomes = fleet.each(_ask_agent)
-    reports = {name: ServerReport(name, o.ok, o.value or {}, o.error) for name, o in outcomes.items()}
+    reports = {name: ServerReport(name, o.ok, o.value, o.error) for name, o in outcomes.items()}
     return StatusReport(tuple(merge_status(c, {n: reports[n] for n in c.member_names}) for c in clusters))
 
 

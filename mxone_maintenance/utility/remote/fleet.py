@@ -15,7 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from mxone_maintenance.utility.remote.ssh import Connection, Host, RemoteError, SshSettings
+from mxone_maintenance.utility.remote.errors import RemoteError
+from mxone_maintenance.utility.remote.settings import Host, SshSettings
+from mxone_maintenance.utility.remote.ssh import Connection
 
 T = TypeVar("T")
 

@@ -30,8 +30,9 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from mxone_maintenance.utility.remote.errors import RemoteError
 from mxone_maintenance.utility.remote.fleet import Fleet, Outcome
-from mxone_maintenance.utility.remote.ssh import Connection, RemoteError
+from mxone_maintenance.utility.remote.ssh import Connection
 
 
 @dataclass(frozen=True)

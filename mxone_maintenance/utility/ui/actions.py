@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from mxone_maintenance.utility.ops.views import clusters_text, servers_text
 from mxone_maintenance.utility.ui import cluster_forms, system_forms
-from mxone_maintenance.utility.ui.choices import clusters_text, servers_text
 from mxone_maintenance.utility.ui.forms import ActionEnv
 from mxone_maintenance.utility.ui.screens import Screen, TextScreen
 from mxone_maintenance.utility.ui.status_screen import StatusScreen

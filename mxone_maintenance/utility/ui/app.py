@@ -1,8 +1,9 @@
 """The application: a stack of screens (menus cascade as boxes, Esc closes one level), the header and
 the key footer, and the wiring of screen signals: form -> plan -> apply (in a worker) -> result.
 
-`run_menus(session)` is what `mxone_maintenance` without a subcommand runs. Nothing here talks to a
-server before the technician asks for something: SSH happens only in worker threads.
+`run_menus(session)` is what `mxone_maintenance` without a subcommand runs (the command line fills the
+MenuSession). Nothing here talks to a server before the technician asks for something: SSH happens only
+in worker threads.
 """
 from __future__ import annotations
 
@@ -13,10 +14,9 @@ from pathlib import Path
 
 import urwid
 
-from mxone_maintenance.core.config import files
 from mxone_maintenance.core.model import System
+from mxone_maintenance.utility.ops.proposals import Proposal
 from mxone_maintenance.utility.ui.actions import ACTIONS, EXIT
-from mxone_maintenance.utility.ui.availability import SystemOrError
 from mxone_maintenance.utility.ui.forms import ActionEnv
 from mxone_maintenance.utility.ui.keys import Command, command_for, footer_text, split_meta
 from mxone_maintenance.utility.ui.menu_screen import MenuScreen
@@ -27,44 +27,16 @@ from mxone_maintenance.utility.ui.screens import (
     NoticeScreen,
     PlanScreen,
     ProgressScreen,
-    Proposal,
     QuestionScreen,
     ResultScreen,
     Screen,
 )
+from mxone_maintenance.utility.ui.session import MenuSession
+from mxone_maintenance.utility.ui.system_source import SystemSource
 from mxone_maintenance.utility.ui.terminal import SessionLog, leave_process, ui_log_path
 from mxone_maintenance.utility.ui.worker import InlineRuntime, LoopRuntime, Runtime
 
 PRODUCT = "MX-ONE maintenance"
-
-
-class SystemSource:
-    """The system file, read again only when it changed on disk.
-
-    A problem comes back as one short line that fits a menu box (the file named by its base name, e.g.
-    "System file system.yaml: no such file"); `detail` keeps the full message with the whole path for the
-    notice shown at start."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._key: object = object()
-        self._value: SystemOrError = ""
-        self.detail = ""
-
-    def __call__(self) -> SystemOrError:
-        try:
-            stat = self.path.stat()
-            key: object = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-        except OSError:
-            key = None
-        if key != self._key:
-            try:
-                self._value = files.load_system(self.path)
-            except files.FileError as err:
-                self.detail = f"System file: {err}"
-                self._value = f"System file {str(err).replace(str(self.path), self.path.name, 1)}"
-            self._key = key
-        return self._value
 
 
 class Desk(urwid.WidgetWrap):
@@ -81,7 +53,8 @@ class Desk(urwid.WidgetWrap):
 
 
 class App:
-    def __init__(self, session, runtime: Runtime | None = None, tree: dict[str, Menu] | None = None) -> None:
+    def __init__(self, session: MenuSession, runtime: Runtime | None = None,
+                 tree: dict[str, Menu] | None = None) -> None:
         self.session = session
         self.runtime: Runtime = runtime or InlineRuntime()
         self.tree = tree or load_tree()
@@ -214,9 +187,7 @@ class App:
 
     # ---------------------------------------------------------------- actions
     def env(self, system: System) -> ActionEnv:
-        from mxone_maintenance.utility.cli import _new_key
-        return ActionEnv(system=system, paths=self.session.paths, system_file=Path(self.session.system_file),
-                         ssh_settings=self.session.ssh_settings, new_key=_new_key)
+        return ActionEnv(system=system, ssh_settings=self.session.ssh_settings)
 
     def _open(self, menu: MenuScreen, item: MenuItem) -> None:
         if item.menu:
@@ -245,10 +216,11 @@ class App:
             runtime.post(lambda: progress.update(server, message))
 
         def job():
-            plan = proposal.prepare() if proposal.prepare else proposal.plan
+            settings = session.ssh_settings()
+            plan = proposal.final(session.paths, settings)       # may ask the servers; changes nothing
             from mxone_maintenance.utility.ops.apply import apply_plan  # paramiko loads only here
             stage["changing"] = True
-            return apply_plan(plan, session.paths, Path(session.system_file), session.ssh_settings(), report)
+            return apply_plan(plan, session.paths, Path(session.system_file), settings, report)
 
         def done(result) -> None:
             progress.busy = False
@@ -280,7 +252,7 @@ class App:
         self.redraw()
 
 
-def run_menus(session) -> int:
+def run_menus(session: MenuSession) -> int:
     """Open the menus; returns the exit code (0; 1 when the menus cannot be shown).
 
     While they are open, logging and stderr go to the session's UI log (nothing draws over the screen);

@@ -1,12 +1,15 @@
 """The Cluster handling forms: choices from lists, typed values checked by the command line's parsers,
 and the plan from ops/cluster.py. What needs the servers (a cluster key, what runs on the standby)
-is fetched only after Apply, in the worker (`Proposal.prepare`)."""
+is fetched only after Apply, in the worker (`Proposal.final`, ops/proposals.py)."""
 from __future__ import annotations
 
 import urwid
 
 from mxone_maintenance.core.model import DEFAULT_PRIORITY, Cluster, Server
 from mxone_maintenance.utility.ops import cluster as ops
+from mxone_maintenance.utility.ops import proposals
+from mxone_maintenance.utility.ops.cluster_keys import new_cluster_key
+from mxone_maintenance.utility.ops.proposals import Proposal
 from mxone_maintenance.utility.ops.requests import (
     AddLim,
     ChangeCluster,
@@ -16,8 +19,8 @@ from mxone_maintenance.utility.ops.requests import (
     LockLim,
     PreloadCluster,
     RemoveLim,
-    RuntimeFacts,
     UnlockLim,
+    parse_name,
 )
 from mxone_maintenance.utility.ui.availability import free_lim_servers, free_standbys, preloadable
 from mxone_maintenance.utility.ui.choices import (
@@ -25,19 +28,12 @@ from mxone_maintenance.utility.ui.choices import (
     cluster_label,
     clustered_lim_options,
     next_cluster_name,
-    parse_name,
     priority_parser,
     seconds_parser,
     server_label,
 )
 from mxone_maintenance.utility.ui.fields import ChoiceField, Invalid, Message, TextField
 from mxone_maintenance.utility.ui.forms import ActionEnv, Form
-from mxone_maintenance.utility.ui.screens import Proposal
-
-
-def _facts(env: ActionEnv, cluster: str) -> RuntimeFacts:
-    from mxone_maintenance.utility.ops.status import runtime_facts  # paramiko loads only here, in the worker
-    return runtime_facts(env.system, cluster, env.ssh_settings())
 
 
 class _ClusterChoice(Form):
@@ -103,7 +99,7 @@ class CreateClusterForm(Form):
         specs = tuple(LimSpec(s.lim, lim_values[2 * i], lim_values[2 * i + 1]) for i, s in enumerate(chosen))
         request = CreateCluster(name=name, standby=self.standby.value, lims=specs, fallback=self.fallback.value,
                                 detect_s=detect, heartbeat_s=heartbeat)
-        return Proposal(ops.plan_create(self.system, request, self.env.new_key()))
+        return Proposal(ops.plan_create(self.system, request, new_cluster_key()))
 
 
 class ChangeClusterForm(_ClusterChoice):
@@ -173,14 +169,7 @@ class AddLimForm(_ClusterChoice):
     def propose(self) -> Proposal:
         lim = self.lim.value
         base, priority = self.values(self.bases[lim], self.priorities[lim])
-        request = AddLim(self.cluster.name, LimSpec(lim, base, priority))
-        system, env = self.system, self.env
-
-        def with_key():
-            from mxone_maintenance.utility.ops.apply import cluster_key
-            return ops.plan_add_lim(system, request, cluster_key(env.paths, system, request.name, env.ssh_settings()))
-
-        return Proposal(ops.plan_add_lim(system, request, b""), prepare=with_key)
+        return proposals.propose_add_lim(self.system, AddLim(self.cluster.name, LimSpec(lim, base, priority)))
 
 
 class RemoveLimForm(_ClusterChoice):
@@ -199,10 +188,7 @@ class RemoveLimForm(_ClusterChoice):
         return [self.choose_cluster(), urwid.Divider(), self.lim_choice()]
 
     def propose(self) -> Proposal:
-        request = RemoveLim(self.cluster.name, self.lim_choice().value)
-        system, env = self.system, self.env
-        return Proposal(ops.plan_remove_lim(system, request, RuntimeFacts()),
-                        prepare=lambda: ops.plan_remove_lim(system, request, _facts(env, request.name)))
+        return proposals.propose_remove_lim(self.system, RemoveLim(self.cluster.name, self.lim_choice().value))
 
 
 class DeleteClusterForm(_ClusterChoice):
@@ -214,10 +200,7 @@ class DeleteClusterForm(_ClusterChoice):
                 urwid.Text(("hint", "Each LIM keeps running on its own server; the standby is freed."))]
 
     def propose(self) -> Proposal:
-        request = DeleteCluster(self.cluster.name)
-        system, env = self.system, self.env
-        return Proposal(ops.plan_delete(system, request, RuntimeFacts()),
-                        prepare=lambda: ops.plan_delete(system, request, _facts(env, request.name)))
+        return proposals.propose_delete(self.system, DeleteCluster(self.cluster.name))
 
 
 class FallbackForm(Form):
@@ -229,10 +212,7 @@ class FallbackForm(Form):
         return [self.lim]
 
     def propose(self) -> Proposal:
-        lim, system, env = self.lim.value, self.system, self.env
-        cluster = system.cluster_of_lim(lim).name
-        return Proposal(ops.plan_fallback(system, lim, RuntimeFacts()),
-                        prepare=lambda: ops.plan_fallback(system, lim, _facts(env, cluster)))
+        return proposals.propose_fallback(self.system, self.lim.value)
 
 
 class LockForm(Form):

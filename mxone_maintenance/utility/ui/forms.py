@@ -5,28 +5,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import urwid
 
 from mxone_maintenance.core.model import System
-from mxone_maintenance.core.paths import Paths
 from mxone_maintenance.core.rules import RuleViolation
+from mxone_maintenance.utility.ops.access import SshSettings
+from mxone_maintenance.utility.ops.proposals import Proposal
 from mxone_maintenance.utility.ops.requests import RequestError
 from mxone_maintenance.utility.ui.fields import Invalid, Message, TextField, button_row
 from mxone_maintenance.utility.ui.keys import Command, command_for
-from mxone_maintenance.utility.ui.screens import Proposal, Screen
+from mxone_maintenance.utility.ui.screens import Screen
 
 
 @dataclass(frozen=True)
 class ActionEnv:
-    """What an action needs: the system as loaded now, and how to reach the servers (used only in the
-    worker, after the technician chose Apply)."""
+    """What an action needs: the system as loaded now, and how to reach the servers (used only in a
+    worker: Show status, or after the technician chose Apply)."""
     system: System
-    paths: Paths
-    system_file: Path
-    ssh_settings: Callable[[], object]
-    new_key: Callable[[], bytes]
+    ssh_settings: Callable[[], SshSettings]
 
 
 class Form(Screen):

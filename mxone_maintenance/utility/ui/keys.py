@@ -1,6 +1,6 @@
 """Every key binding of the menus, in one table with its help text (zulip-terminal style).
 
-Code asks `is_command(key, Command.BACK)`; it never compares raw key names. The help overlay and the
+Code asks `command_for(key, context)`; it never compares raw key names. The help overlay and the
 footer are generated from this table, and a test checks it for clashes.
 """
 from __future__ import annotations
@@ -63,10 +63,6 @@ _BY_COMMAND = {b.command: b for b in BINDINGS}
 
 def binding(command: Command) -> Binding:
     return _BY_COMMAND[command]
-
-
-def is_command(key: str, command: Command) -> bool:
-    return key in _BY_COMMAND[command].keys
 
 
 def contexts(item: Binding) -> tuple[str, ...]:

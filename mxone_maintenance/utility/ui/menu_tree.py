@@ -1,15 +1,16 @@
-"""The menu tree, built from the YAML data shipped as `mxone_maintenance.menus` (importlib.resources)."""
+"""The menu tree, built from the YAML data shipped as `mxone_maintenance.menus` (importlib.resources).
+
+Only the installed package counts, never a source checkout beside it: a packaging mistake (the menus
+left out of the wheel) must show here and in tests/unit/test_packaging.py, not be hidden."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 import yaml
 
 MENU_PACKAGE = "mxone_maintenance.menus"
 ROOT_MENU = "main"
-SOURCE_MENUS = Path(__file__).resolve().parents[2] / "menus"     # a source checkout, not installed
 
 
 class MenuDataError(Exception):
@@ -39,17 +40,6 @@ def read_installed(name: str) -> str:
         raise MenuDataError(f"menu {name!r} is not installed ({MENU_PACKAGE}/{name}.yaml)") from None
 
 
-def read_menu_text(name: str) -> str:
-    """The installed menu; in a source checkout whose install predates the menus, the source file."""
-    try:
-        return read_installed(name)
-    except MenuDataError:
-        source = SOURCE_MENUS / f"{name}.yaml"
-        if source.is_file():
-            return source.read_text(encoding="utf-8")
-        raise
-
-
 def parse_menu(name: str, text: str) -> Menu:
     data = yaml.safe_load(text)
     if not isinstance(data, dict) or not isinstance(data.get("items"), list) or not data.get("title"):
@@ -66,7 +56,7 @@ def parse_menu(name: str, text: str) -> Menu:
 
 
 def load_menu(name: str) -> Menu:
-    return parse_menu(name, read_menu_text(name))
+    return parse_menu(name, read_installed(name))
 
 
 def load_tree(root: str = ROOT_MENU) -> dict[str, Menu]:

@@ -4,11 +4,11 @@ help, question). Screens never reach into the application; they emit signals it 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import urwid
 
+from mxone_maintenance.utility.ops.proposals import Proposal
 from mxone_maintenance.utility.ui.fields import button_row
 from mxone_maintenance.utility.ui.keys import help_lines
 
@@ -16,6 +16,7 @@ from mxone_maintenance.utility.ui.keys import help_lines
 class Screen(urwid.WidgetWrap):
     """One level of the stack. `context` picks the key bindings and footer; an `overlay` screen is drawn
     as a box over the one below (`box_size`), others fill the body."""
+    signals: list[str] = []              # what it emits; the app connects the ones it knows
     title = ""
     context = "view"
     overlay = False
@@ -72,14 +73,6 @@ class TextScreen(Screen):
         super().__init__(text_and_buttons(text.splitlines(), back))
 
 
-@dataclass(frozen=True)
-class Proposal:
-    """What a form proposes: the plan to show, and (if the real plan needs the servers, e.g. the
-    cluster key or what runs on the standby) how to make it again in the worker right before applying."""
-    plan: object                                   # ops.plan.Plan
-    prepare: Callable[[], object] | None = None    # -> Plan; may use SSH; runs off the UI thread
-
-
 class PlanScreen(Screen):
     """The plan, and an explicit choice: Apply or Back."""
     signals = ["apply", "back"]
@@ -95,8 +88,8 @@ class PlanScreen(Screen):
 
 
 class ProgressScreen(Screen):
-    """One line per server, updated while the plan is applied in a worker thread."""
-    signals = ["finished"]
+    """One line per server, updated while the plan is applied in a worker thread (the app replaces it
+    with the result)."""
 
     def __init__(self, title: str, servers: Sequence[str]) -> None:
         self.title = "Applying"
@@ -116,10 +109,6 @@ class ProgressScreen(Screen):
 
     def update(self, server: str, message: str) -> None:
         self._row(server).set_text(f"{server:<12} {message}")
-
-    def finish(self, result) -> None:
-        self.busy = False
-        self._emit("finished", result)
 
 
 class ResultScreen(Screen):

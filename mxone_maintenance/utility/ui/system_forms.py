@@ -4,12 +4,19 @@ from __future__ import annotations
 import urwid
 
 from mxone_maintenance.utility.ops import servers as ops
-from mxone_maintenance.utility.ops.requests import AddServer, AddStandby, RemoveServer, RemoveStandby, parse_address
+from mxone_maintenance.utility.ops.proposals import Proposal
+from mxone_maintenance.utility.ops.requests import (
+    AddServer,
+    AddStandby,
+    RemoveServer,
+    RemoveStandby,
+    parse_address,
+    parse_name,
+)
 from mxone_maintenance.utility.ui.availability import free_servers, free_standbys, removable_servers
-from mxone_maintenance.utility.ui.choices import lim_number, parse_name, server_label
+from mxone_maintenance.utility.ui.choices import lim_number, server_label
 from mxone_maintenance.utility.ui.fields import ChoiceField, TextField
 from mxone_maintenance.utility.ui.forms import ActionEnv, Form
-from mxone_maintenance.utility.ui.screens import Proposal
 
 
 class AddServerForm(Form):

@@ -1,0 +1,77 @@
+"""This server's xdata folders during a sync: one sync of a LIM at a time, a new version renamed into
+place only when complete, what a killed sync left repaired, old versions pruned. A version is hidden
+before it is replaced or deleted, so a half-written or half-deleted one never carries a valid name."""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from mxone_maintenance.core.contracts import xdata
+from mxone_maintenance.core.contracts.xdata import Version
+from mxone_maintenance.core.paths import VAR, Paths
+
+OLD_PREFIX = ".old-"                # a version being replaced by a new copy of the same name
+PRUNE_PREFIX = ".prune-"            # a version being removed: hidden first, so it never looks valid
+
+
+@contextlib.contextmanager
+def lim_lock(paths: Paths, lim: int) -> Iterator[None]:
+    """One sync of a LIM at a time on this server (a periodic and an ordered one may overlap)."""
+    lock_dir = paths.agent_state_dir
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / f"sync-lim{lim}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def remove_tree(path: Path) -> None:
+    """Hide, then delete: a half-deleted version never carries a valid xdata name."""
+    hidden = path.with_name(f"{PRUNE_PREFIX}{path.name}")
+    path.rename(hidden)
+    shutil.rmtree(hidden)
+
+
+def clean_leftovers(folder: Path) -> None:
+    """What a killed sync left: partial transfers go, a version caught mid-replacement comes back."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.name.startswith(OLD_PREFIX):
+            original = entry.with_name(entry.name.removeprefix(OLD_PREFIX))
+            if not original.exists():
+                entry.rename(original)
+                continue
+        if entry.name.startswith((xdata.PARTIAL_PREFIX, OLD_PREFIX, PRUNE_PREFIX)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def move_into_place(partial: Path, final: Path) -> None:
+    os.sync()  # the new copy is on disk before it counts (and before an older one may be pruned)
+    if final.exists():
+        old = final.with_name(f"{OLD_PREFIX}{final.name}")
+        final.rename(old)
+        partial.rename(final)
+        shutil.rmtree(old)
+    else:
+        partial.rename(final)
+
+
+def _remove_all(folder: Path, doomed: list[Version]) -> list[Version]:
+    for version in doomed:
+        remove_tree(folder / version.name)
+    return doomed
+
+
+def prune_standby_copies(paths: Paths, lim: int, regular_has: list[Version]) -> list[Version]:
+    folder = paths.real(VAR / xdata.standby_folder(lim))
+    return _remove_all(folder, xdata.versions_to_prune(xdata.versions_in(folder, lim), regular_has))
+
+
+def prune_regular_versions(paths: Paths, lim: int) -> list[Version]:
+    """After a regular pulled the standby's newer data: MX-ONE's own rule, the newest three stay."""
+    folder = paths.real(VAR / xdata.regular_folder())
+    return _remove_all(folder, xdata.versions_in(folder, lim)[:-xdata.REGULAR_KEEP])

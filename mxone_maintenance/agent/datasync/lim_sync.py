@@ -1,0 +1,140 @@
+"""One sync of LIM N, run on the server that may receive (`sync_lim`):
+  1. list the peer's versions of LIM N with their reload mtimes (one `rsync --list-only`);
+  2. decide the direction from the newest versions' mtimes (xdata.sync_direction);
+  3. if the data must come here: rsync the peer's newest version into `.partial-xdata_N_TS` beside the
+     target, `--link-dest` to our newest versions (unchanged files become hard links), and rename it into
+     place only when rsync exits 0 -- an interrupted transfer never replaces or touches a good backup;
+  4. on the standby: keep two backups of the regular, never the only copy of unsynced data.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mxone_maintenance.agent.commands import NotRun
+from mxone_maintenance.agent.datasync.folders import (
+    clean_leftovers,
+    lim_lock,
+    move_into_place,
+    prune_regular_versions,
+    prune_standby_copies,
+)
+from mxone_maintenance.agent.datasync.listing import list_peer
+from mxone_maintenance.agent.datasync.outcome import SyncError, SyncResult
+from mxone_maintenance.agent.datasync.transport import (
+    Peer,
+    SyncSettings,
+    pull_argv,
+    received_bytes,
+    rsync_failure,
+    run_rsync,
+)
+from mxone_maintenance.core.contracts import xdata
+from mxone_maintenance.core.contracts.xdata import Direction, Held, Role
+from mxone_maintenance.core.paths import VAR, Paths
+
+
+def other_role(role: Role) -> Role:
+    return "regular" if role == "standby" else "standby"
+
+
+def receiving_direction(role: Role) -> Direction:
+    return "to-standby" if role == "standby" else "to-regular"
+
+
+def decide(role: Role, here: list[Held], there: list[Held], clock_skew_s: float) -> tuple[Direction, Held | None]:
+    """Direction, and the newest version on the side that has the newer data."""
+    mine, theirs = xdata.newest(here), xdata.newest(there)
+    regular, standby = (mine, theirs) if role == "regular" else (theirs, mine)
+    direction = xdata.sync_direction(regular and regular.mtime, standby and standby.mtime, clock_skew_s,
+                                     regular and regular.version, standby and standby.version)
+    source = regular if direction == "to-standby" else standby if direction == "to-regular" else None
+    return direction, source
+
+
+def pull_version(settings: SyncSettings, peer: Peer, source: Held, target_dir: Path,
+                 basis: list[Path]) -> int:
+    """Pull one version into target_dir; returns bytes received; raises SyncError (target untouched)."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    partial = target_dir / xdata.partial_name(source.version)
+    partial.mkdir(mode=0o700)
+    result = run_rsync(pull_argv(settings, peer, source, partial, basis))
+    if not result.ok:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise SyncError(f"pull {source.version.name} from {peer.label}: {rsync_failure(result)}")
+    move_into_place(partial, target_dir / source.version.name)
+    return received_bytes(result.stdout)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What both sides hold, and which way the newest data must go."""
+    direction: Direction
+    source: Held | None              # the newest version on the side that has the newer data
+    here: list[Held]
+    there: list[Held]
+    target_dir: Path
+
+    @property
+    def version(self) -> str | None:
+        newest = self.source or xdata.newest(self.here)
+        return newest.version.name if newest else None
+
+
+@dataclass(frozen=True)
+class OneSync:
+    """One sync of one LIM with one peer, on this server in this role (under the LIM's lock)."""
+    paths: Paths
+    role: Role
+    lim: int
+    peer: Peer
+    settings: SyncSettings
+
+    def plan(self, clock_skew_s: float) -> Plan:
+        target_dir = self.paths.real(VAR / xdata.folders_of(self.role, self.lim)[0])
+        clean_leftovers(target_dir)
+        there = list_peer(self.settings, self.peer, self.lim, xdata.folders_of(other_role(self.role), self.lim))
+        here = xdata.local_holdings(self.paths, self.role, self.lim)
+        return Plan(*decide(self.role, here, there, clock_skew_s), here, there, target_dir)
+
+    def carry_out(self, plan: Plan, dry_run: bool) -> int | None:
+        """Pull if the data must come here, then prune; bytes received (None: nothing pulled)."""
+        if plan.direction != receiving_direction(self.role) or dry_run:
+            if self.role == "standby" and not dry_run:
+                prune_standby_copies(self.paths, self.lim, [h.version for h in plan.there])
+            return None
+        basis = [self.paths.real(VAR / h.relative_path) for h in reversed(plan.here)
+                 if h.version != plan.source.version]
+        received = pull_version(self.settings, self.peer, plan.source, plan.target_dir, basis)
+        if self.role == "standby":
+            prune_standby_copies(self.paths, self.lim, [h.version for h in plan.there])
+        else:
+            prune_regular_versions(self.paths, self.lim)
+        return received
+
+
+def held_text(clock_skew_s: float) -> str:
+    return (f"clocks differ by {clock_skew_s:.1f} s (more than {xdata.MAX_CLOCK_SKEW_S:.0f} s): "
+            f"modification times cannot be compared")
+
+
+def sync_lim(paths: Paths, role: Role, lim: int, peer: Peer, settings: SyncSettings | None = None,
+             clock_skew_s: float = 0.0, dry_run: bool = False) -> SyncResult:
+    """Bring LIM `lim`'s newest data to this server if the peer's is newer (see the module doc)."""
+    one = OneSync(paths, role, lim, peer, settings or SyncSettings.for_paths(paths))
+    start = time.monotonic()
+    plan: Plan | None = None
+    try:
+        with lim_lock(paths, lim):
+            plan = one.plan(clock_skew_s)
+            if plan.direction == "hold":
+                raise SyncError(held_text(clock_skew_s))
+            received = one.carry_out(plan, dry_run)
+    except (SyncError, OSError, NotRun) as exc:
+        return SyncResult(False, lim, plan.direction if plan else "none", None,
+                          seconds=time.monotonic() - start, error=str(exc))
+    if received is None:
+        return SyncResult(True, lim, plan.direction, plan.version, seconds=time.monotonic() - start)
+    return SyncResult(True, lim, plan.direction, plan.version, received, time.monotonic() - start, None, True)

@@ -1,0 +1,125 @@
+"""rsync over SSH to a cluster peer: the agent's only SSH place (OpenSSH, run by rsync).
+
+Every member holds the cluster's sync key (/etc/opt/eri_sn/sync.key, 0600) and lets it in only as
+`command="/usr/bin/rrsync -ro /var/opt/eri_sn",restrict ...` (core/contracts/sync_keys.py), so a stolen
+key reads exchange data and nothing else: the server that needs data pulls it, nobody can push. Host
+keys follow the one policy of core/contracts/host_keys.py: cluster_known_hosts only, by server name (so
+new base addresses keep working), strict, nothing accepted or recorded.
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from mxone_maintenance.agent.commands import Finished, run
+from mxone_maintenance.core.contracts import xdata
+from mxone_maintenance.core.contracts.host_keys import HostKeyPolicy
+from mxone_maintenance.core.contracts.xdata import Held
+from mxone_maintenance.core.paths import SYNC_KEY, Paths
+
+RECEIVED = re.compile(r"^Total bytes received:\s*([\d,.]+)", re.MULTILINE)
+MAX_BASIS = 20                      # rsync accepts at most 20 --link-dest dirs
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """How to reach peers: the sync key, the cluster's host keys, timeouts."""
+    key: Path
+    known_hosts: Path
+    user: str = "root"
+    connect_timeout_s: int = 5
+    io_timeout_s: int = 30          # rsync --timeout and ssh keepalives: a cut peer fails, never hangs
+    bwlimit_kbps: int | None = None
+    rsync: str = "rsync"
+    ssh: str = "ssh"
+    bind_address: str | None = None  # our base address: never an alias as the source (a peer holding
+                                     # that alias, blocked or not, drops it as a martian)
+
+    @classmethod
+    def for_paths(cls, paths: Paths, **changes: Any) -> SyncSettings:
+        return cls(key=paths.real(SYNC_KEY), known_hosts=HostKeyPolicy.for_cluster(paths).known_hosts, **changes)
+
+
+@dataclass(frozen=True)
+class Peer:
+    address: str                    # where to connect (the peer's base address)
+    name: str | None = None         # its name in cluster_known_hosts (host key looked up by name)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.address
+
+
+def io_timeout_for(detect_s: float) -> int:
+    """rsync's I/O timeout: a cut peer fails the sync about when it is found failed (5..30 s)."""
+    return int(min(30, max(5, round(2 * detect_s))))
+
+
+# --- the ssh and rsync command lines -------------------------------------------------------------------
+
+def ssh_command(settings: SyncSettings, peer: Peer) -> str:
+    """rsync's -e string, every word quoted: no user config, only our key, only the cluster host keys.
+    Keepalives give up after about io_timeout_s, like rsync --timeout, so a cut peer fails soon."""
+    alive = max(1, min(5, settings.io_timeout_s // 3))
+    tries = max(1, settings.io_timeout_s // alive)
+    policy = HostKeyPolicy(settings.known_hosts)       # the agent never accepts a new host key
+    words = [settings.ssh, "-F", "/dev/null", "-i", str(settings.key), "-o", "IdentitiesOnly=yes",
+             "-o", "IdentityAgent=none", "-o", "BatchMode=yes", *policy.openssh_options(peer.name),
+             "-o", f"ConnectTimeout={settings.connect_timeout_s}",
+             "-o", f"ServerAliveInterval={alive}", "-o", f"ServerAliveCountMax={tries}"]
+    if settings.bind_address:
+        words += ["-o", f"BindAddress={settings.bind_address}"]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def remote_spec(settings: SyncSettings, peer: Peer, relative: str) -> str:
+    # Paths are relative to what rrsync exposes (/var/opt/eri_sn).
+    return f"{settings.user}@{peer.address}:{relative}"
+
+
+def rsync_base(settings: SyncSettings, peer: Peer) -> list[str]:
+    return [settings.rsync, "-e", ssh_command(settings, peer), f"--timeout={settings.io_timeout_s}"]
+
+
+def list_argv(settings: SyncSettings, peer: Peer, lim: int, folders: list[str]) -> list[str]:
+    """One listing of every folder that may hold LIM `lim`'s versions, filtered on the peer."""
+    rules: list[str] = []
+    for folder in folders:
+        parents = PurePosixPath(folder).parts
+        rules += [f"--include=/{'/'.join(parents[:i])}/" for i in range(1, len(parents) + 1)]
+        rules.append(f"--include=/{folder}/{xdata.version_glob(lim)}/***")
+    return rsync_base(settings, peer) + ["-r", "--list-only", *rules, "--exclude=*",
+                                         remote_spec(settings, peer, "./")]
+
+
+def pull_argv(settings: SyncSettings, peer: Peer, source: Held, partial: Path, basis: list[Path]) -> list[str]:
+    argv = rsync_base(settings, peer) + ["-a", "--numeric-ids", "--delete", "--stats"]
+    argv += [f"--link-dest={b}" for b in basis[:MAX_BASIS]]
+    if settings.bwlimit_kbps:
+        argv.append(f"--bwlimit={settings.bwlimit_kbps}")
+    return argv + [remote_spec(settings, peer, source.relative_path + "/"), f"{partial}/"]
+
+
+# --- running rsync -------------------------------------------------------------------------------------
+
+def run_rsync(argv: list[str]) -> Finished:
+    """No timeout of our own: rsync --timeout and the ssh keepalives end a stuck transfer.
+    Raises commands.NotRun when rsync cannot start."""
+    # TZ=UTC: --list-only prints times in the receiver's zone; UTC makes them unambiguous epochs.
+    return run(argv, env={"TZ": "UTC", "LC_ALL": "C"})
+
+
+def rsync_failure(result: Finished) -> str:
+    if result.returncode < 0:
+        return f"rsync killed by signal {-result.returncode}"
+    lines = [line for line in (result.stderr or "").strip().splitlines() if line.strip()]
+    detail = next((line for line in lines if not line.startswith("rsync error:")), lines[-1] if lines else "")
+    return f"rsync exit {result.returncode}: {detail or 'no message'}"
+
+
+def received_bytes(stats: str) -> int:
+    match = RECEIVED.search(stats)
+    return int(re.sub(r"[,.]", "", match.group(1))) if match else 0

@@ -1,0 +1,219 @@
+"""One cluster agent (Patroni style): each cycle reloads the config if it changed, drains heartbeats,
+takes a snapshot of the world as Observations, calls the pure decide(), logs the Decision when it
+changes, applies its actions through the effect interfaces, sends the heartbeat and publishes its
+status. Everything outside (clocks, effects, heartbeat channel, data sync) is injected, so tests run
+it cycle by cycle with fake effects and a hand-moved clock. Signal handlers and the control thread
+only set flags or queue orders; the loop (loop.py) reads them.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from ipaddress import IPv4Interface
+from typing import Any
+
+from mxone_maintenance.agent import state as st
+from mxone_maintenance.agent.datasync import DataSyncScheduler
+from mxone_maintenance.agent.decide import decide
+from mxone_maintenance.agent.heartbeat import AgentFlags
+from mxone_maintenance.agent.runtime import heartbeats, loop
+from mxone_maintenance.agent.runtime.alarms import AlarmBook
+from mxone_maintenance.agent.runtime.apply import Hands
+from mxone_maintenance.agent.runtime.config_watch import ConfigWatch, Gone, Loaded
+from mxone_maintenance.agent.runtime.handback import HandBack
+from mxone_maintenance.agent.runtime.journal import Journal
+from mxone_maintenance.agent.runtime.orders import Orders
+from mxone_maintenance.agent.runtime.ports import MakeChannel, MakeEffects, MakeSync
+from mxone_maintenance.agent.runtime.probing import Probing, owner_of
+from mxone_maintenance.agent.runtime.senses import Senses
+from mxone_maintenance.agent.runtime.services import Services
+from mxone_maintenance.agent.runtime.status import agent_status
+from mxone_maintenance.agent.runtime.wiring import Wiring
+from mxone_maintenance.core.contracts.agent_status import AgentStatus
+from mxone_maintenance.core.model import Cluster
+from mxone_maintenance.core.paths import Paths
+
+log = logging.getLogger("mxone-cluster-agent")
+
+
+class Agent:
+    """`cycle()` is one turn of the loop; `run()` loops until stopped."""
+
+    def __init__(self, paths: Paths, node: str, make_effects: MakeEffects, make_channel: MakeChannel,
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 threaded_service: bool = True, make_sync: MakeSync | None = None) -> None:
+        self.paths, self.node, self.clock, self.wall = paths, node, clock, wall
+        self.started = clock()
+        self.alarms = AlarmBook(wall)
+        self.doorbell: loop.Doorbell | None = None     # open while run() loops: workers ring it
+        self.watch = ConfigWatch(paths, self.alarms)
+        self.wiring = Wiring(node, make_effects, make_channel, make_sync, self.alarms, clock, self.started)
+        self.peers: dict[str, st.PeerView] = {}
+        self.senses = Senses(node, self.alarms)
+        self.probing = Probing(clock, threaded_service, self.ring)
+        self.services = Services(clock, threaded_service, self.ring)
+        self.handback = HandBack(clock, threaded_service, self.ring)
+        self.hands = Hands(node, self.alarms, self.probing, self.services, self.handback, self.senses,
+                           self.collect_probes)
+        self.datasync = DataSyncScheduler(paths, node, clock, wall, threaded=threaded_service)  # when to sync
+        self.beats = heartbeats.HeartbeatOut(node, wall, self.started)
+        self.journal = Journal()
+        self.inbox = Orders()
+        self.memory = st.Memory()
+        self.last_cycle = float("-inf")          # when the last full cycle ran
+        self.reload_requested = False            # set by SIGHUP and the control thread
+        self.stop_requested = False              # set by SIGTERM and SIGINT
+        self.published = self.status_now()
+
+    # --- what the control thread and the tests read ---------------------------------------------------
+
+    @property
+    def config(self) -> Cluster | None:
+        return self.wiring.config
+
+    @property
+    def probes(self) -> dict[int, st.AliasProbe]:
+        return self.probing.results
+
+    @property
+    def orders(self) -> set[int]:
+        return self.inbox.fallback
+
+    @property
+    def sync_requested(self) -> bool:
+        return self.inbox.sync_requested
+
+    def status(self) -> dict[str, Any]:
+        """The last published status, as the control socket answers it."""
+        return self.published.to_json()
+
+    def order_fallback(self, lim: int) -> dict[str, Any]:
+        return self.inbox.order_fallback(self.config, lim)
+
+    def order_sync(self) -> dict[str, Any]:
+        return self.inbox.order_sync(self.config, self.datasync.states)
+
+    # --- one cycle ------------------------------------------------------------------------------------
+
+    def cycle(self) -> st.Decision | None:
+        self.last_cycle = self.clock()
+        self.poll_config()
+        if self.inbox.take(can_sync=self.wiring.effects is not None):
+            self.datasync.order()   # every LIM of this node, in the background
+        decision = self._decide_and_act() if self.wiring.ready else None
+        self.published = self.status_now()
+        return decision
+
+    def _decide_and_act(self) -> st.Decision | None:
+        config, effects, now = self.wiring.config, self.wiring.effects, self.clock()
+        self.receive(config, now)
+        if self.node not in config.member_names:
+            return None
+        self.services.collect(self.alarms)
+        self.collect_probes()
+        observations = self.observe(config, now)
+        decision = decide(config, observations, now)
+        self.journal.note(decision)
+        self.hands.apply(config, effects, decision)
+        self.datasync.cycle(config, effects.sync, self.peers, observations.running & observations.blocked,
+                            self.alarms, self.clock())
+        held = self.senses.held(effects)
+        self.services.keep(config, held, self.clock(), effects.service)
+        self.memory = decision.memory
+        self.inbox.done(decision.completed_orders)
+        self.send_heartbeat(config, held, self.clock())
+        return decision
+
+    def poll_config(self) -> None:
+        """Reload cluster.yaml (and the key) when either changed on disk, or when asked to."""
+        forced, self.reload_requested = self.reload_requested, False
+        change = self.watch.poll(self.config, forced)
+        if isinstance(change, Gone):
+            self.wiring.drop("no cluster config")
+            self.peers, self.probing.results = {}, {}
+        elif isinstance(change, Loaded):
+            if self.wiring.use(change.config, change.key):
+                self.senses.forget_blocked()
+            members = set(change.config.member_names) - {self.node}
+            self.peers = {name: view for name, view in self.peers.items() if name in members}
+
+    def close_channel(self) -> None:
+        self.wiring.close_channel()
+
+    def receive(self, config: Cluster, now: float) -> bool:
+        return heartbeats.receive(self.wiring.channel, config, self.node, self.peers, now, self.datasync.heard)
+
+    def collect_probes(self) -> None:
+        self.probing.collect(self.alarms, lambda mac: owner_of(mac, self.node, self.wiring.own_mac,
+                                                               self.peers.values()))
+
+    def observe(self, config: Cluster, now: float) -> st.Observations:
+        effects, senses = self.wiring.effects, self.senses
+        senses.watch_link(config, effects, now)
+        held = senses.held(effects)
+        return st.Observations(
+            node=self.node, started_at=max(self.started, self.wiring.listening_since),
+            peers=tuple(self.peers[name] for name in sorted(self.peers)),
+            running=frozenset(lim.lim for lim in config.lims if lim.alias in held),
+            blocked=senses.blocked(config, effects, now),
+            probes=tuple(self.probes[n] for n in sorted(self.probes)),
+            fallback_orders=frozenset(self.orders), alarms=self.alarms.keys_owned_by_decide(),
+            memory=self.memory, link_down=senses.link_down, link_back_at=senses.link_back_at)
+
+    def send_heartbeat(self, config: Cluster, held: set[IPv4Interface], now: float) -> None:
+        own = heartbeats.OwnLims(tuple(sorted(lim.lim for lim in config.lims if lim.alias in held)),
+                                 tuple(sorted(self.senses.blocked(config, self.wiring.effects, now))))
+        flags = AgentFlags(frozenset(self.orders), self.wiring.own_mac).encode() + self.datasync.heartbeat_flags()
+        self.beats.send(config, self.wiring.channel, own, self.memory.releasing, flags, now)
+
+    def status_now(self) -> AgentStatus:
+        now, channel = self.clock(), self.wiring.channel
+        return agent_status(self.node, self.config, self.wiring.note, wall=self.wall(), now=now,
+                            up_s=now - self.started, decision=self.journal.last, own=self.beats.own,
+                            peers=self.peers.values(), alarms=self.alarms, orders=self.orders,
+                            sync=self.datasync.status(), sync_checks=self.handback.checks(now),
+                            counters=getattr(channel, "counters", None))
+
+    # --- the loop -------------------------------------------------------------------------------------
+
+    def run(self, wait: loop.Wait | None = None) -> None:
+        """Loop until stop_requested; `wait(seconds, sources)` sleeps until the next tick or a datagram."""
+        log.info("agent for %s started (root %s)", self.node, self.paths.root)
+        self.doorbell = loop.Doorbell()
+        try:
+            loop.run(self, wait or loop.wait_readable)
+        finally:
+            self.services.stop_worker()
+            self.probing.stop_worker()
+            self.close_channel()
+            doorbell, self.doorbell = self.doorbell, None
+            doorbell.close()
+            log.info("agent stopped")
+
+    def ring(self) -> None:
+        """From a worker thread: a probe, service or sync result is ready."""
+        doorbell = self.doorbell
+        if doorbell is not None:
+            doorbell.ring()
+
+    def tick(self) -> float:
+        """How long to sleep (a datagram or the doorbell wakes us earlier)."""
+        if not self.wiring.ready:
+            return loop.IDLE_TICK_S
+        return max(loop.MIN_TICK_S, self.next_cycle_in())
+
+    def next_cycle_in(self) -> float:
+        return loop.next_cycle_at(self.config, self.peers.values(), self.last_cycle, self.beats.next_at) - self.clock()
+
+    def cycle_needed(self) -> bool:
+        """A full cycle on news, an order, a worker's result, or when one is due (loop.py)."""
+        rang = self.doorbell is not None and self.doorbell.answer()
+        config = self.config
+        if rang or config is None or self.wiring.channel is None or self.inbox.pending:
+            return True
+        news = self.receive(config, self.clock())
+        return news or self.next_cycle_in() <= 0
+
+    def wake_sources(self) -> Sequence[Any]:
+        return [self.wiring.channel, self.doorbell]

@@ -1,0 +1,79 @@
+"""The life of a cluster on real servers, as the client and the technician see it: create, a server
+dies, power cycles (booting from its own network configuration), fallback, delete. Every server must
+end reachable at its original address with no cluster files left, and no LIM unserved on the way."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers.waiting import wait_for
+
+UTILITY = Path(sys.executable).with_name("mxone_maintenance")
+ETC = "/etc/opt/eri_sn"
+IFCFG = "/etc/sysconfig/network/ifcfg-eth0"
+DETECT_S = 3
+
+
+def utility(lab, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(UTILITY), *args], capture_output=True, text=True, env={**os.environ, **lab.env},
+                          timeout=180)
+
+
+def served_by(lab, lim: int) -> str | None:
+    answer = lab.ask_alias(f"10.77.0.{10 + lim}", timeout=0.5)
+    return answer.removeprefix(f"LIM {lim} on ") if answer else None
+
+
+def ifcfg(lab, host: str) -> str:
+    return lab.exec(host, "cat", IFCFG).stdout
+
+
+@pytest.fixture
+def lab3(lab_up):
+    return lab_up(3).reset(3)
+
+
+def test_create_failover_power_cycle_fallback_delete(lab3):
+    made = utility(lab3, "cluster", "create", "--name", "c1", "--standby", "sb1", "--fallback", "manual",
+                   "--detect-s", str(DETECT_S), "--heartbeat-s", "0.5", "--lim", "1:10.77.0.111",
+                   "--lim", "2:10.77.0.112:1", "--lim", "3:10.77.0.113", "--yes")
+    assert made.returncode == 0, made.stdout + made.stderr
+    for n in (1, 2, 3):
+        assert f"IPADDR='10.77.0.{110 + n}/24'" in ifcfg(lab3, f"lim{n}"), "a reboot must bring the new base"
+        wait_for(f"LIM {n} served by lim{n}", lambda n=n: served_by(lab3, n) == f"lim{n}", 10, lab=lab3)
+    assert "IPADDR='10.77.0.20/24'" in ifcfg(lab3, "sb1")
+
+    lab3.kill("lim2")
+    wait_for("LIM 2 on the standby", lambda: served_by(lab3, 2) == "sb1", DETECT_S + 5, lab=lab3)
+    lab3.revive("lim2")                        # a power cycle: the host boots from its own files
+    assert lab3.addresses("lim2") == ["10.77.0.112/24"], "only the new base; the alias stays with sb1"
+    time.sleep(DETECT_S)
+    assert served_by(lab3, 2) == "sb1", "manual fallback: LIM 2 stays on the standby"
+
+    lab3.kill("lim3")
+    lab3.revive("lim3")
+    assert "10.77.0.113/24" in lab3.addresses("lim3")
+    wait_for("LIM 3 served again by lim3", lambda: served_by(lab3, 3) == "lim3", DETECT_S + 10, lab=lab3)
+
+    back = utility(lab3, "cluster", "fallback", "--lim", "2", "--yes")
+    assert back.returncode == 0, back.stdout + back.stderr
+    wait_for("LIM 2 back on lim2", lambda: served_by(lab3, 2) == "lim2", 15, lab=lab3)
+
+    start = time.monotonic()
+    gone = utility(lab3, "cluster", "delete", "--name", "c1", "--yes")
+    took = time.monotonic() - start
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert took < 30, f"delete took {took:.1f} s"
+    for n in (1, 2, 3):
+        host = f"lim{n}"
+        assert lab3.addresses(host) == [f"10.77.0.{10 + n}/24"], host
+        assert f"IPADDR='10.77.0.{10 + n}/24'" in ifcfg(lab3, host)
+        assert subprocess.run(lab3.ssh_command(f"10.77.0.{10 + n}", "true"), timeout=10).returncode == 0
+    for host in lab3.servers:
+        assert "cluster.yaml" not in lab3.exec(host, "ls", "-A", ETC).stdout
+    lab3.revive("lim3")                        # and a reboot after the delete brings the original base
+    assert lab3.addresses("lim3") == ["10.77.0.13/24"]
