@@ -25,9 +25,11 @@ import math
 import secrets
 import socket
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
+
+from mxone_maintenance.agent.config_offer import BadOffer, ConfigOffer, decode_offer, encode_offer, is_offer
 
 VERSION = 1
 TAG_SIZE = hashlib.sha256().digest_size
@@ -259,6 +261,7 @@ class HeartbeatChannel:
         self.counters = Counters()
         self.guard = ReplayGuard()
         self.source = source
+        self._offers: deque[ConfigOffer] = deque(maxlen=4)     # catch-up offers, newest kept
         self._send_sock: socket.socket | None = None
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
@@ -286,6 +289,20 @@ class HeartbeatChannel:
                 self.counters.sent += 1
             except OSError:
                 self.counters.send_errors += 1
+
+    def send_offer(self, offer: ConfigOffer, address: str) -> None:
+        """Our cluster.yaml to a peer that is behind (config_offer.py)."""
+        try:
+            self._sending_socket().sendto(encode_offer(offer, self.key), (address, self.port))
+            self.counters.sent += 1
+        except (OSError, ValueError):
+            self.counters.send_errors += 1
+
+    def take_offers(self) -> list[ConfigOffer]:
+        """The authentic offers received since the last call (checked like heartbeats: HMAC, cluster)."""
+        taken = list(self._offers)
+        self._offers.clear()
+        return taken
 
     def _sending_socket(self) -> socket.socket:
         """Heartbeats leave from the node's base address when it has one. Left to the kernel, the source
@@ -328,6 +345,9 @@ class HeartbeatChannel:
 
     def _check(self, data: bytes) -> Heartbeat | None:
         self.counters.received += 1
+        if is_offer(data):
+            self._keep_offer(data)
+            return None
         try:
             hb = decode(data, self.key, self.cluster)
         except BadHeartbeat as bad:
@@ -341,6 +361,12 @@ class HeartbeatChannel:
             return None
         self.counters.accepted += 1
         return hb
+
+    def _keep_offer(self, data: bytes) -> None:
+        try:
+            self._offers.append(decode_offer(data, self.key, self.cluster))
+        except BadOffer as bad:
+            self.counters.count_bad(bad.reason)
 
     def fileno(self) -> int:
         return self._sock.fileno()

@@ -24,7 +24,7 @@ from mxone_maintenance.utility.ops import servers as server_ops
 from mxone_maintenance.utility.ops.access import SshSettings, ssh_settings
 from mxone_maintenance.utility.ops.cluster_keys import new_cluster_key
 from mxone_maintenance.utility.ops.inventory import SystemFileError, load_system
-from mxone_maintenance.utility.ops.plan import Plan
+from mxone_maintenance.utility.ops.plan import Plan, catch_up_words
 from mxone_maintenance.utility.ops.proposals import Proposal
 from mxone_maintenance.utility.ops.requests import (
     AddLim,
@@ -76,6 +76,7 @@ class Session:
     dry_run: bool
     yes: bool
     accept_new_host_key: bool
+    allow_down: frozenset[str] = frozenset()
     out: TextIO = field(default_factory=lambda: sys.stdout)    # looked up when used, so redirection works
     err: TextIO = field(default_factory=lambda: sys.stderr)
 
@@ -116,6 +117,9 @@ def _common(parser: argparse.ArgumentParser, top: bool) -> None:
 def _changing(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     parser.add_argument("--yes", action="store_true", help="apply without asking")
+    parser.add_argument("--allow-down", action="append", default=[], metavar="SERVER",
+                        help="apply although SERVER does not answer (repeatable); it takes the new cluster.yaml "
+                             "from its peers when it is back")
 
 
 def _command(subparsers, name: str, help_text: str, handler: Callable, changing: bool = True):
@@ -306,12 +310,23 @@ def _confirm(session: Session) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def _check_allow_down(session: Session, plan: Plan) -> None:
+    touched = [s.server for s in plan.servers if s.steps]
+    for server in sorted(session.allow_down - set(touched)):
+        raise RequestError(f"--allow-down {server!r}: not a server this change touches "
+                           f"({', '.join(touched) or 'none'})")
+
+
 def _execute(session: Session, plan: Plan) -> int:
     if session.json and session.dry_run:
         session.say(json.dumps({"plan": plan.to_json(), "applied": False}, indent=2))
         return EXIT_OK
+    _check_allow_down(session, plan)
     if not session.json:
         session.say(plan.text())
+        for server in sorted(session.allow_down):
+            session.say(f"  If {server} does not answer: it is left out and "
+                        f"{catch_up_words(plan, server)} (--allow-down {server}).")
     if session.dry_run:
         session.say("Dry run: nothing was changed.")
         return EXIT_OK
@@ -319,7 +334,8 @@ def _execute(session: Session, plan: Plan) -> int:
         session.say("Not applied: nothing was changed.")
         return EXIT_FAILED
     from mxone_maintenance.utility.ops.apply import apply_plan
-    result = apply_plan(plan, session.paths, session.system_file, session.ssh_settings(), session.progress)
+    result = apply_plan(plan, session.paths, session.system_file, session.ssh_settings(), session.progress,
+                        allow_down=session.allow_down)
     if session.json:
         session.say(json.dumps({"plan": plan.to_json(), "applied": result.ok, "result": result.to_json()}, indent=2))
     else:
@@ -333,7 +349,8 @@ def _session(args) -> Session:
     paths = Paths.from_env(args.root)
     system_file = Path(args.system or os.environ.get("MXONE_SYSTEM") or paths.system_file)
     return Session(paths=paths, system_file=system_file, json=args.json, dry_run=getattr(args, "dry_run", False),
-                   yes=getattr(args, "yes", False), accept_new_host_key=args.accept_new_host_key)
+                   yes=getattr(args, "yes", False), accept_new_host_key=args.accept_new_host_key,
+                   allow_down=frozenset(getattr(args, "allow_down", ())))
 
 
 def refuse_non_root(paths: Paths) -> str | None:

@@ -68,6 +68,7 @@ def test_create_failover_power_cycle_fallback_delete(lab3):
     took = time.monotonic() - start
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert took < 30, f"delete took {took:.1f} s"
+    print(f"delete after power cycles: {took:.2f} s")
     for n in (1, 2, 3):
         host = f"lim{n}"
         assert lab3.addresses(host) == [f"10.77.0.{10 + n}/24"], host
@@ -77,3 +78,42 @@ def test_create_failover_power_cycle_fallback_delete(lab3):
         assert "cluster.yaml" not in lab3.exec(host, "ls", "-A", ETC).stdout
     lab3.revive("lim3")                        # and a reboot after the delete brings the original base
     assert lab3.addresses("lim3") == ["10.77.0.13/24"]
+
+
+def generation_on(lab, host: str) -> int | None:
+    text = lab.exec(host, "cat", f"{ETC}/cluster.yaml", check=False).stdout
+    for line in text.splitlines():
+        if line.startswith("generation:"):
+            return int(line.split(":", 1)[1])
+    return None
+
+
+def test_changes_with_a_member_down_and_its_catch_up(lab3):
+    made = utility(lab3, "cluster", "create", "--name", "c1", "--standby", "sb1", "--fallback", "manual",
+                   "--detect-s", str(DETECT_S), "--heartbeat-s", "0.5", "--lim", "1:10.77.0.111:1",
+                   "--lim", "2:10.77.0.112", "--lim", "3:10.77.0.113", "--yes")
+    assert made.returncode == 0, made.stdout + made.stderr
+    lab3.kill("lim1")
+    wait_for("LIM 1 on the standby", lambda: served_by(lab3, 1) == "sb1", DETECT_S + 5, lab=lab3)
+
+    refused = utility(lab3, "cluster", "lock", "--lim", "2", "--to", "regular", "--yes")
+    assert refused.returncode == 1 and "nothing was changed" in refused.stdout, refused.stdout + refused.stderr
+    assert generation_on(lab3, "lim2") == 1
+
+    for change in (["cluster", "lock", "--lim", "2", "--to", "regular"], ["cluster", "unlock", "--lim", "2"],
+                   ["cluster", "change", "--name", "c1", "--priority", "2=3"]):
+        done = utility(lab3, *change, "--allow-down", "lim1", "--yes")
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "lim1: not answering: takes generation" in done.stdout
+    assert {generation_on(lab3, host) for host in ("lim2", "lim3", "sb1")} == {4}
+    assert served_by(lab3, 2) == "lim2" and served_by(lab3, 3) == "lim3"
+
+    lab3.revive("lim1")
+    start = time.monotonic()
+    wait_for("lim1 on generation 4", lambda: generation_on(lab3, "lim1") == 4, 10, interval=0.1, lab=lab3)
+    caught_up = time.monotonic() - start
+    assert caught_up < 5, f"catch-up took {caught_up:.1f} s"
+    print(f"catch-up after revive: {caught_up:.2f} s")
+    back = utility(lab3, "cluster", "fallback", "--lim", "1", "--yes")
+    assert back.returncode == 0, back.stdout + back.stderr
+    wait_for("LIM 1 back on lim1", lambda: served_by(lab3, 1) == "lim1", 15, lab=lab3)

@@ -330,3 +330,17 @@ def test_a_bare_new_base_that_is_no_address_does_not_ask_for_a_prefix(capsys, tm
 
 def test_the_cli_fixture_is_a_valid_system() -> None:
     assert system_errors(rich_system()) == []
+
+
+def test_allow_down_names_only_servers_the_change_touches(capsys, root: Path) -> None:
+    before = tree(root)
+    code, out, err = run(capsys, root, "cluster", "lock", "--lim", "1", "--to", "standby", "--allow-down", "lim9",
+                         "--dry-run")
+    assert code == 2 and out == ""
+    assert one_error_line(err) == "error: --allow-down 'lim9': not a server this change touches (lim1, lim2, sb1)"
+    code, out, err = run(capsys, root, "cluster", "lock", "--lim", "1", "--to", "standby", "--allow-down", "lim2",
+                         "--dry-run")
+    assert (code, err) == (0, "")
+    assert ("  If lim2 does not answer: it is left out and takes generation 2 from its peers when it is back "
+            "(--allow-down lim2).") in out.splitlines()
+    assert tree(root) == before

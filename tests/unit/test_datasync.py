@@ -357,6 +357,13 @@ class FakeChannel:
         got, self.inbox = self.inbox, []
         return got
 
+    def send_offer(self, offer, address) -> None:
+        self.offers_sent = [*getattr(self, "offers_sent", []), (offer, address)]
+
+    def take_offers(self):
+        got, self.offers_in = getattr(self, "offers_in", []), []
+        return got
+
     def close(self) -> None:
         pass
 

@@ -20,6 +20,7 @@ from mxone_maintenance.agent.heartbeat import AgentFlags
 from mxone_maintenance.agent.runtime import heartbeats, loop
 from mxone_maintenance.agent.runtime.alarms import AlarmBook
 from mxone_maintenance.agent.runtime.apply import Hands
+from mxone_maintenance.agent.runtime.catch_up import CatchUp
 from mxone_maintenance.agent.runtime.config_watch import ConfigWatch, Gone, Loaded
 from mxone_maintenance.agent.runtime.handback import HandBack
 from mxone_maintenance.agent.runtime.journal import Journal
@@ -58,6 +59,7 @@ class Agent:
                            self.collect_probes)
         self.datasync = DataSyncScheduler(paths, node, clock, wall, threaded=threaded_service)  # when to sync
         self.beats = heartbeats.HeartbeatOut(node, wall, self.started)
+        self.catch_up = CatchUp(paths, node, clock)
         self.journal = Journal()
         self.inbox = Orders()
         self.memory = st.Memory()
@@ -108,6 +110,9 @@ class Agent:
     def _decide_and_act(self) -> st.Decision | None:
         config, effects, now = self.wiring.config, self.wiring.effects, self.clock()
         self.receive(config, now)
+        if self.catch_up.adopt(config, self.wiring.channel):
+            self.ring()                 # load it at once: the next cycle's poll sees the new file
+        self.catch_up.offer(config, self.wiring.channel, self.peers, now)
         if self.node not in config.member_names:
             return None
         self.services.collect(self.alarms)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from mxone_maintenance.agent.config_offer import ConfigOffer
 from mxone_maintenance.agent.effects import Addresses, Firewall, Neighbours, Service
 from mxone_maintenance.agent.heartbeat import Heartbeat
 from mxone_maintenance.core.model import Cluster
@@ -36,6 +37,8 @@ class HeartbeatPort(Protocol):
     counters: Any
     def send(self, hb: Heartbeat, addresses: list[str]) -> None: ...
     def receive_all(self) -> list[tuple[Heartbeat, str]]: ...
+    def send_offer(self, offer: ConfigOffer, address: str) -> None: ...
+    def take_offers(self) -> list[ConfigOffer]: ...
     def close(self) -> None: ...
 
 

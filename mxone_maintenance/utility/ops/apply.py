@@ -37,6 +37,7 @@ from mxone_maintenance.utility.ops.plan import (
     SetBootAddress,
     WriteClusterHostKeys,
     WriteFile,
+    catch_up_words,
 )
 from mxone_maintenance.utility.remote.errors import RemoteError
 from mxone_maintenance.utility.remote.fleet import Fleet
@@ -145,10 +146,30 @@ def _check_disk(fleet: Fleet, check: DiskCheck) -> Refusal | None:
     return None
 
 
-def _check_reachable(fleet: Fleet) -> Refusal | None:
+def _unreachable(fleet: Fleet) -> dict[str, str]:
+    """Each server that does not answer, with the line saying why."""
     outcomes = fleet.each(lambda conn: conn.run(["true"]))
-    failed = [o for o in outcomes.values() if not o.ok]
-    return Refusal(failed[0].host, failed[0].error) if failed else None
+    return {o.host: o.error for o in outcomes.values() if not o.ok}
+
+
+def _catches_up(step) -> bool:
+    """What an agent takes from its peers when it is back: cluster.yaml (their host keys and the xdata
+    pruning can wait for the next change). Addresses, keys and network files cannot wait."""
+    return (isinstance(step, WriteFile) and step.path == str(product_paths.CLUSTER_FILE)) or \
+        isinstance(step, (WriteClusterHostKeys, PruneXdata))
+
+
+def _skip_down(plan: Plan, down: dict[str, str], allow_down: frozenset[str]) -> tuple[dict, Refusal | None]:
+    """The servers to leave out (allowed down, and their part can wait), or the refusal."""
+    steps = {s.server: s.steps for s in plan.servers if s.steps}
+    for server, error in down.items():
+        if server not in allow_down:
+            return {}, Refusal(server, error)
+        waiting = [step.describe() for step in steps.get(server, ()) if not _catches_up(step)]
+        if waiting:
+            return {}, Refusal(server, f"{error}; its part of this change cannot wait for it: {waiting[0]}")
+    return {server: f"not answering: {catch_up_words(plan, server)}" for server in down}, None
+
 
 
 # --- steps -> remote changes -------------------------------------------------------------------------------
@@ -221,14 +242,15 @@ def _give_orders(fleet: Fleet, plan: Plan) -> ApplyResult:
     return ApplyResult(True, plan.title, per_server)
 
 
-def _change_servers(fleet: Fleet, plan: Plan, settings: SshSettings, progress: ProgressFn) -> ApplyResult:
-    problem = _check_reachable(fleet)
+def _change_servers(fleet: Fleet, plan: Plan, settings: SshSettings, progress: ProgressFn,
+                    allow_down: frozenset[str]) -> ApplyResult:
+    skipped, problem = _skip_down(plan, _unreachable(fleet), allow_down)
     if problem is None and plan.disk_check is not None:
         progress(plan.disk_check.standby, "checking free disk")
         problem = _check_disk(fleet, plan.disk_check)
     if problem is not None:
         return ApplyResult(False, f"{problem.message}; nothing was changed", {}, problem.server)
-    steps = {s.server: s.steps for s in plan.servers if s.steps}
+    steps = {s.server: s.steps for s in plan.servers if s.steps and s.server not in skipped}
     listed = fleet.each(lambda conn: _remote_changes(conn, steps[conn.host.name], settings, plan.after), list(steps))
     failed = next((o for o in listed.values() if not o.ok), None)
     if failed:
@@ -236,19 +258,22 @@ def _change_servers(fleet: Fleet, plan: Plan, settings: SshSettings, progress: P
     report = apply_changes(fleet, {name: o.value for name, o in listed.items()})
     if not report.ok:
         return ApplyResult(False, report.error, dict(report.per_host), report.failed_host)
-    return ApplyResult(True, plan.title, dict(report.per_host))
+    return ApplyResult(True, plan.title, {**report.per_host, **skipped})
 
 
 def apply_plan(plan: Plan, paths: Paths, system_file: Path, settings: SshSettings,
-               progress: ProgressFn | None = None, parallel: bool = True) -> ApplyResult:
+               progress: ProgressFn | None = None, parallel: bool = True,
+               allow_down: frozenset[str] = frozenset()) -> ApplyResult:
     """Carry out a plan. On failure no server and no file is changed, and the result names the server.
-    `parallel=False` works on one server at a time (the benchmark's yardstick)."""
+    `parallel=False` works on one server at a time (the benchmark's yardstick). A server in `allow_down`
+    that does not answer is left out when all it would get is cluster.yaml: its agent takes that from
+    its peers when it is back (runtime/catch_up.py)."""
     progress = progress or (lambda server, message: None)
     try:
         with one_change(system_file, plan.action):
             if plan.after != plan.before:
                 check_unchanged(system_file, plan.before)
-            result = _apply_locked(plan, paths, system_file, settings, progress, parallel)
+            result = _apply_locked(plan, paths, system_file, settings, progress, parallel, allow_down)
     except ChangeRefused as err:
         result = ApplyResult(False, f"{err}; nothing was changed")
     audit(paths, plan, result)
@@ -256,7 +281,7 @@ def apply_plan(plan: Plan, paths: Paths, system_file: Path, settings: SshSetting
 
 
 def _apply_locked(plan: Plan, paths: Paths, system_file: Path, settings: SshSettings, progress: ProgressFn,
-                  parallel: bool) -> ApplyResult:
+                  parallel: bool, allow_down: frozenset[str]) -> ApplyResult:
     hosts = [Host(s.server, s.address) for s in plan.servers]
     try:
         if not hosts:
@@ -266,7 +291,7 @@ def _apply_locked(plan: Plan, paths: Paths, system_file: Path, settings: SshSett
                 if plan.is_order and plan.changes_servers:
                     result = _give_orders(fleet, plan)
                 else:
-                    result = _change_servers(fleet, plan, settings, progress)
+                    result = _change_servers(fleet, plan, settings, progress, allow_down)
         if result.ok and plan.after != plan.before:
             _store_secrets(paths, plan)
             _write_system(system_file, plan)

@@ -178,3 +178,9 @@ class Plan:
             "checks": list(self.checks) + ([self.disk_check.describe()] if self.disk_check else []),
             "system_change": self.system_change,
         }
+
+
+def catch_up_words(plan: Plan, server: str) -> str:
+    """What a server left out of a change (`--allow-down`) gets when it is back."""
+    cluster = plan.after.cluster_of_server(server)
+    return f"takes generation {cluster.generation} from its peers when it is back" if cluster else "left as it is"
