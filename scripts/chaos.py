@@ -6,7 +6,7 @@ Setup: a fresh lab with N LIMs (default 2), cluster c1 created by the utility (d
 Events (the schedule is made from the seed alone, so a seed replays the same events at the same times):
 kill, revive, cut, heal, restart_agent, corrupt_config (garbage cluster.yaml on one member) followed by
 restore_config (the utility's file back), data_backup (a new xdata version where the LIM runs).
-Invariants, checked every ~100 ms (pure functions below, unit-tested in tests/test_chaos.py):
+Invariants, checked every ~100 ms (pure functions below, unit-tested in tests/lab/test_chaos.py):
   split-brain   no alias held by two connected servers (eth0 addresses, `ip -j addr`), nor the client's
                 ARP entry pointing at a server that does not hold it, longer than SPLIT_S;
   served        every servable LIM (its regular reachable, or the standby reachable and free for it by

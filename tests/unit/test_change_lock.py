@@ -57,3 +57,14 @@ def test_a_run_while_another_holds_the_lock_is_refused_with_who_and_since(tmp_pa
     assert path.read_text() == before
     assert apply_plan(plan, paths, path, settings(tmp_path)).ok, "the lock is free again afterwards"
     assert oct(lock_path(path).stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_lock_that_cannot_be_made_is_one_line_and_changes_nothing(tmp_path):
+    path, paths = inventory(tmp_path)
+    plan = server_ops.plan_remove_server(config.load_system(path), RemoveServer("lim3"))
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    result = apply_plan(plan, paths, blocked / "system.yaml", settings(tmp_path))
+    assert not result.ok
+    assert result.message.startswith(f"cannot open the change lock {blocked}/system.yaml.lock: ")
+    assert result.message.endswith("; nothing was changed")

@@ -26,6 +26,7 @@ IPADDR_1='192.168.5.1/24'
 MTU='1500'
 """
 SUSE_PREFIXLEN = "BOOTPROTO=static\nIPADDR=10.77.0.11\nPREFIXLEN=24\n"
+SUSE_NETMASK = "BOOTPROTO='static'\nIPADDR='10.77.0.11'\nNETMASK='255.255.255.0'\n"
 IFUPDOWN = """auto lo
 iface lo inet loopback
 
@@ -44,6 +45,7 @@ NETWORKD = "[Match]\nName=eth0\n\n[Network]\nAddress=10.77.0.11/24\nGateway=10.7
 @pytest.mark.parametrize("style, text, expected", [
     (Style.SUSE, SUSE, SUSE.replace("IPADDR='10.77.0.11/24'", "IPADDR='10.77.0.111/24'")),
     (Style.SUSE, SUSE_PREFIXLEN, SUSE_PREFIXLEN.replace("IPADDR=10.77.0.11\n", "IPADDR=10.77.0.111\n")),
+    (Style.SUSE, SUSE_NETMASK, SUSE_NETMASK.replace("IPADDR='10.77.0.11'", "IPADDR='10.77.0.111'")),
     (Style.IFUPDOWN, IFUPDOWN, IFUPDOWN.replace("address 10.77.0.11\n", "address 10.77.0.111\n", 1)),
     (Style.NETWORKD, NETWORKD, NETWORKD.replace("Address=10.77.0.11/24", "Address=10.77.0.111/24")),
 ])

@@ -20,6 +20,6 @@ def parse_xdata_flags(flags: Iterable[str]) -> dict[int, str]:
     for flag in flags:
         name, _, value = flag.partition("=")
         lim, _, stamp = value.partition(":")
-        if name == XDATA_FLAG and lim.isdigit() and xdata.is_stamp(stamp):
+        if name == XDATA_FLAG and lim.isdecimal() and xdata.is_stamp(stamp):
             stamps[int(lim)] = stamp
     return stamps

@@ -1,5 +1,5 @@
-"""The Service Node of every alias we hold must run. Holding the alias is not proof: a regular holds
-its alias from boot (the server's old address) and nobody started its LIM yet. Starts and stops run in
+"""The Service Node of every alias we hold must run. Holding the alias is not proof: the alias may
+have been added by hand, or kept by a process that died, and nobody started its LIM yet. Starts and stops run in
 order on one worker thread, so a slow Service Node start does not stop heartbeats."""
 from __future__ import annotations
 

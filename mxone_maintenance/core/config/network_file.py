@@ -69,7 +69,7 @@ def with_address(style: Style, text: str, interface: str, old: IPv4Interface, ne
 # --- the styles -------------------------------------------------------------------------------------
 
 _SUSE_LINE = re.compile(r"^[ \t]*(IPADDR(?:_\w+)?)[ \t]*=[ \t]*(['\"]?)([^'\"\s#]*)\2[ \t]*(?:#.*)?$", re.M)
-_SUSE_PREFIX = re.compile(r"^[ \t]*PREFIXLEN(_\w+)?[ \t]*=[ \t]*['\"]?(\d+)['\"]?", re.M)
+_SUSE_PREFIX = re.compile(r"^[ \t]*(?:PREFIXLEN|NETMASK)(_\w+)?[ \t]*=[ \t]*['\"]?([\d.]+)['\"]?", re.M)
 _IFUPDOWN_IFACE = re.compile(r"^[ \t]*iface[ \t]+(\S+)[ \t]+inet[ \t]+static\b.*$", re.M)
 _IFUPDOWN_STANZA_END = re.compile(r"^[ \t]*(iface|auto|allow-\S+|mapping|source\S*)\b", re.M)
 _IFUPDOWN_ADDRESS = re.compile(r"^[ \t]*address[ \t]+(\S+)", re.M)

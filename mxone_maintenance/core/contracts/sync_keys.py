@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-# cluster_known_hosts and parse_known_hosts live in host_keys; utility/ops/apply.py imports them from here
+# the known_hosts helpers live in host_keys; the sync key files use them
 from mxone_maintenance.core.contracts.host_keys import (
     KeyLineError,
     cluster_known_hosts,

@@ -30,7 +30,8 @@ def _ip(verb: str, address: IPv4Interface, interface: str) -> tuple[str, ...]:
 
 
 def _keep_secondaries(interface: str) -> RunCommand:
-    return RunCommand(("sysctl", "-q", "-w", f"net.ipv4.conf.{interface}.promote_secondaries=1"),
+    # the slash form: an interface name may hold a dot (eth0.100), which the dotted form reads as a level
+    return RunCommand(("sysctl", "-q", "-w", f"net/ipv4/conf/{interface}/promote_secondaries=1"),
                       describe=f"keep the other addresses of {interface} when one is removed")
 
 
@@ -57,21 +58,35 @@ def remove_address(conn: Connection, step: RemoveAddress) -> list[RunCommand]:
                        describe=step.describe())]
 
 
-def find_network_file(conn: Connection, interface: str) -> tuple[NetworkFile, str]:
+def find_network_file(conn: Connection, interface: str) -> tuple[NetworkFile, str] | None:
     """The first file that configures the interface's address at boot, and its text."""
     for candidate in candidates(interface):
         data = conn.read_file(candidate.path)
         if data is not None and configured_addresses(candidate.style, data.decode(errors="replace"), interface):
             return candidate, data.decode(errors="replace")
-    looked = ", ".join(c.path for c in candidates(interface))
-    raise RemoteError(conn.host.name, f"{conn.host.name}: no network configuration names an address for "
-                                      f"{interface} (looked in {looked})")
+    return None
 
 
 def boot_address(conn: Connection, step: SetBootAddress) -> list[RemoteWriteFile]:
-    found, text = find_network_file(conn, step.interface)
+    """The network file with the new address. Joining, a server without one is refused (a reboot would
+    bring up the alias); leaving, there is nothing of ours to restore, so nothing changes."""
+    found = find_network_file(conn, step.interface)
+    if found is None:
+        if not step.required:
+            return []
+        looked = ", ".join(c.path for c in candidates(step.interface))
+        raise RemoteError(conn.host, f"no network configuration names an address for {step.interface} "
+                                     f"(looked in {looked})")
+    network_file, text = found
     try:
-        changed = with_address(found.style, text, step.interface, step.old, step.new, found.path)
+        changed = with_address(network_file.style, text, step.interface, step.old, step.new, network_file.path)
     except NetworkFileError as err:
-        raise RemoteError(conn.host.name, f"{conn.host.name}: {err}") from None
-    return [] if changed == text else [RemoteWriteFile(found.path, changed.encode(), 0o644)]
+        raise RemoteError(conn.host, str(err)) from None
+    if changed == text:
+        return []
+    return [RemoteWriteFile(network_file.path, changed.encode(), _mode_of(conn, network_file.path))]
+
+
+def _mode_of(conn: Connection, path: str) -> int:
+    """The file keeps its mode (SUSE's ifcfg files are often 0600)."""
+    return int(conn.run(["stat", "-c", "%a", "--", path]).stdout.strip(), 8)

@@ -42,16 +42,18 @@ def _holder_text(raw: str) -> str:
 def one_change(system_file: Path, action: str) -> Iterator[None]:
     """Hold the change lock for `action`, or refuse with who holds it."""
     path = lock_path(system_file)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise ChangeRefused(f"cannot open the change lock {path}: {err.strerror}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _holder_text(os.pread(fd, 4096, 0).decode(errors="replace"))
             raise ChangeRefused(f"another change is running: {holder}") from None
-        me = {"pid": os.getpid(), "user": os.environ.get("SUDO_USER") or getpass.getuser(), "since": time.time(),
-              "action": action}
+        me = {"pid": os.getpid(), "user": _who(), "since": time.time(), "action": action}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me).encode(), 0)
         try:
@@ -60,6 +62,13 @@ def one_change(system_file: Path, action: str) -> Iterator[None]:
             os.ftruncate(fd, 0)
     finally:
         os.close(fd)        # releases the lock
+
+
+def _who() -> str:
+    try:
+        return os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):           # a uid without a passwd entry
+        return f"uid {os.getuid()}"
 
 
 def check_unchanged(system_file: Path, planned_from: System) -> None:

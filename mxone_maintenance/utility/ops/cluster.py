@@ -276,7 +276,8 @@ def _refuse_if_on_standby(cluster: Cluster, lims: list[int], facts: RuntimeFacts
 
 
 def _leaving_steps(item: ClusterLim, cluster: Cluster) -> tuple[Step, ...]:
-    return (*_leaving_files(), PruneXdata(), SetBootAddress(cluster.interface, old=item.base, new=item.alias),
+    return (*_leaving_files(), PruneXdata(),
+            SetBootAddress(cluster.interface, old=item.base, new=item.alias, required=False),
             RemoveAddress(item.base, cluster.interface))
 
 

@@ -57,6 +57,7 @@ class SetBootAddress:
     interface: str
     old: IPv4Interface
     new: IPv4Interface
+    required: bool = True     # leaving: a server without a network file has nothing of ours to restore
 
     def describe(self) -> str:
         return f"boot with {self.new} on {self.interface} (network configuration; was {self.old})"
