@@ -12,10 +12,11 @@ NOT_MEMBER = "not-member"
 EFFECT_PREFIX = "effect:"            # an effect that failed: "effect:<what>" or "effect:<lim>"
 SYNC_PREFIX = "sync-failed:lim"      # a data sync of one LIM failed
 CLOCK_PREFIX = "clock:"              # a peer's clock differs too much for mtimes to decide a direction
+GENERATION_PREFIX = "generation:"    # a peer runs another generation of cluster.yaml for too long
 
 SYNC_TEXT = "Standby cluster has failed to synchronize data"
 
-RUNTIME_PREFIXES = (CONFIG, CLUSTER_KEY, NOT_MEMBER, EFFECT_PREFIX, SYNC_PREFIX, CLOCK_PREFIX)
+RUNTIME_PREFIXES = (CONFIG, CLUSTER_KEY, NOT_MEMBER, EFFECT_PREFIX, SYNC_PREFIX, CLOCK_PREFIX, GENERATION_PREFIX)
 
 
 def sync(lim: int) -> str:
@@ -24,6 +25,10 @@ def sync(lim: int) -> str:
 
 def clock(server: str) -> str:
     return f"{CLOCK_PREFIX}{server}"
+
+
+def generation(server: str) -> str:
+    return f"{GENERATION_PREFIX}{server}"
 
 
 def effect(what: str | int) -> str:

@@ -119,3 +119,20 @@ def test_round_trip(text, generation):
     assert decode_offer(encode_offer(offer, KEY), KEY, "c1") == offer
     with pytest.raises(BadOffer, match="wrong-cluster"):
         decode_offer(encode_offer(offer, KEY), KEY, "c2")
+
+
+def test_a_member_stuck_on_another_generation_raises_an_alarm_after_30_s_and_clears_it(tmp_path):
+    from mxone_maintenance.agent.runtime.alarms import AlarmBook
+
+    old, new = clusters()
+    alarms, catch_up = AlarmBook(lambda: 1.7e9), CatchUp(Paths(tmp_path), "sb1", lambda: 0.0)
+    stuck = {"lim3": agent_state.PeerView("lim3", last_heard=10.0, generation=old.generation)}
+    catch_up.watch_agreement(new, stuck, alarms, now=10.0)
+    catch_up.watch_agreement(new, stuck, alarms, now=39.0)
+    assert [a.text for a in alarms.as_status() if a.active] == []
+    catch_up.watch_agreement(new, stuck, alarms, now=40.0)
+    assert [a.text for a in alarms.as_status() if a.active] == [
+        "Cluster members disagree on the configuration: lim3 runs generation 1, sb1 generation 2"]
+    caught = {"lim3": agent_state.PeerView("lim3", last_heard=41.0, generation=new.generation)}
+    catch_up.watch_agreement(new, caught, alarms, now=41.0)
+    assert [a.text for a in alarms.as_status() if a.active] == []

@@ -113,6 +113,7 @@ class Agent:
         if self.catch_up.adopt(config, self.wiring.channel):
             self.ring()                 # load it at once: the next cycle's poll sees the new file
         self.catch_up.offer(config, self.wiring.channel, self.peers, now)
+        self.catch_up.watch_agreement(config, self.peers, self.alarms, now)
         if self.node not in config.member_names:
             return None
         self.services.collect(self.alarms)

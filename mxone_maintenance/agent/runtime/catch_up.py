@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from mxone_maintenance.agent import alarm_keys
 from mxone_maintenance.agent import state as st
 from mxone_maintenance.agent.config_offer import ConfigOffer
+from mxone_maintenance.agent.runtime.alarms import AlarmBook
 from mxone_maintenance.agent.runtime.ports import HeartbeatPort
 from mxone_maintenance.core.config import FileError, parse_cluster, write_atomic
 from mxone_maintenance.core.model import Cluster
@@ -16,12 +18,14 @@ from mxone_maintenance.core.paths import Paths
 
 log = logging.getLogger("mxone-cluster-agent")
 MIN_OFFER_INTERVAL_S = 1.0
+DISAGREE_S = 30.0          # longer than any change takes: a member that stays on another generation is stuck
 
 
 class CatchUp:
     def __init__(self, paths: Paths, node: str, clock: Callable[[], float]) -> None:
         self.paths, self.node, self.clock = paths, node, clock
         self.offered_at: dict[str, float] = {}
+        self.differs_since: dict[str, float] = {}
 
     def offer(self, config: Cluster, channel: HeartbeatPort, peers: dict[str, st.PeerView], now: float) -> None:
         """Our cluster.yaml to every member whose heartbeats say it is behind (at most once a second each)."""
@@ -41,6 +45,23 @@ class CatchUp:
                      config.generation)
             channel.send_offer(ConfigOffer(config.name, self.node, config.generation, text),
                                str(config.base_of(name).ip))
+
+    def watch_agreement(self, config: Cluster, peers: dict[str, st.PeerView], alarms: AlarmBook,
+                        now: float) -> None:
+        """An alarm for each heard member that has run another generation for longer than DISAGREE_S
+        (a catch-up that cannot happen: another cluster key, a file it refuses, a peer that is ahead)."""
+        for name in sorted(set(config.member_names) - {self.node}):
+            peer = peers.get(name)
+            differs = peer is not None and peer.last_heard is not None and 0 < peer.generation != config.generation
+            if not differs:
+                self.differs_since.pop(name, None)
+                alarms.clear(alarm_keys.generation(name))
+                continue
+            since = self.differs_since.setdefault(name, now)
+            if now - since >= DISAGREE_S:
+                alarms.raise_(alarm_keys.generation(name),
+                              f"Cluster members disagree on the configuration: {name} runs generation "
+                              f"{peer.generation}, {self.node} generation {config.generation}")
 
     def adopt(self, config: Cluster, channel: HeartbeatPort) -> bool:
         """Write the newest acceptable offer to cluster.yaml; True when one was written."""
