@@ -6,7 +6,7 @@ from __future__ import annotations
 from helpers.strategies import sample_cluster, sample_system
 
 from mxone_maintenance.utility.ops import cluster as ops
-from mxone_maintenance.utility.ops.apply import _skip_down
+from mxone_maintenance.utility.ops.apply_checks import skip_down as _skip_down
 from mxone_maintenance.utility.ops.requests import AddLim, LimSpec, LockLim
 
 DOWN = {"lim2": "lim2 (10.77.0.102): connection timed out after 5 s"}

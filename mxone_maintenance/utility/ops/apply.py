@@ -1,14 +1,15 @@
 """Apply a Plan to the servers: check, stage on every server, then commit — all or nothing.
 
 The plan says what changes; this module turns its steps into the remote layer's two-phase change,
-does the checks that need SSH (reachability, free disk, which xdata versions exist), writes the system
-file only after every server committed, and logs one audit line per action.
+runs the checks that need SSH (ops/apply_checks.py), journals the change before the first commit
+(ops/journal.py), writes the system file only after every server committed, and logs one audit line
+per action. A change rolled back after a commit goes back as a newer generation (ops/generations.py);
+one interrupted for good stays in the journal until `cluster finish` or `cluster undo`.
 """
 from __future__ import annotations
 
 import getpass
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,12 +23,17 @@ from mxone_maintenance.core.model import System
 from mxone_maintenance.core.paths import Paths
 from mxone_maintenance.utility.ops import address_changes
 from mxone_maintenance.utility.ops.agent_command import agent_command
+from mxone_maintenance.utility.ops.apply_checks import check_disk, listdir_or_empty, skip_down, survey, \
+    versions_oldest_first
 from mxone_maintenance.utility.ops.change_lock import ChangeRefused, check_unchanged, one_change
 from mxone_maintenance.utility.ops.cluster_keys import key_file
+from mxone_maintenance.utility.ops.generations import GenerationConflict, numbered_above_servers, rolled_forward, \
+    undo_cluster_file
+from mxone_maintenance.utility.ops.journal import Journal, JournalError, clear_journal, read_journal, write_journal
 from mxone_maintenance.utility.ops.plan import (
     AddAddress,
     AllowSyncKey,
-    DiskCheck,
+    CleanStaged,
     DropSyncKey,
     OrderAgent,
     Plan,
@@ -37,19 +43,18 @@ from mxone_maintenance.utility.ops.plan import (
     SetBootAddress,
     WriteClusterHostKeys,
     WriteFile,
-    catch_up_words,
 )
 from mxone_maintenance.utility.remote.errors import RemoteError
 from mxone_maintenance.utility.remote.fleet import Fleet
 from mxone_maintenance.utility.remote.settings import Host, SshSettings
 from mxone_maintenance.utility.remote.ssh import Connection
 from mxone_maintenance.utility.remote.transaction import RemoveFile as RemoteRemoveFile
-from mxone_maintenance.utility.remote.transaction import RemoveTree, apply_changes
+from mxone_maintenance.utility.remote.transaction import RemoveTree, Report, apply_changes
 from mxone_maintenance.utility.remote.transaction import WriteFile as RemoteWriteFile
 
 ProgressFn = Callable[[str, str], None]
 XDATA_DIR = str(product_paths.XDATA_DIR)
-XDATA_NAME = re.compile(r"^xdata_(\d+)_(\d{14})$")
+CLUSTER_FILE = str(product_paths.CLUSTER_FILE)
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,16 @@ class ApplyResult:
 
 # --- audit log ------------------------------------------------------------------------------------------
 
+def _who() -> str:
+    try:
+        return os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):           # a uid without a passwd entry
+        return f"uid {os.getuid()}"
+
+
 def audit(paths: Paths, plan: Plan, result: ApplyResult) -> None:
     """One line per action: when, who (the technician behind sudo), what, and how it ended."""
-    who = os.environ.get("SUDO_USER") or getpass.getuser()
+    who = _who()
     when = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     outcome = "ok" if result.ok else f"FAILED ({result.message})"
     line = f"{when} user={who} action={plan.action!r} what={plan.title!r} result={outcome}\n"
@@ -91,92 +103,15 @@ def _store_secrets(paths: Paths, plan: Plan) -> None:
         config.write_atomic(key_file(paths, name), key, mode=0o600)
 
 
-def _write_system(system_file: Path, plan: Plan) -> None:
-    config.write_atomic(system_file, config.dump_system(plan.after), mode=0o644)
-
-
-# --- checks over SSH -------------------------------------------------------------------------------------
-
-def _newest_versions(names: list[str]) -> list[str]:
-    """xdata version folders sorted oldest first."""
-    return sorted((n for n in names if XDATA_NAME.match(n)), key=lambda n: XDATA_NAME.match(n).group(2))
-
-
-def _listdir_or_empty(conn: Connection, path: str) -> list[str]:
-    return conn.listdir(path) if conn.exists(path) else []
-
-
-def _newest_xdata_size(conn: Connection) -> int:
-    versions = _newest_versions(_listdir_or_empty(conn, XDATA_DIR))
-    if not versions:
-        return 0
-    out = conn.run(["du", "-sb", "--", f"{XDATA_DIR}/{versions[-1]}"]).stdout
-    return int(out.split()[0])
-
-
-def _free_bytes(conn: Connection) -> int:
-    target = str(product_paths.VAR) if conn.exists(str(product_paths.VAR)) else "/"
-    out = conn.run(["df", "-B1", "--output=avail", target]).stdout.split()
-    return int(out[-1])
-
-
-def _gb(size: int) -> str:
-    return f"{size / 1e9:.2f} GB" if size >= 1e7 else f"{size / 1e6:.1f} MB"
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A check that failed before anything changed: which server, and the line to show."""
-    server: str
-    message: str
-
-
-def _check_disk(fleet: Fleet, check: DiskCheck) -> Refusal | None:
-    sizes = fleet.each(_newest_xdata_size, list(check.regulars))
-    failed = [o for o in sizes.values() if not o.ok]
-    if failed:
-        return Refusal(failed[0].host, failed[0].error)
-    need = 2 * sum(o.value for o in sizes.values())
-    free = fleet.each(_free_bytes, [check.standby])[check.standby]
-    if not free.ok:
-        return Refusal(check.standby, free.error)
-    if free.value < need:
-        return Refusal(check.standby, f"{check.standby}: not enough free disk for two data backups of each "
-                                      f"regular ({_gb(free.value)} free, {_gb(need)} needed)")
-    return None
-
-
-def _unreachable(fleet: Fleet) -> dict[str, str]:
-    """Each server that does not answer, with the line saying why."""
-    outcomes = fleet.each(lambda conn: conn.run(["true"]))
-    return {o.host: o.error for o in outcomes.values() if not o.ok}
-
-
-def _catches_up(step) -> bool:
-    """What an agent takes from its peers when it is back: cluster.yaml (their host keys and the xdata
-    pruning can wait for the next change). Addresses, keys and network files cannot wait."""
-    return (isinstance(step, WriteFile) and step.path == str(product_paths.CLUSTER_FILE)) or \
-        isinstance(step, (WriteClusterHostKeys, PruneXdata))
-
-
-def _skip_down(plan: Plan, down: dict[str, str], allow_down: frozenset[str]) -> tuple[dict, Refusal | None]:
-    """The servers to leave out (allowed down, and their part can wait), or the refusal."""
-    steps = {s.server: s.steps for s in plan.servers if s.steps}
-    for server, error in down.items():
-        if server not in allow_down:
-            return {}, Refusal(server, error)
-        waiting = [step.describe() for step in steps.get(server, ()) if not _catches_up(step)]
-        if waiting:
-            return {}, Refusal(server, f"{error}; its part of this change cannot wait for it: {waiting[0]}")
-    return {server: f"not answering: {catch_up_words(plan, server)}" for server in down}, None
-
+def _write_system(system_file: Path, system: System) -> None:
+    config.write_atomic(system_file, config.dump_system(system), mode=0o644)
 
 
 # --- steps -> remote changes -------------------------------------------------------------------------------
 
 def _prune_changes(conn: Connection) -> list[RemoveTree]:
     """Every xdata version but the newest."""
-    versions = _newest_versions(_listdir_or_empty(conn, XDATA_DIR))
+    versions = versions_oldest_first(listdir_or_empty(conn, XDATA_DIR))
     return [RemoveTree(f"{XDATA_DIR}/{name}") for name in versions[:-1]]
 
 
@@ -197,11 +132,12 @@ def _cluster_host_keys(step: WriteClusterHostKeys, settings: SshSettings, system
     return RemoteWriteFile(step.path, text.encode(), 0o644)
 
 
-def _remote_changes(conn: Connection, steps, settings: SshSettings, after: System) -> list:
+def _remote_changes(conn: Connection, steps, settings: SshSettings, plan: Plan) -> list:
     changes: list = []
     for step in steps:
         if isinstance(step, WriteFile):
-            changes.append(RemoteWriteFile(step.path, step.content, step.mode))
+            undo = undo_cluster_file(plan, conn.host.name) if step.path == CLUSTER_FILE else None
+            changes.append(RemoteWriteFile(step.path, step.content, step.mode, undo_data=undo))
         elif isinstance(step, RemoveFile):
             if conn.exists(step.path):
                 changes.append(RemoteRemoveFile(step.path))
@@ -218,11 +154,28 @@ def _remote_changes(conn: Connection, steps, settings: SshSettings, after: Syste
         elif isinstance(step, DropSyncKey):
             changes.append(_authorized_keys(conn, lambda text, m=step.marker: remove_from_authorized_keys(text, m)))
         elif isinstance(step, WriteClusterHostKeys):
-            changes.append(_cluster_host_keys(step, settings, after))
+            changes.append(_cluster_host_keys(step, settings, plan.after))
     return changes
 
 
+def _clean_staged(conn: Connection, step: CleanStaged) -> None:
+    """Hidden staged names of earlier runs (this run has staged nothing yet)."""
+    script = ('for d; do [ -d "$d" ] && find "$d" -maxdepth 1 -name ".*.mxone-*-*" -exec rm -rf -- {} +; '
+              'done; true')
+    conn.run(["sh", "-c", script, "sh", *step.folders])
+
+
+
 # --- apply ----------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Ending:
+    """How a change ended: the result, what system.yaml must now say (None: as it is), and whether the
+    change is over (the journal goes) or still unfinished (a server could not be rolled back)."""
+    result: ApplyResult
+    system: System | None = None
+    over: bool = True
+
 
 def _give_orders(fleet: Fleet, plan: Plan) -> ApplyResult:
     steps = {s.server: [step for step in s.steps if isinstance(step, OrderAgent)] for s in plan.servers}
@@ -242,61 +195,129 @@ def _give_orders(fleet: Fleet, plan: Plan) -> ApplyResult:
     return ApplyResult(True, plan.title, per_server)
 
 
-def _change_servers(fleet: Fleet, plan: Plan, settings: SshSettings, progress: ProgressFn,
-                    allow_down: frozenset[str]) -> ApplyResult:
-    skipped, problem = _skip_down(plan, _unreachable(fleet), allow_down)
+def _refused(message: str, server: str | None = None) -> _Ending:
+    return _Ending(ApplyResult(False, f"{message}; nothing was changed", {}, server))
+
+
+def _checked_plan(fleet: Fleet, plan: Plan, progress: ProgressFn,
+                  allow_down: frozenset[str]) -> tuple[Plan, dict[str, str]] | _Ending:
+    """The plan numbered above what the servers hold, and the servers left out; or the refusal."""
+    seen = survey(fleet)
+    skipped, problem = skip_down(plan, seen.down, allow_down)
     if problem is None and plan.disk_check is not None:
         progress(plan.disk_check.standby, "checking free disk")
-        problem = _check_disk(fleet, plan.disk_check)
+        problem = check_disk(fleet, plan.disk_check)
     if problem is not None:
-        return ApplyResult(False, f"{problem.message}; nothing was changed", {}, problem.server)
+        return _refused(problem.message, problem.server)
+    try:
+        return numbered_above_servers(plan, seen.held), skipped
+    except GenerationConflict as err:
+        return _refused(str(err))
+
+
+def _journal(system_file: Path, plan: Plan) -> None:
+    write_journal(system_file, Journal(plan.action, plan.title, _who(), time.time(), plan.before, plan.after,
+                                       dict(plan.secrets)))
+
+
+def _change_servers(fleet: Fleet, plan: Plan, settings: SshSettings, progress: ProgressFn,
+                    allow_down: frozenset[str], system_file: Path, recovering: bool) -> _Ending:
+    checked = _checked_plan(fleet, plan, progress, allow_down)
+    if isinstance(checked, _Ending):
+        return checked
+    plan, skipped = checked
     steps = {s.server: s.steps for s in plan.servers if s.steps and s.server not in skipped}
-    listed = fleet.each(lambda conn: _remote_changes(conn, steps[conn.host.name], settings, plan.after), list(steps))
-    failed = next((o for o in listed.values() if not o.ok), None)
+    cleaning = {name: [step for step in server_steps if isinstance(step, CleanStaged)]
+                for name, server_steps in steps.items()}
+    cleaned = fleet.each(lambda conn: [_clean_staged(conn, step) for step in cleaning[conn.host.name]], list(steps))
+    listed = fleet.each(lambda conn: _remote_changes(conn, steps[conn.host.name], settings, plan), list(steps))
+    failed = next((o for o in [*cleaned.values(), *listed.values()] if not o.ok), None)
     if failed:
-        return ApplyResult(False, f"{failed.error}; nothing was changed", {}, failed.host)
+        return _refused(failed.error, failed.host)
+    if not recovering:
+        _journal(system_file, plan)
     report = apply_changes(fleet, {name: o.value for name, o in listed.items()})
-    if not report.ok:
-        return ApplyResult(False, report.error, dict(report.per_host), report.failed_host)
-    return ApplyResult(True, plan.title, {**report.per_host, **skipped})
+    if report.ok:
+        return _Ending(ApplyResult(True, plan.title, {**report.per_host, **skipped}), plan.after)
+    return _failed(plan, report, recovering)
+
+
+def _failed(plan: Plan, report: Report, recovering: bool) -> _Ending:
+    result = ApplyResult(False, report.error, dict(report.per_host), report.failed_host)
+    if report.rollback_incomplete or recovering:
+        hint = "an unfinished change: run `cluster finish` or `cluster undo` when every server answers"
+        return _Ending(ApplyResult(False, f"{report.error}; {hint}", dict(report.per_host), report.failed_host),
+                       over=False)
+    if report.rolled_forward:       # back to the old settings, as a newer generation
+        system = rolled_forward(plan.before, plan.after)
+        gens = ", ".join(f"cluster {c.name} generation {c.generation}" for c in system.clusters
+                         if c != plan.before.cluster(c.name))
+        result = ApplyResult(False, f"{report.error} (the old settings are back as {gens})",
+                             dict(report.per_host), report.failed_host)
+        return _Ending(result, system)
+    return _Ending(result)
 
 
 def apply_plan(plan: Plan, paths: Paths, system_file: Path, settings: SshSettings,
                progress: ProgressFn | None = None, parallel: bool = True,
-               allow_down: frozenset[str] = frozenset()) -> ApplyResult:
+               allow_down: frozenset[str] = frozenset(), recovering: Journal | None = None) -> ApplyResult:
     """Carry out a plan. On failure no server and no file is changed, and the result names the server.
     `parallel=False` works on one server at a time (the benchmark's yardstick). A server in `allow_down`
     that does not answer is left out when all it would get is cluster.yaml: its agent takes that from
-    its peers when it is back (runtime/catch_up.py)."""
+    its peers when it is back (runtime/catch_up.py). `recovering`: the journal of the interrupted change
+    this plan finishes or undoes (ops/recovery.py); without it, a journal on disk refuses the change."""
     progress = progress or (lambda server, message: None)
     try:
         with one_change(system_file, plan.action):
+            if not (plan.is_order and plan.changes_servers):    # orders change no configuration
+                _check_journal(system_file, recovering)
             if plan.after != plan.before:
-                check_unchanged(system_file, plan.before)
-            result = _apply_locked(plan, paths, system_file, settings, progress, parallel, allow_down)
-    except ChangeRefused as err:
+                accepted = (plan.before,) if recovering is None else \
+                    (recovering.before, recovering.after, rolled_forward(recovering.before, recovering.after))
+                check_unchanged(system_file, accepted)
+            result = _apply_locked(plan, paths, system_file, settings, progress, parallel, allow_down,
+                                   recovering is not None)
+    except (ChangeRefused, JournalError) as err:
         result = ApplyResult(False, f"{err}; nothing was changed")
     audit(paths, plan, result)
     return result
 
 
+def _check_journal(system_file: Path, recovering: Journal | None) -> None:
+    journal = read_journal(system_file)
+    if journal != recovering:
+        if journal is None:
+            raise ChangeRefused("the interrupted change was finished or undone meanwhile")
+        raise ChangeRefused(f"an interrupted change is not finished: {journal.headline()}; finish it with "
+                            "`mxone_maintenance cluster finish` or undo it with `cluster undo` first")
+
+
 def _apply_locked(plan: Plan, paths: Paths, system_file: Path, settings: SshSettings, progress: ProgressFn,
-                  parallel: bool, allow_down: frozenset[str]) -> ApplyResult:
+                  parallel: bool, allow_down: frozenset[str], recovering: bool) -> ApplyResult:
     hosts = [Host(s.server, s.address) for s in plan.servers]
     try:
         if not hosts:
-            result = ApplyResult(True, plan.title)
+            ending = _Ending(ApplyResult(True, plan.title), plan.after)
         else:
             with Fleet(hosts, settings, progress=progress, parallel=parallel) as fleet:
                 if plan.is_order and plan.changes_servers:
-                    result = _give_orders(fleet, plan)
+                    ending = _Ending(_give_orders(fleet, plan))
                 else:
-                    result = _change_servers(fleet, plan, settings, progress, allow_down)
-        if result.ok and plan.after != plan.before:
-            _store_secrets(paths, plan)
-            _write_system(system_file, plan)
+                    ending = _change_servers(fleet, plan, settings, progress, allow_down, system_file, recovering)
+        _record(paths, system_file, plan, ending, recovering)
+        return ending.result
     except RemoteError as err:
-        result = ApplyResult(False, f"{err}; nothing was changed", {}, err.host)
+        return ApplyResult(False, f"{err}; nothing was changed", {}, err.host)
     except OSError as err:
-        result = ApplyResult(False, f"cannot write {getattr(err, 'filename', '')}: {err.strerror}")
-    return result
+        return ApplyResult(False, f"cannot write {getattr(err, 'filename', '')}: {err.strerror}")
+
+
+def _record(paths: Paths, system_file: Path, plan: Plan, ending: _Ending, recovering: bool) -> None:
+    """system.yaml first, then the journal goes: a run killed in between finds the journal and a
+    system.yaml that finishing or undoing accepts. A finish or undo that did not succeed keeps it."""
+    if ending.system is not None and ending.system != plan.before:
+        if ending.result.ok:
+            _store_secrets(paths, plan)
+        _write_system(system_file, ending.system)
+    if ending.over and (ending.result.ok or not recovering):
+        clear_journal(system_file)

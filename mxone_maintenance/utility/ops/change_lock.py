@@ -71,12 +71,12 @@ def _who() -> str:
         return f"uid {os.getuid()}"
 
 
-def check_unchanged(system_file: Path, planned_from: System) -> None:
-    """The inventory must still be the one the plan was made from (another change may have landed)."""
+def check_unchanged(system_file: Path, planned_from: tuple[System, ...]) -> None:
+    """The inventory must still be one the plan was made from (another change may have landed)."""
     try:
         now = config.load_system(system_file)
     except config.FileError as err:
         raise ChangeRefused(str(err)) from None
-    if now != planned_from:
+    if now not in planned_from:
         raise ChangeRefused(f"{system_file} changed since this plan was made (another change?); "
                             "look at it again and plan anew")

@@ -78,11 +78,11 @@ def find_cluster_of_lim(system: System, lim: int) -> Cluster:
     return cluster
 
 
-def _config_file(cluster: Cluster) -> WriteFile:
+def config_file(cluster: Cluster) -> WriteFile:
     return WriteFile(CLUSTER_FILE, dump_cluster(cluster).encode(), 0o644, note=f"generation {cluster.generation}")
 
 
-def _key_files(key: bytes) -> tuple[Step, ...]:
+def key_files(key: bytes) -> tuple[Step, ...]:
     """The heartbeat key, and the data-sync key derived from it with its restricted authorized_keys entry."""
     private, public = sync_keypair_from_cluster_key(key)
     return (WriteFile(CLUSTER_KEY, key, 0o600, note="heartbeat key, mode 0600"),
@@ -90,20 +90,20 @@ def _key_files(key: bytes) -> tuple[Step, ...]:
             AllowSyncKey(authorized_keys_line(public)))
 
 
-def _host_keys(cluster: Cluster) -> WriteClusterHostKeys:
+def host_keys(cluster: Cluster) -> WriteClusterHostKeys:
     return WriteClusterHostKeys(CLUSTER_KNOWN_HOSTS, cluster.member_names)
 
 
-def _leaving_files() -> tuple[Step, ...]:
+def leaving_files() -> tuple[Step, ...]:
     return (RemoveFile(CLUSTER_FILE), RemoveFile(CLUSTER_KEY), RemoveFile(SYNC_KEY), RemoveFile(CLUSTER_KNOWN_HOSTS),
             DropSyncKey(SYNC_MARKER))
 
 
-def _address_of(system: System, name: str) -> str:
+def address_of(system: System, name: str) -> str:
     return str(system.management_address(name).ip)
 
 
-def _original_address(system: System, name: str) -> str:
+def original_address(system: System, name: str) -> str:
     """The server's own address: used while its new base address is being added or removed."""
     server = system.server(name)
     assert server is not None
@@ -125,10 +125,23 @@ def _cluster_lim(system: System, spec: LimSpec, cluster_name: str) -> ClusterLim
                       priority=DEFAULT_PRIORITY if spec.priority is None else spec.priority)
 
 
-def _joining_steps(item: ClusterLim, cluster: Cluster, key: bytes) -> tuple[Step, ...]:
+def joining_steps(item: ClusterLim, cluster: Cluster, key: bytes) -> tuple[Step, ...]:
     return (AddAddress(item.base, cluster.interface, note=f"{item.alias} stays as the alias of LIM {item.lim}"),
-            SetBootAddress(cluster.interface, old=item.alias, new=item.base), _config_file(cluster),
-            *_key_files(key), _host_keys(cluster), PruneXdata())
+            SetBootAddress(cluster.interface, old=item.alias, new=item.base), config_file(cluster),
+            *key_files(key), host_keys(cluster), PruneXdata())
+
+
+def standby_joining_steps(cluster: Cluster, key: bytes) -> tuple[Step, ...]:
+    return (config_file(cluster), *key_files(key), host_keys(cluster), PruneXdata())
+
+
+def staying_steps(cluster: Cluster) -> tuple[Step, ...]:
+    """A member that stays gets the new cluster.yaml and the members' host keys."""
+    return (config_file(cluster), host_keys(cluster), PruneXdata())
+
+
+def standby_leaving_steps() -> tuple[Step, ...]:
+    return (*leaving_files(), PruneXdata())
 
 
 def _disk_check(cluster: Cluster) -> DiskCheck:
@@ -136,7 +149,7 @@ def _disk_check(cluster: Cluster) -> DiskCheck:
 
 
 def _plan_for_members(system: System, cluster: Cluster, steps: tuple[Step, ...]) -> tuple[ServerPlan, ...]:
-    return tuple(ServerPlan(name, _address_of(system, name), steps) for name in cluster.member_names)
+    return tuple(ServerPlan(name, address_of(system, name), steps) for name in cluster.member_names)
 
 
 # --- create ------------------------------------------------------------------------------------
@@ -167,10 +180,9 @@ def plan_create(system: System, request: CreateCluster, key: bytes) -> Plan:
         heartbeat_s=request.heartbeat_s if request.heartbeat_s is not None else DEFAULT_HEARTBEAT_S,
     )
     after = _checked(system.replace_cluster(cluster))
-    servers = tuple(ServerPlan(item.server, _original_address(system, item.server), _joining_steps(item, cluster, key))
+    servers = tuple(ServerPlan(item.server, original_address(system, item.server), joining_steps(item, cluster, key))
                     for item in cluster.lims)
-    standby_plan = ServerPlan(standby.name, str(standby.address.ip),
-                              (_config_file(cluster), *_key_files(key), _host_keys(cluster), PruneXdata()))
+    standby_plan = ServerPlan(standby.name, str(standby.address.ip), standby_joining_steps(cluster, key))
     lims = ", ".join(str(item.lim) for item in cluster.lims)
     return Plan(action="cluster create",
                 title=f"create cluster {cluster.name}: LIM {lims} with standby {standby.name}",
@@ -187,7 +199,7 @@ def _new_generation_plan(system: System, before: Cluster, after_cluster: Cluster
                          prune: bool) -> Plan:
     enforce(preload_kept(before, after_cluster))
     after = _checked(system.replace_cluster(after_cluster))
-    steps: tuple[Step, ...] = (_config_file(after_cluster),) + ((PruneXdata(),) if prune else ())
+    steps: tuple[Step, ...] = (config_file(after_cluster),) + ((PruneXdata(),) if prune else ())
     return Plan(action=action, title=title, before=system, after=after,
                 servers=_plan_for_members(system, after_cluster, steps),
                 system_change=f"cluster {after_cluster.name} now generation {after_cluster.generation}")
@@ -259,8 +271,8 @@ def plan_add_lim(system: System, request: AddLim, key: bytes) -> Plan:
     item = _cluster_lim(system, request.lim, cluster.name)
     changed = cluster.next_generation(lims=cluster.lims + (item,))
     after = _checked(system.replace_cluster(changed))
-    servers = _plan_for_members(system, cluster, (_config_file(changed), _host_keys(changed), PruneXdata()))
-    joining = ServerPlan(item.server, _original_address(system, item.server), _joining_steps(item, changed, key))
+    servers = _plan_for_members(system, cluster, staying_steps(changed))
+    joining = ServerPlan(item.server, original_address(system, item.server), joining_steps(item, changed, key))
     return Plan(action="cluster add-lim", title=f"add LIM {item.lim} ({item.server}) to cluster {cluster.name}",
                 before=system, after=after, servers=servers + (joining,),
                 checks=(f"{item.server} answers over SSH with its pinned host key",),
@@ -275,8 +287,8 @@ def _refuse_if_on_standby(cluster: Cluster, lims: list[int], facts: RuntimeFacts
     return ()
 
 
-def _leaving_steps(item: ClusterLim, cluster: Cluster) -> tuple[Step, ...]:
-    return (*_leaving_files(), PruneXdata(),
+def leaving_steps(item: ClusterLim, cluster: Cluster) -> tuple[Step, ...]:
+    return (*leaving_files(), PruneXdata(),
             SetBootAddress(cluster.interface, old=item.base, new=item.alias, required=False),
             RemoveAddress(item.base, cluster.interface))
 
@@ -295,8 +307,8 @@ def plan_remove_lim(system: System, request: RemoveLim, facts: RuntimeFacts) -> 
     checks = _refuse_if_on_standby(cluster, [i.lim for i in cluster.lims], facts, f"remove LIM {request.lim}")
     changed = cluster.next_generation(lims=tuple(i for i in cluster.lims if i.lim != request.lim))
     after = _checked(system.replace_cluster(changed))
-    staying = _plan_for_members(system, changed, (_config_file(changed), _host_keys(changed), PruneXdata()))
-    leaving = ServerPlan(item.server, _original_address(system, item.server), _leaving_steps(item, cluster))
+    staying = _plan_for_members(system, changed, staying_steps(changed))
+    leaving = ServerPlan(item.server, original_address(system, item.server), leaving_steps(item, cluster))
     return Plan(action="cluster remove-lim", title=f"remove LIM {item.lim} ({item.server}) from cluster {cluster.name}",
                 before=system, after=after, servers=staying + (leaving,), checks=checks,
                 system_change=f"cluster {cluster.name} now generation {changed.generation}")
@@ -305,10 +317,9 @@ def plan_remove_lim(system: System, request: RemoveLim, facts: RuntimeFacts) -> 
 def plan_delete(system: System, request: DeleteCluster, facts: RuntimeFacts) -> Plan:
     cluster = find_cluster(system, request.name)
     checks = _refuse_if_on_standby(cluster, [i.lim for i in cluster.lims], facts, f"delete cluster {cluster.name}")
-    servers = tuple(ServerPlan(item.server, _original_address(system, item.server), _leaving_steps(item, cluster))
+    servers = tuple(ServerPlan(item.server, original_address(system, item.server), leaving_steps(item, cluster))
                     for item in cluster.lims)
-    standby = ServerPlan(cluster.standby.server, str(cluster.standby.base.ip),
-                         (*_leaving_files(), PruneXdata()))
+    standby = ServerPlan(cluster.standby.server, str(cluster.standby.base.ip), standby_leaving_steps())
     return Plan(action="cluster delete", title=f"delete cluster {cluster.name}; each LIM keeps running on its server",
                 before=system, after=system.without_cluster(cluster.name), servers=servers + (standby,),
                 checks=checks, system_change=f"cluster {cluster.name} removed")
@@ -326,7 +337,7 @@ def plan_fallback(system: System, lim: int, facts: RuntimeFacts) -> Plan:
     concerned = (cluster.standby.server, regular)
     return Plan(action="cluster fallback", title=f"move LIM {lim} from the standby back to {regular}",
                 before=system, after=system,
-                servers=tuple(ServerPlan(name, _address_of(system, name), (order,)) for name in concerned))
+                servers=tuple(ServerPlan(name, address_of(system, name), (order,)) for name in concerned))
 
 
 def plan_sync(system: System, name: str) -> Plan:
@@ -334,4 +345,4 @@ def plan_sync(system: System, name: str) -> Plan:
     order = OrderAgent(("sync",), note="order an exchange-data sync")
     return Plan(action="cluster sync", title=f"sync exchange data within cluster {cluster.name}",
                 before=system, after=system,
-                servers=(ServerPlan(cluster.standby.server, _address_of(system, cluster.standby.server), (order,)),))
+                servers=(ServerPlan(cluster.standby.server, address_of(system, cluster.standby.server), (order,)),))

@@ -101,6 +101,16 @@ class WriteClusterHostKeys:
 
 
 @dataclass(frozen=True)
+class CleanStaged:
+    """Remove what an interrupted run left staged: hidden `.NAME.mxone-KIND-TAG` files beside the
+    product's files (some hold keys). Only in a run that finishes or undoes an interrupted change."""
+    folders: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "remove files an interrupted run left staged (hidden .*.mxone-* names)"
+
+
+@dataclass(frozen=True)
 class OrderAgent:
     """A command to the server's cluster agent (fallback, sync): an order, not a file change."""
     args: tuple[str, ...]
@@ -111,7 +121,7 @@ class OrderAgent:
 
 
 Step = (WriteFile | RemoveFile | AddAddress | RemoveAddress | SetBootAddress | PruneXdata | AllowSyncKey | DropSyncKey
-        | WriteClusterHostKeys | OrderAgent)
+        | WriteClusterHostKeys | CleanStaged | OrderAgent)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ Staged files are fsynced before the commit, and the folders of renamed files aft
 
 COMMIT, on every host in parallel: apply the changes in the order given -- rename temps over targets,
 remove files, rename folders to be removed to a hidden trash name, run commands. If any host fails,
-every host is rolled back in reverse order: backups renamed back, new files removed, trash renamed
-back, ``undo`` commands run for the commands that ran. Only when every host committed are backups and
+every host is rolled back in reverse order: backups renamed back (or a file's staged ``undo_data``
+renamed in: rolling forward, for readers that never go back to an older generation), new files
+removed, trash renamed back, ``undo`` commands run for the commands that ran. Only when every host committed are backups and
 trash deleted for good.
 
 What it cannot promise: a server that dies in the middle of its commit cannot be rolled back until it
@@ -37,9 +38,12 @@ from mxone_maintenance.utility.remote.ssh import Connection
 
 @dataclass(frozen=True)
 class WriteFile:
+    """A file's new content. ``undo_data``: what rollback writes instead of the old file (e.g. the old
+    configuration as a newer generation, which agents that already read the new one still follow)."""
     path: str
     data: bytes
     mode: int = 0o644
+    undo_data: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,8 @@ class Report:
     failed_host: str | None
     error: str
     per_host: dict[str, str]
+    rolled_forward: frozenset[str] = frozenset()  # hosts where rollback wrote a WriteFile's undo_data
+    rollback_incomplete: tuple[str, ...] = ()     # hosts where something could not be undone
 
 
 # --- per-host bookkeeping -------------------------------------------------------------------------------
@@ -88,6 +94,7 @@ class _Step:
     temp: str | None = None  # new content waiting to be renamed over the target
     backup: str | None = None  # copy of the old target
     trash: str | None = None  # where a removed folder waits until every host committed
+    undo: str | None = None  # rollback content staged beside the target (WriteFile.undo_data)
     done: bool = False
 
 
@@ -97,6 +104,7 @@ class _HostWork:
     steps: list[_Step]
     tag: str
     committed_any: bool = False
+    rolled_forward: bool = False
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -136,7 +144,7 @@ def _stage(work: _HostWork, conn: Connection, fleet: Fleet,
     for step in work.steps:
         _stage_step(step, conn, work.tag)
     _make_backups(conn, [s for s in work.steps if s.backup])
-    _flush(conn, [hidden for s in work.steps for hidden in (s.temp, s.backup) if hidden])
+    _flush(conn, [hidden for s in work.steps for hidden in (s.temp, s.backup, s.undo) if hidden])
 
 
 def _flush(conn: Connection, paths: Sequence[str]) -> None:
@@ -158,6 +166,9 @@ def _stage_step(step: _Step, conn: Connection, tag: str) -> None:
             conn.write_file(step.temp, change.data, change.mode)
         except RemoteError as e:
             raise RemoteError(conn.host, f"cannot stage {change.path}: {e.detail}") from None
+        if change.undo_data is not None:
+            step.undo = _hidden(change.path, "undo", tag)
+            conn.write_file(step.undo, change.undo_data, change.mode)
     if step.existed and isinstance(change, (WriteFile, RemoveFile)):
         step.backup = _hidden(change.path, "old", tag)
     if step.existed and isinstance(change, RemoveTree):
@@ -180,7 +191,7 @@ def _discard_staged(work: _HostWork, conn: Connection) -> None:
     """Remove temps and backups of steps not (or no longer) committed."""
     for step in work.steps:
         if not step.done:
-            for hidden in (step.temp, step.backup):
+            for hidden in (step.temp, step.backup, step.undo):
                 if hidden:
                     _try(work, f"remove {hidden}", lambda h=hidden: conn.remove(h))
 
@@ -221,8 +232,9 @@ def _finish(work: _HostWork, conn: Connection, fleet: Fleet) -> None:
     folders = [posixpath.dirname(s.change.path) for s in work.steps if s.done and not isinstance(s.change, RunCommand)]
     _try(work, "sync the changed folders to disk", lambda: _flush(conn, folders))
     for step in work.steps:
-        if step.backup:
-            _try(work, f"remove {step.backup}", lambda s=step: conn.remove(s.backup))
+        for hidden in (step.backup, step.undo):
+            if hidden:
+                _try(work, f"remove {hidden}", lambda h=hidden: conn.remove(h))
         if step.trash:
             _try(work, f"remove {step.trash}", lambda s=step: conn.run(["rm", "-rf", "--", s.trash]))
     fleet.notify(work.name, "done")
@@ -235,15 +247,19 @@ def _rollback(work: _HostWork, conn: Connection, fleet: Fleet) -> None:
     """Undo the committed steps in reverse, then drop what was staged. Keeps going past errors."""
     for step in reversed(work.steps):
         if step.done:
-            _try(work, f"undo {_describe(step.change)}", lambda s=step: _undo_step(s, conn))
+            _try(work, f"undo {_describe(step.change)}", lambda s=step: _undo_step(s, conn, work))
     _discard_staged(work, conn)
     fleet.notify(work.name, "rolled back" if work.committed_any else "unchanged")
 
 
-def _undo_step(step: _Step, conn: Connection) -> None:
+def _undo_step(step: _Step, conn: Connection, work: _HostWork) -> None:
     change = step.change
     if isinstance(change, WriteFile):
-        if step.backup:
+        if step.undo:
+            conn.rename(step.undo, change.path)
+            step.undo = None
+            work.rolled_forward = True
+        elif step.backup:
             conn.rename(step.backup, change.path)
         else:
             conn.remove(change.path)
@@ -310,7 +326,7 @@ def _roll_back_all(fleet: Fleet, works: dict[str, _HostWork]) -> None:
 
 
 def _has_traces(work: _HostWork) -> bool:
-    return any(step.done or step.temp or step.backup for step in work.steps)
+    return any(step.done or step.temp or step.backup or step.undo for step in work.steps)
 
 
 def _each_noting_failures(fleet: Fleet, works: dict[str, _HostWork],
@@ -351,4 +367,5 @@ def _report_failure(phase: str, failed: str, outcomes: dict[str, Outcome[None]],
     else:
         outcome = "no server was changed"
     return Report(ok=False, failed_host=failed, error=f"{phase} failed on {outcomes[failed].error}; {outcome}",
-                  per_host=per_host)
+                  per_host=per_host, rolled_forward=frozenset(n for n, w in works.items() if w.rolled_forward),
+                  rollback_incomplete=tuple(incomplete))

@@ -1,0 +1,133 @@
+"""One handler per subcommand: the request from the arguments, the plan, then `execute`."""
+from __future__ import annotations
+
+import json
+
+from mxone_maintenance.core.model import System
+from mxone_maintenance.utility.cli.apply_flow import execute
+from mxone_maintenance.utility.cli.session import EXIT_FAILED, EXIT_OK, Failed, Session
+from mxone_maintenance.utility.ops import cluster as cluster_ops
+from mxone_maintenance.utility.ops import proposals
+from mxone_maintenance.utility.ops import servers as server_ops
+from mxone_maintenance.utility.ops.cluster_keys import new_cluster_key
+from mxone_maintenance.utility.ops.plan import Plan
+from mxone_maintenance.utility.ops.proposals import Proposal
+from mxone_maintenance.utility.ops.requests import (
+    AddLim,
+    AddServer,
+    AddStandby,
+    ChangeCluster,
+    CreateCluster,
+    DeleteCluster,
+    LockLim,
+    PreloadCluster,
+    RemoveLim,
+    RemoveServer,
+    RemoveStandby,
+    UnlockLim,
+    parse_int,
+    parse_lim_spec,
+    parse_priority_assignment,
+    parse_seconds,
+)
+from mxone_maintenance.utility.ops.views import clusters_data, clusters_text
+from mxone_maintenance.utility.remote.errors import RemoteError
+
+# --- subcommands -------------------------------------------------------------------------------------
+
+def _int_arg(text: str | None, what: str, low: int = 1, high: int = 99) -> int | None:
+    return None if text is None else parse_int(text, what, low, high)
+
+
+def _seconds_arg(text: str | None, what: str, low: float, high: float) -> float | None:
+    return None if text is None else parse_seconds(text, what, low, high)
+
+
+def run_list(session: Session, args, system: System) -> int:
+    session.say(json.dumps(clusters_data(system), indent=2) if session.json else clusters_text(system))
+    return EXIT_OK
+
+
+def run_status(session: Session, args, system: System) -> int:
+    from mxone_maintenance.utility.ops.status import collect_status, for_status, status_text
+    report = collect_status(system, for_status(session.ssh_settings()))
+    session.say(json.dumps(report.to_json(), indent=2) if session.json else status_text(report))
+    return EXIT_OK if report.complete else EXIT_FAILED
+
+
+def _final(session: Session, proposal: Proposal) -> Plan:
+    """The plan made again with what the servers say (the cluster key, what runs on the standby); not in
+    a dry run: that changes nothing and asks nobody."""
+    if session.dry_run:
+        return proposal.plan
+    try:
+        return proposal.final(session.paths, session.ssh_settings())
+    except RemoteError as err:
+        raise Failed(f"{err}; nothing was changed") from None
+
+
+def run_create(session: Session, args, system: System) -> int:
+    request = CreateCluster(name=args.name, standby=args.standby, lims=tuple(parse_lim_spec(t) for t in args.lim),
+                            fallback=args.fallback,
+                            detect_s=_seconds_arg(args.detect_s, "detect_s", 0.3, 3600),
+                            heartbeat_s=_seconds_arg(args.heartbeat_s, "heartbeat_s", 0.1, 60))
+    return execute(session, cluster_ops.plan_create(system, request, new_cluster_key()))
+
+
+def run_change(session: Session, args, system: System) -> int:
+    request = ChangeCluster(name=args.name, fallback=args.fallback,
+                            priorities=tuple(parse_priority_assignment(t) for t in args.priority),
+                            detect_s=_seconds_arg(args.detect_s, "detect_s", 0.3, 3600))
+    return execute(session, cluster_ops.plan_change(system, request))
+
+
+def run_preload(session: Session, args, system: System) -> int:
+    return execute(session, cluster_ops.plan_preload(system, PreloadCluster(args.name)))
+
+
+def run_add_lim(session: Session, args, system: System) -> int:
+    request = AddLim(args.name, parse_lim_spec(args.lim))
+    return execute(session, _final(session, proposals.propose_add_lim(system, request)))
+
+
+def run_remove_lim(session: Session, args, system: System) -> int:
+    request = RemoveLim(args.name, _int_arg(args.lim, "LIM number"))
+    return execute(session, _final(session, proposals.propose_remove_lim(system, request)))
+
+
+def run_delete(session: Session, args, system: System) -> int:
+    return execute(session, _final(session, proposals.propose_delete(system, DeleteCluster(args.name))))
+
+
+def run_fallback(session: Session, args, system: System) -> int:
+    lim = _int_arg(args.lim, "LIM number")
+    return execute(session, _final(session, proposals.propose_fallback(system, lim)))
+
+
+def run_lock(session: Session, args, system: System) -> int:
+    return execute(session, cluster_ops.plan_lock(system, LockLim(_int_arg(args.lim, "LIM number"), args.to)))
+
+
+def run_unlock(session: Session, args, system: System) -> int:
+    return execute(session, cluster_ops.plan_unlock(system, UnlockLim(_int_arg(args.lim, "LIM number"))))
+
+
+def run_sync(session: Session, args, system: System) -> int:
+    return execute(session, cluster_ops.plan_sync(system, args.name))
+
+
+def run_server_add(session: Session, args, system: System) -> int:
+    request = AddServer(args.name, args.address, _int_arg(args.lim, "LIM number"))
+    return execute(session, server_ops.plan_add_server(system, request))
+
+
+def run_server_remove(session: Session, args, system: System) -> int:
+    return execute(session, server_ops.plan_remove_server(system, RemoveServer(args.name)))
+
+
+def run_standby_add(session: Session, args, system: System) -> int:
+    return execute(session, server_ops.plan_add_standby(system, AddStandby(args.server)))
+
+
+def run_standby_remove(session: Session, args, system: System) -> int:
+    return execute(session, server_ops.plan_remove_standby(system, RemoveStandby(args.server)))
