@@ -71,12 +71,28 @@ def execute(session: Session, plan: Plan, recovering: Journal | None = None) -> 
         session.say(json.dumps({"plan": plan.to_json(), "applied": result.ok, "result": result.to_json()}, indent=2))
     else:
         session.say(result.text())
+        if result.can_leave_out and result.failed_server:
+            server = result.failed_server
+            session.say(f"  {server}'s part can wait: run again with --allow-down {server} to leave it out; "
+                        f"it {catch_up_words(plan, server)}.")
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
 
 
 # --- an interrupted change: finish or undo ------------------------------------------------------------
+
+def unfinished_line(session: Session) -> str:
+    """For status: the interrupted change, if any, and what to do about it."""
+    try:
+        journal = read_journal(session.system_file)
+    except JournalError as err:
+        return f"Change journal: {err}"
+    if journal is None:
+        return ""
+    return (f"Unfinished change: {journal.headline()}. Finish it with `cluster finish` or undo it with "
+            "`cluster undo`.")
+
 
 def _unfinished(session: Session) -> Journal:
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from mxone_maintenance.core.model import System
-from mxone_maintenance.utility.cli.apply_flow import execute
+from mxone_maintenance.utility.cli.apply_flow import execute, unfinished_line
 from mxone_maintenance.utility.cli.session import EXIT_FAILED, EXIT_OK, Failed, Session
 from mxone_maintenance.utility.ops import cluster as cluster_ops
 from mxone_maintenance.utility.ops import proposals
@@ -51,7 +51,11 @@ def run_list(session: Session, args, system: System) -> int:
 def run_status(session: Session, args, system: System) -> int:
     from mxone_maintenance.utility.ops.status import collect_status, for_status, status_text
     report = collect_status(system, for_status(session.ssh_settings()))
-    session.say(json.dumps(report.to_json(), indent=2) if session.json else status_text(report))
+    unfinished = unfinished_line(session)
+    if session.json:
+        session.say(json.dumps({**report.to_json(), "unfinished": unfinished}, indent=2))
+    else:
+        session.say("\n\n".join(filter(None, [unfinished, status_text(report)])))
     return EXIT_OK if report.complete else EXIT_FAILED
 
 

@@ -63,6 +63,7 @@ class ApplyResult:
     message: str
     per_server: dict[str, str] = field(default_factory=dict)
     failed_server: str | None = None
+    can_leave_out: bool = False    # failed_server did not answer and its part can wait (--allow-down)
 
     def text(self) -> str:
         lines = [("Done: " if self.ok else "FAILED: ") + self.message]
@@ -71,7 +72,7 @@ class ApplyResult:
 
     def to_json(self) -> dict:
         return {"ok": self.ok, "message": self.message, "per_server": self.per_server,
-                "failed_server": self.failed_server}
+                "failed_server": self.failed_server, "can_leave_out": self.can_leave_out}
 
 
 # --- audit log ------------------------------------------------------------------------------------------
@@ -195,8 +196,8 @@ def _give_orders(fleet: Fleet, plan: Plan) -> ApplyResult:
     return ApplyResult(True, plan.title, per_server)
 
 
-def _refused(message: str, server: str | None = None) -> _Ending:
-    return _Ending(ApplyResult(False, f"{message}; nothing was changed", {}, server))
+def _refused(message: str, server: str | None = None, can_leave_out: bool = False) -> _Ending:
+    return _Ending(ApplyResult(False, f"{message}; nothing was changed", {}, server, can_leave_out))
 
 
 def _checked_plan(fleet: Fleet, plan: Plan, progress: ProgressFn,
@@ -208,7 +209,7 @@ def _checked_plan(fleet: Fleet, plan: Plan, progress: ProgressFn,
         progress(plan.disk_check.standby, "checking free disk")
         problem = check_disk(fleet, plan.disk_check)
     if problem is not None:
-        return _refused(problem.message, problem.server)
+        return _refused(problem.message, problem.server, problem.can_wait)
     try:
         return numbered_above_servers(plan, seen.held), skipped
     except GenerationConflict as err:

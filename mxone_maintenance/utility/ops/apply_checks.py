@@ -30,6 +30,7 @@ class Refusal:
     """A check that failed before anything changed: which server, and the line to show."""
     server: str
     message: str
+    can_wait: bool = False      # a server down whose part can wait: allowing it down would go on
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,9 @@ def skip_down(plan: Plan, down: dict[str, str], allow_down: frozenset[str]) -> t
     """The servers to leave out (allowed down, and their part can wait), or the refusal."""
     steps = {s.server: s.steps for s in plan.servers if s.steps}
     for server, error in down.items():
-        if server not in allow_down:
-            return {}, Refusal(server, error)
         waiting = [step.describe() for step in steps.get(server, ()) if not _catches_up(step)]
+        if server not in allow_down:
+            return {}, Refusal(server, error, can_wait=not waiting)
         if waiting:
             return {}, Refusal(server, f"{error}; its part of this change cannot wait for it: {waiting[0]}")
     return {server: f"not answering: {catch_up_words(plan, server)}" for server in down}, None

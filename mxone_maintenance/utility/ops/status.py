@@ -89,6 +89,15 @@ class ClusterReport:
     servers: tuple[ServerReport, ...]
     alarms: tuple[Alarm, ...]
     syncs: tuple[SyncRow, ...] = ()
+    disagreement: str = ""     # e.g. "system.yaml says generation 3; lim2 runs 9"; "" when all agree
+
+
+def generation_disagreement(cluster: Cluster, reports: dict[str, ServerReport]) -> str:
+    """Where an agent runs another generation than system.yaml (a backup restored, a member that has
+    not caught up, an unfinished change)."""
+    other = [f"{name} runs {r.agent.generation}" for name, r in reports.items()
+             if r.agent is not None and r.agent.generation is not None and r.agent.generation != cluster.generation]
+    return f"system.yaml says generation {cluster.generation}; {', '.join(other)}" if other else ""
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,7 @@ class StatusReport:
                          "peers": wire.encode(s.agent.peers) if s.agent is not None else [],
                          "generation": s.agent.generation if s.agent is not None else None}
                         for s in c.servers],
-            "alarms": [a.__dict__ for a in c.alarms],
+            "alarms": [a.__dict__ for a in c.alarms], "disagreement": c.disagreement,
             "sync": [row.__dict__ for row in c.syncs]} for c in self.clusters]}
 
 
@@ -178,7 +187,7 @@ def merge_status(cluster: Cluster, reports: dict[str, ServerReport]) -> ClusterR
         rows.append(LimRow(cluster.name, item.lim, item.server, runs_on, state, item.lock or "-",
                            _preloaded(cluster, item.lim, reports)))
     return ClusterReport(cluster, tuple(rows), tuple(reports[name] for name in cluster.member_names),
-                         _alarms(reports), _syncs(cluster, reports))
+                         _alarms(reports), _syncs(cluster, reports), generation_disagreement(cluster, reports))
 
 
 def _ask_agent(conn: Connection) -> AgentStatus:
@@ -231,6 +240,8 @@ def status_text(report: StatusReport) -> str:
             lines.append(f"  {row.lim:<5}{row.regular:<10}{row.runs_on:<12}{row.lock:<9}{row.state}{extra}")
         lines.append("  Servers: " + ", ".join(
             f"{s.server} {'answers' if s.reachable else 'NOT ANSWERING'}" for s in c.servers))
+        if c.disagreement:
+            lines.append(f"  Configuration differs: {c.disagreement}")
         if c.syncs:
             lines.append("  Data sync (standby):")
             lines += [f"    {row.describe()}" for row in c.syncs]
