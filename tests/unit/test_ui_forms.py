@@ -147,7 +147,7 @@ def test_rule_violation_is_shown_on_the_form(tmp_path):
 def test_apply_shows_progress_per_server_then_done(tmp_path, monkeypatch):
     seen = {}
 
-    def fake_apply(plan, paths, system_file, settings, progress):
+    def fake_apply(plan, paths, system_file, settings, progress, **_options):
         progress("lim1", "staged")
         progress("sb1", "staged")
         seen["progress"] = screen(app)
@@ -171,7 +171,7 @@ def test_apply_shows_progress_per_server_then_done(tmp_path, monkeypatch):
 
 
 def test_failed_apply_names_the_server_and_nothing_changed(tmp_path, monkeypatch):
-    def fake_apply(plan, paths, system_file, settings, progress):
+    def fake_apply(plan, paths, system_file, settings, progress, **_options):
         return ApplyResult(False, "lim1: not enough free disk; nothing was changed", {}, "lim1")
 
     monkeypatch.setattr(apply_module, "apply_plan", fake_apply)

@@ -48,8 +48,12 @@ def _same_settings(one: Cluster, other: Cluster) -> bool:
     return replace(one, generation=0) == replace(other, generation=0)
 
 
-def _newest_held(held: Mapping[str, Cluster | None], name: str) -> tuple[str, Cluster] | None:
-    found = [(server, cluster) for server, cluster in held.items() if cluster is not None and cluster.name == name]
+def _newest_held(held: Mapping[str, Cluster | None], planned: Cluster) -> tuple[str, Cluster] | None:
+    """The newest cluster.yaml of `planned`'s cluster not below it that a server holds, other than the
+    planned one itself (which a server holds when this run finishes an interrupted change)."""
+    found = [(server, cluster) for server, cluster in held.items()
+             if cluster is not None and cluster.name == planned.name and cluster.generation >= planned.generation
+             and cluster != planned]
     return max(found, key=lambda pair: pair[1].generation) if found else None
 
 
@@ -60,8 +64,8 @@ def numbered_above_servers(plan: Plan, held: Mapping[str, Cluster | None]) -> Pl
         before = plan.before.cluster(after.name)
         if after == before:
             continue
-        newest = _newest_held(held, after.name)
-        if newest is None or newest[1].generation < after.generation:
+        newest = _newest_held(held, after)
+        if newest is None:
             continue
         server, theirs = newest
         if before is None or not _same_settings(theirs, before):

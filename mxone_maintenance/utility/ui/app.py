@@ -1,5 +1,7 @@
 """The application: a stack of screens (menus cascade as boxes, Esc closes one level), the header and
-the key footer, and the wiring of screen signals: form -> plan -> apply (in a worker) -> result.
+the key footer, and the wiring of screen signals: form -> plan -> apply (in a worker) -> result. When
+apply refuses because a member does not answer and its part can wait, the menus ask whether to apply
+without it (No has the focus) and, on Yes, apply again leaving it out.
 
 `run_menus(session)` is what `mxone_maintenance` without a subcommand runs (the command line fills the
 MenuSession). Nothing here talks to a server before the technician asks for something: SSH happens only
@@ -15,9 +17,12 @@ from pathlib import Path
 import urwid
 
 from mxone_maintenance.core.model import System
-from mxone_maintenance.utility.ops.proposals import Proposal
+from mxone_maintenance.utility.ops.journal import Journal
+from mxone_maintenance.utility.ops.plan import Plan, catch_up_words
+from mxone_maintenance.utility.ops.proposals import Proposal, Replan
 from mxone_maintenance.utility.ui.actions import ACTIONS, EXIT
 from mxone_maintenance.utility.ui.forms import ActionEnv
+from mxone_maintenance.utility.ui.interrupted import JournalSource
 from mxone_maintenance.utility.ui.keys import Command, command_for, footer_text, split_meta
 from mxone_maintenance.utility.ui.menu_screen import MenuScreen
 from mxone_maintenance.utility.ui.menu_tree import ROOT_MENU, Menu, MenuDataError, MenuItem, load_tree
@@ -59,6 +64,7 @@ class App:
         self.runtime: Runtime = runtime or InlineRuntime()
         self.tree = tree or load_tree()
         self.system = SystemSource(session.system_file)
+        self.journal = JournalSource(session.system_file)
         self.stack: list[Screen] = []
         self.size = (80, 22)
         self.exited = False
@@ -71,7 +77,7 @@ class App:
         self.root = urwid.Frame(urwid.AttrMap(self.desk, "background"),
                                 header=urwid.AttrMap(self.header, "header"),
                                 footer=urwid.AttrMap(self.footer, "footer"))
-        self.push(MenuScreen(self.tree[ROOT_MENU], self.system))
+        self.push(MenuScreen(self.tree[ROOT_MENU], self.system, journal=self.journal))
         problem = self.system()
         if isinstance(problem, str):
             self.push(NoticeScreen("Cannot read the system file", self.system.detail or problem))
@@ -160,6 +166,9 @@ class App:
         return True
 
     def back(self) -> None:
+        if isinstance(self.top, QuestionScreen):
+            self.top.answer_no()
+            return
         if self.top.busy:
             self.note = "A change is being applied: wait for the result."
             self.redraw()
@@ -187,11 +196,13 @@ class App:
 
     # ---------------------------------------------------------------- actions
     def env(self, system: System) -> ActionEnv:
-        return ActionEnv(system=system, ssh_settings=self.session.ssh_settings)
+        journal = self.journal()
+        return ActionEnv(system=system, ssh_settings=self.session.ssh_settings,
+                         journal=journal if isinstance(journal, Journal) else None)
 
     def _open(self, menu: MenuScreen, item: MenuItem) -> None:
         if item.menu:
-            self.push(MenuScreen(self.tree[item.menu], self.system, level=menu.level + 1))
+            self.push(MenuScreen(self.tree[item.menu], self.system, level=menu.level + 1, journal=self.journal))
             return
         if item.action == EXIT:
             self.quit()
@@ -206,25 +217,35 @@ class App:
         self.push(PlanScreen(form.title, proposal))
 
     def _apply(self, plan_screen: PlanScreen, proposal: Proposal) -> None:
-        title = plan_screen.action_title
-        progress = ProgressScreen(title, [s.server for s in proposal.plan.servers if s.steps])
+        self._run_apply(plan_screen.action_title, proposal.plan, proposal.final, frozenset(),
+                        plan_screen.recovering)
+
+    def _run_apply(self, title: str, shown: Plan, final: Replan, allow_down: frozenset[str],
+                   recovering: Journal | None) -> None:
+        """Apply in a worker with progress: FINAL makes the plan to apply (it may ask the servers)."""
+        progress = ProgressScreen(title, [s.server for s in shown.servers if s.steps])
         self.push(progress)
         session, runtime = self.session, self.runtime
-        stage = {"changing": False}
+        stage: dict = {"changing": False, "plan": shown}
 
         def report(server: str, message: str) -> None:          # called from apply's threads
             runtime.post(lambda: progress.update(server, message))
 
         def job():
             settings = session.ssh_settings()
-            plan = proposal.final(session.paths, settings)       # may ask the servers; changes nothing
+            stage["plan"] = final(session.paths, settings)       # may ask the servers; changes nothing
             from mxone_maintenance.utility.ops.apply import apply_plan  # paramiko loads only here
             stage["changing"] = True
-            return apply_plan(plan, session.paths, Path(session.system_file), settings, report)
+            return apply_plan(stage["plan"], session.paths, Path(session.system_file), settings, report,
+                              allow_down=allow_down, recovering=recovering)
 
         def done(result) -> None:
             progress.busy = False
-            self._show_result(title, result.ok, result.message, result.per_server, result.failed_server)
+            server = result.failed_server
+            if not result.ok and result.can_leave_out and server and server not in allow_down:
+                self._ask_leave_out(title, stage["plan"], server, allow_down, recovering)
+                return
+            self._show_result(title, result.ok, result.message, result.per_server, server)
 
         def failed(err: BaseException) -> None:
             progress.busy = False
@@ -234,13 +255,34 @@ class App:
 
         runtime.submit(job, done, failed)
 
-    def _show_result(self, title: str, ok: bool, message: str, per_server: dict, failed_server) -> None:
+    def _ask_leave_out(self, title: str, plan: Plan, server: str, allow_down: frozenset[str],
+                       recovering: Journal | None) -> None:
+        """SERVER does not answer and its part can wait: apply without it? (No, the safe answer, has the focus.)"""
+        self._drop_progress()
+        question = QuestionScreen("Apply without it?", f"{server} does not answer. Apply without it? "
+                                                       f"It {catch_up_words(plan, server)}.", yes="Yes", no="No")
+
+        def without_it(*_args) -> None:
+            self.stack.pop()
+            self._run_apply(title, plan, lambda _paths, _settings: plan, allow_down | {server}, recovering)
+
+        urwid.connect_signal(question, "no", lambda *_: self._show_result(
+            title, False, "Not applied: nothing was changed.", {}, None, plain=True))
+        urwid.connect_signal(question, "yes", without_it)
+        self.push(question)
+
+    def _drop_progress(self) -> None:
+        """The progress screen (and a Leave? question over it) go when the result comes."""
         if isinstance(self.top, QuestionScreen):
             self.stack.pop()
         if isinstance(self.top, ProgressScreen):
             self.stack.pop()
+
+    def _show_result(self, title: str, ok: bool, message: str, per_server: dict, failed_server,
+                     plain: bool = False) -> None:
+        self._drop_progress()
         server = getattr(failed_server, "name", failed_server)
-        self.push(ResultScreen(title, ok, message, per_server, server))
+        self.push(ResultScreen(title, ok, message, per_server, server, plain=plain))
 
     def _close_result(self, *_args) -> None:
         self.pop_to_menu()

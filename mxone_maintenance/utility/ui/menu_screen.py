@@ -1,14 +1,17 @@
-"""A menu drawn from the menu data: numbered items, hotkeys, and the reason an item cannot be used now."""
+"""A menu drawn from the menu data: numbered items, hotkeys, and the reason an item cannot be used now;
+while a change is interrupted, the line naming it and the items that finish or undo it (ui/interrupted.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import urwid
 
+from mxone_maintenance.utility.ui import interrupted
 from mxone_maintenance.utility.ui.availability import SystemOrError, reason_unavailable
+from mxone_maintenance.utility.ui.interrupted import JournalState
 from mxone_maintenance.utility.ui.keys import ITEM_DIGITS, Command, command_for
 from mxone_maintenance.utility.ui.menu_tree import Menu, MenuItem
-from mxone_maintenance.utility.ui.screens import Screen
+from mxone_maintenance.utility.ui.screens import Screen, text_rows
 
 
 class MenuRow(urwid.WidgetWrap):
@@ -37,32 +40,51 @@ class MenuScreen(Screen):
     signals = ["open"]
     context = "menu"
 
-    def __init__(self, menu: Menu, system: Callable[[], SystemOrError], level: int = 0) -> None:
+    def __init__(self, menu: Menu, system: Callable[[], SystemOrError], level: int = 0,
+                 journal: Callable[[], JournalState] = lambda: None) -> None:
         self.menu = menu
         self.title = menu.title
         self.overlay = True
         self.level = level
         self._system = system
-        self.entries = [MenuRow(i, item) for i, item in enumerate(menu.items)]
-        self.walker = urwid.SimpleFocusListWalker(self.entries)
+        self._journal = journal
+        self.entries: list[MenuRow] = []
+        self.walker = urwid.SimpleFocusListWalker([])
         self.message = urwid.Text("")
+        self.notice = urwid.Text("")
         self.listbox = urwid.ListBox(self.walker)
         urwid.connect_signal(self.walker, "modified", self._focus_moved)
-        pile = urwid.Pile([self.listbox, ("pack", urwid.Divider("─")),
-                           ("pack", urwid.AttrMap(self.message, "warning"))])
-        super().__init__(pile)
+        self.pile = urwid.Pile([self.listbox])
+        super().__init__(self.pile)
         self.refresh()
 
     # ---------------------------------------------------------------- state
     def refresh(self) -> None:
-        """Look at the system again (after a change) and dim what cannot be used."""
-        system = self._system()
+        """Look at the system (and the change journal) again, after a change, and dim what cannot be used."""
+        system, state = self._system(), self._journal()
+        self._show(interrupted.items(self.menu, state), interrupted.notice(self.menu, state), state)
         for row in self.entries:
-            row.set_available(reason_unavailable(row.item.available, system) is None)
+            row.set_available(self._reason(row.item, system, state) is None)
         self._focus_moved()
 
+    def _show(self, items: tuple[MenuItem, ...], notice: str, state: JournalState) -> None:
+        if tuple(row.item for row in self.entries) != items:
+            focus = self.walker.focus or 0
+            self.entries = [MenuRow(i, item) for i, item in enumerate(items)]
+            self.walker[:] = self.entries
+            self.walker.set_focus(min(focus, len(self.entries) - 1))
+        self.notice.set_text(notice)
+        top = [(urwid.AttrMap(self.notice, "error" if isinstance(state, str) else "warning"), ("pack", None)),
+               (urwid.Divider("─"), ("pack", None))] if notice else []
+        self.pile.contents = top + [(self.listbox, ("weight", 1)), (urwid.Divider("─"), ("pack", None)),
+                                    (urwid.AttrMap(self.message, "warning"), ("pack", None))]
+        self.pile.focus_position = len(top)
+
+    def _reason(self, item: MenuItem, system: SystemOrError, state: JournalState) -> str | None:
+        return interrupted.blocked(item, state) or reason_unavailable(item.available, system)
+
     def reason(self, index: int) -> str | None:
-        return reason_unavailable(self.entries[index].item.available, self._system())
+        return self._reason(self.entries[index].item, self._system(), self._journal())
 
     @property
     def focus_index(self) -> int:
@@ -114,6 +136,9 @@ class MenuScreen(Screen):
 
     # ---------------------------------------------------------------- layout
     def box_size(self, cols: int, rows: int) -> tuple[int, int]:
-        width = min(cols, max(len(item.label) for item in self.menu.items) + 8, 56)
+        if self.notice.text:         # wider for the line at the top; no spare row under the items
+            width = min(cols, 76)
+            return width, min(rows, len(self.entries) + 5 + text_rows(self.notice.text, width - 2))
+        width = min(cols, max(len(row.item.label) for row in self.entries) + 8, 56)
         width = max(width, min(cols, 52))
         return width, min(rows, len(self.entries) + 5)

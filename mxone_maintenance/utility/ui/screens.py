@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import urwid
 
+from mxone_maintenance.utility.ops.journal import Journal
 from mxone_maintenance.utility.ops.proposals import Proposal
 from mxone_maintenance.utility.ui.fields import button_row
 from mxone_maintenance.utility.ui.keys import help_lines
@@ -74,13 +75,15 @@ class TextScreen(Screen):
 
 
 class PlanScreen(Screen):
-    """The plan, and an explicit choice: Apply or Back."""
+    """The plan, and an explicit choice: Apply or Back. `recovering`: the journal of the interrupted change
+    this plan finishes or undoes (applied with it)."""
     signals = ["apply", "back"]
 
-    def __init__(self, title: str, proposal: Proposal) -> None:
+    def __init__(self, title: str, proposal: Proposal, recovering: Journal | None = None) -> None:
         self.title = "Plan"
         self.action_title = title
         self.proposal = proposal
+        self.recovering = recovering
         lines = [("plan title" if i == 0 else "body", line) for i, line in enumerate(proposal.plan.lines())]
         buttons = button_row([("Apply", lambda: self._emit("apply", proposal)), ("Back", lambda: self._emit("back"))])
         note = urwid.Text(("hint", "Nothing has changed yet. Apply makes these changes."))
@@ -112,14 +115,17 @@ class ProgressScreen(Screen):
 
 
 class ResultScreen(Screen):
-    """Done, or FAILED naming the server (and saying "nothing was changed" where that is so)."""
+    """Done, or FAILED naming the server (and saying "nothing was changed" where that is so); `plain`:
+    the message as it is (the technician chose not to apply)."""
     signals = ["close"]
 
     def __init__(self, title: str, ok: bool, message: str, per_server: dict[str, str] | None = None,
-                 failed_server: str | None = None) -> None:
+                 failed_server: str | None = None, plain: bool = False) -> None:
         self.title = "Result"
         self.ok = ok
-        if ok:
+        if plain:
+            head = ("body", message)
+        elif ok:
             head = ("done", f"Done: {message}")
         else:
             where = f" on {failed_server}" if failed_server and failed_server not in message else ""
@@ -146,7 +152,7 @@ class HelpScreen(Screen):
 
 
 class QuestionScreen(Screen):
-    """A yes/no question in a box (e.g. leave while a change is applied)."""
+    """A yes/no question in a box (e.g. leave while a change is applied); No has the focus, Esc is No."""
     signals = ["yes", "no"]
     overlay = True
 
@@ -157,6 +163,9 @@ class QuestionScreen(Screen):
         pile = urwid.Pile([urwid.Text(question), urwid.Divider(), buttons])
         pile.focus_position = 2
         super().__init__(urwid.Filler(pile, valign="top"))
+
+    def answer_no(self) -> None:
+        self._emit("no")
 
     def box_size(self, cols: int, rows: int) -> tuple[int, int]:
         width = min(cols, 64)
