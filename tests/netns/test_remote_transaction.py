@@ -309,3 +309,31 @@ def test_a_failed_folder_sync_after_the_commit_is_reported_not_undone(
     assert report.per_host["lim2"] == report.per_host["sb1"] == "committed"
     for root in roots.values():
         assert (root / "etc" / "cluster.yaml").read_bytes() == b"generation: 2\n"
+
+
+def test_a_rolled_back_write_with_undo_data_rolls_forward(fleet: Fleet, roots: dict[str, Path]) -> None:
+    """The old settings come back as a newer generation where the new file was committed (agents that
+    read generation 2 never go back to 1); where nothing was committed the old file stays."""
+    changes: dict[str, list[Change]] = {
+        name: [WriteFile(str(roots[name] / "etc" / "cluster.yaml"), b"generation: 2\n", 0o644,
+                         undo_data=b"generation: 3 # old settings\n")] for name in NAMES}
+    changes["sb1"].append(RunCommand(("sh", "-c", "sleep 0.3; exit 1"), describe="fail late"))
+    report = apply_changes(fleet, changes)
+    assert not report.ok and report.failed_host == "sb1"
+    assert report.rolled_forward == frozenset(NAMES)
+    assert report.rollback_incomplete == ()
+    for name, root in roots.items():
+        assert (root / "etc" / "cluster.yaml").read_bytes() == b"generation: 3 # old settings\n", name
+        assert hidden_leftovers(root) == [], name
+
+
+def test_undo_data_is_discarded_when_staging_fails(fleet: Fleet, roots: dict[str, Path]) -> None:
+    changes: dict[str, list[Change]] = {
+        name: [WriteFile(str(roots[name] / "etc" / "cluster.yaml"), b"generation: 2\n", 0o644,
+                         undo_data=b"generation: 3\n")] for name in NAMES}
+    changes["sb1"].append(WriteFile(str(roots["sb1"] / "missing" / "x"), b"x"))
+    report = apply_changes(fleet, changes)
+    assert not report.ok and report.rolled_forward == frozenset()
+    for name, root in roots.items():
+        assert (root / "etc" / "cluster.yaml").read_bytes() == f"generation: 1 # {name}\n".encode()
+        assert hidden_leftovers(root) == [], name

@@ -68,3 +68,19 @@ def test_a_lock_that_cannot_be_made_is_one_line_and_changes_nothing(tmp_path):
     assert not result.ok
     assert result.message.startswith(f"cannot open the change lock {blocked}/system.yaml.lock: ")
     assert result.message.endswith("; nothing was changed")
+
+
+def test_an_unfinished_change_refuses_every_other_change_and_names_it(tmp_path):
+    from mxone_maintenance.utility.ops.journal import Journal, write_journal
+
+    path, paths = inventory(tmp_path)
+    system = config.load_system(path)
+    write_journal(path, Journal("cluster lock", "lock LIM 1 to the standby server", "tech", 0.0, system, system))
+    before = path.read_text()
+    result = apply_plan(server_ops.plan_remove_server(system, RemoveServer("lim3")), paths, path, settings(tmp_path))
+    assert not result.ok
+    assert result.message.startswith("an interrupted change is not finished: lock LIM 1 to the standby server "
+                                     "(cluster lock, started ")
+    assert "by tech); finish it with `mxone_maintenance cluster finish` or undo it with `cluster undo` first; " \
+           "nothing was changed" in result.message
+    assert path.read_text() == before
