@@ -287,6 +287,34 @@ def test_close_then_reuse_reconnects(servers: sshd_server.Servers, known_hosts: 
 # --- files ------------------------------------------------------------------------------------------
 
 
+def test_a_secret_is_never_readable_by_others_while_it_is_written(conn: Connection, tmp_path: Path) -> None:
+    """A watcher stats the staged name as fast as it can while secrets are written 20 times: it must
+    never see the file with group or other bits (issue: SFTP created it 0644 until the chmod)."""
+    import threading
+
+    target = tmp_path / ".cluster.key.mxone-new-test"
+    seen: set[int] = set()
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            try:
+                seen.add(target.stat().st_mode & 0o777)
+            except FileNotFoundError:
+                pass
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        for _ in range(20):
+            conn.write_file(str(target), b"k" * 4096, mode=0o600)
+            conn.remove(str(target))
+    finally:
+        stop.set()
+        watcher.join()
+    assert seen and seen <= {0o600}, sorted(oct(m) for m in seen)
+
+
 def test_read_write_exists_listdir_remove(conn: Connection, tmp_path: Path) -> None:
     target = str(tmp_path / "cluster.yaml")
     assert conn.read_file(target) is None and not conn.exists(target)

@@ -255,7 +255,11 @@ class Connection:
         return self._sftp_call(f"cannot read {path}", op)
 
     def write_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
-        """Write ``path`` in place (not atomic): for temp names that nobody else reads."""
+        """Write ``path`` in place (not atomic): for temp names that nobody else reads. A file only its
+        owner may read (a key) is made empty with that mode first: SFTP creates with the server's
+        umask, and a reader who opens it while it is wider keeps reading what is written later."""
+        if mode & 0o077 == 0:
+            self.run(["sh", "-c", 'umask 077 && rm -f -- "$1" && : > "$1"', "sh", path])
 
         def op(sftp: paramiko.SFTPClient) -> None:
             sftp.putfo(io.BytesIO(data), path, file_size=len(data), confirm=True)
