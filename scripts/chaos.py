@@ -4,8 +4,11 @@ continuously (root; run as `scripts/chaos --minutes M --seed S [--lims N]`).
 Setup: a fresh lab with N LIMs (default 2), cluster c1 created by the utility (detect_s 3, heartbeat_s
 0.5; LIM 2 has priority 1, the others the default 5, so the standby has a choice to make).
 Events (the schedule is made from the seed alone, so a seed replays the same events at the same times):
-kill, revive, cut, heal, restart_agent, corrupt_config (garbage cluster.yaml on one member) followed by
-restore_config (the utility's file back), data_backup (a new xdata version where the LIM runs).
+kill, revive (a power cycle: the host boots from its own network files), cut, heal, restart_agent,
+corrupt_config (garbage cluster.yaml on one member) followed by restore_config (the utility's file back),
+data_backup (a new xdata version where the LIM runs), and, while a member is dead or cut, changes made
+with the utility (`--allow-down` for each member down): lock (a LIM to its regular), unlock, priority
+(`cluster change --priority N=P`). A change must succeed; the members down catch up when back.
 Invariants, checked every ~100 ms (pure functions below, unit-tested in tests/lab/test_chaos.py):
   split-brain   no alias held by two connected servers (eth0 addresses, `ip -j addr`), nor the client's
                 ARP entry pointing at a server that does not hold it, longer than SPLIT_S;
@@ -14,9 +17,11 @@ Invariants, checked every ~100 ms (pure functions below, unit-tested in tests/la
                 stays unanswered longer than that;
   fallback      automatic fallback: a LIM is back on its regular within hold + detect_s + SLACK_S of
                 the regular's return;
-  config        cluster.yaml on every live member is the utility's (except the one being corrupted),
-                every live agent reports the config generation the utility wrote (row 19: a corrupt
-                file never replaces the last good one);
+  config        cluster.yaml on every live member is the utility's newest (except the one being
+                corrupted), every live agent reports the generation the utility wrote last (row 19: a
+                corrupt file never replaces the last good one); a member back from the dead or a cut
+                has CATCH_UP_S to catch up, and nobody is judged while a change is being applied;
+  change        every change the utility makes with members down succeeds;
   xdata         an xdata version never disappears from a server unless a newer one of the LIM is there;
   agent         every live server's agent answers `status` (its control socket: the same JSON as
                 `mxone-cluster-agent status --json`, without a process start 10 times a second)
@@ -47,12 +52,16 @@ REPO = Path(__file__).resolve().parent.parent
 from failover_client import FailoverClient  # noqa: E402
 from labtools import NETNS_PREFIX, Lab, venv_command  # noqa: E402
 
-KINDS = ("kill", "revive", "cut", "heal", "restart_agent", "corrupt_config", "restore_config", "data_backup")
+CHANGES = ("lock", "unlock", "priority")
+KINDS = ("kill", "revive", "cut", "heal", "restart_agent", "corrupt_config", "restore_config", "data_backup",
+         *CHANGES)
 DETECT_S, HEARTBEAT_S = 3.0, 0.5
 HOLD_S = max(3 * HEARTBEAT_S, 2.0)      # the agent's fallback hold time (decide.hold_time) at these settings
 SLACK_S = 3.0                           # served within detect_s + this
 SPLIT_S = 3.0                           # two holders of one alias at most this long (a healed cut: row 13)
 AGENT_S = 5.0                           # an agent answers status within this of any event
+CATCH_UP_S = 8.0                        # a member back holds the newest cluster.yaml within this
+CHANGE_SETTLE_S = 2.0                   # after a change, members load it within this
 SERVED_FRESH_S = 0.35                   # an answer this recent means "served now" (probes every 0.1 s)
 TICK_S = 0.1
 SETTLE_END_S = 12.0                     # no events in the last seconds: the final state is checked too
@@ -69,10 +78,12 @@ class Event:
     at: float                   # seconds after the start
     kind: str
     host: str
-    lim: int | None = None      # data_backup: the LIM whose data is backed up
+    lim: int | None = None      # data_backup, changes: the LIM concerned
+    value: int | None = None    # priority: the new priority
 
     def text(self) -> str:
         extra = f" --lim {self.lim}" if self.lim is not None else ""
+        extra += f" = {self.value}" if self.value is not None else ""
         return f"{self.at:7.2f}s {self.kind} {self.host}{extra}"
 
 
@@ -83,6 +94,7 @@ class World:
     standby: str
     dead: set[str] = field(default_factory=set)
     cut: set[str] = field(default_factory=set)
+    locked: int | None = None           # the LIM locked to its regular
 
     @property
     def servers(self) -> list[str]:
@@ -91,9 +103,14 @@ class World:
     def up(self) -> list[str]:
         return [s for s in self.servers if s not in self.dead and s not in self.cut]
 
+    def lim_of(self, host: str) -> int:
+        return next(lim for lim, s in self.regulars.items() if s == host)
+
     def apply(self, event: Event) -> None:
         {"kill": self.dead.add, "revive": self.dead.discard, "cut": self.cut.add,
          "heal": self.cut.discard}.get(event.kind, lambda _host: None)(event.host)
+        if event.kind in ("lock", "unlock"):
+            self.locked = event.lim if event.kind == "lock" else None
 
 
 def candidates(world: World) -> dict[str, list[str]]:
@@ -101,8 +118,13 @@ def candidates(world: World) -> dict[str, list[str]]:
     failed = len(world.dead | world.cut)
     up = world.up()
     may_fail = up if failed < MAX_FAILED and len(up) > 1 else []
+    regulars_up = [s for s in world.regulars.values() if s in up]
+    down = failed > 0
     return {"kill": may_fail, "cut": may_fail, "revive": sorted(world.dead), "heal": sorted(world.cut),
-            "restart_agent": up, "corrupt_config": up, "data_backup": backup_hosts(world)}
+            "restart_agent": up, "corrupt_config": up, "data_backup": backup_hosts(world),
+            "lock": regulars_up if down and world.locked is None else [],
+            "unlock": [world.regulars[world.locked]] if down and world.locked is not None else [],
+            "priority": sorted(world.regulars.values()) if down else []}
 
 
 def backup_hosts(world: World) -> list[str]:
@@ -139,8 +161,10 @@ def make_schedule(seed: int, minutes: float, regulars: dict[int, str], standby: 
             break
         kind = pick_kind(candidates(world), unused, rng)
         host = rng.choice(candidates(world)[kind])
-        lim = backup_lim(world, host, rng) if kind == "data_backup" else None
-        events.append(Event(round(at, 2), kind, host, lim))
+        lim = backup_lim(world, host, rng) if kind == "data_backup" else \
+            world.lim_of(host) if kind in CHANGES else None
+        value = rng.randint(1, 5) if kind == "priority" else None
+        events.append(Event(round(at, 2), kind, host, lim, value))
         unused.discard(kind)
         world.apply(events[-1])
         if kind == "corrupt_config":
@@ -167,6 +191,7 @@ class LimInfo:
     regular: str
     alias: str
     priority: int
+    lock: str | None = None
 
 
 def requirements(lims: Iterable[LimInfo], reachable: set[str], standby: str,
@@ -176,10 +201,11 @@ def requirements(lims: Iterable[LimInfo], reachable: set[str], standby: str,
     A LIM whose regular is reachable must be served (by its regular, or still by the standby). Of the
     LIMs whose regular is not reachable, the standby (when reachable) serves one with the lowest
     priority value (equal priority: any of them, the one it runs stays), unless it is busy with a LIM
-    whose regular is back (a fallback pending: the fallback invariant watches that)."""
+    whose regular is back (a fallback pending: the fallback invariant watches that). A LIM locked to
+    its regular is never the standby's to take."""
     lims = list(lims)
     needed = {frozenset({i.lim}) for i in lims if i.regular in reachable}
-    failed = [i for i in lims if i.regular not in reachable]
+    failed = [i for i in lims if i.regular not in reachable and i.lock != "regular"]
     busy = any(i.lim in standby_serves and i.regular in reachable for i in lims)
     if failed and standby in reachable and not busy:
         best = min(i.priority for i in failed)
@@ -308,6 +334,8 @@ class Run:
         self.agent_answered: dict[str, float] = {}
         self.stamp: tuple = ()
         self.lab_changed = False
+        self.changing = False
+        self.change_done_at = -CHANGE_SETTLE_S
 
     # ---------------------------------------------------------- setup
     def now(self) -> float:
@@ -339,16 +367,25 @@ class Run:
                                 text=True, timeout=120)
         if result.returncode != 0:
             raise RuntimeError(f"cluster create failed:\n{result.stdout}{result.stderr}")
-        from mxone_maintenance.core import config as files
-
-        cluster = files.load_system(self.lab.system_file).cluster("c1")
-        self.lims = [LimInfo(i.lim, i.server, str(i.alias.ip), i.priority) for i in cluster.lims]
-        self.standby, self.generation = cluster.standby.server, cluster.generation
-        self.automatic = cluster.fallback == "automatic"
-        self.expected_config = (self.lab.host_dir(self.lims[0].regular) / "etc/cluster.yaml").read_bytes()
+        self.learn_cluster()
+        self.automatic = self.cluster().fallback == "automatic"
         self.facts = {host: HostFacts() for host in self.servers}
         self.macs = {host: self.lab.mac(host) for host in self.servers}
         self.stamp = lab_stamp(self.lab)
+
+    def cluster(self):
+        from mxone_maintenance.core import config as files
+
+        return files.load_system(self.lab.system_file).cluster("c1")
+
+    def learn_cluster(self) -> None:
+        """What the utility wrote last: the LIMs' priorities and locks, the generation, the file."""
+        from mxone_maintenance.core import config as files
+
+        cluster = self.cluster()
+        self.lims = [LimInfo(i.lim, i.server, str(i.alias.ip), i.priority, i.lock) for i in cluster.lims]
+        self.standby, self.generation = cluster.standby.server, cluster.generation
+        self.expected_config = files.dump_cluster(cluster).encode()
 
     @property
     def servers(self) -> list[str]:
@@ -388,12 +425,38 @@ class Run:
         elif event.kind == "restore_config":
             write_file(self.lab.host_dir(host) / "etc/cluster.yaml", self.expected_config)
             facts.corrupt = False
+        elif event.kind in CHANGES:
+            self.change(event)
         elif event.kind == "data_backup":
             out = self.lab.exec(host, "data_backup", "--lim", str(event.lim)).stdout.strip()
             self.note(f"data_backup on {host} wrote {Path(out).name}")
         reachable = facts.alive and facts.plugged
         facts.back_since = (facts.back_since if facts.back_since is not None else self.now()) if reachable else None
         facts.changed = self.now()
+
+    def change_args(self, event: Event) -> list[str]:
+        args = {"lock": ["cluster", "lock", "--lim", str(event.lim), "--to", "regular"],
+                "unlock": ["cluster", "unlock", "--lim", str(event.lim)],
+                "priority": ["cluster", "change", "--name", "c1", "--priority", f"{event.lim}={event.value}"]}
+        down = sorted(h for h, f in self.facts.items() if not (f.alive and f.plugged))
+        return args[event.kind] + [word for host in down for word in ("--allow-down", host)] + ["--yes"]
+
+    def change(self, event: Event) -> None:
+        """A change with the members down left out; it must succeed (a priority already set is fine)."""
+        self.changing = True
+        try:
+            result = subprocess.run([str(UTILITY), *self.change_args(event)], env={**os.environ, **self.lab.env},
+                                    capture_output=True, text=True, timeout=90)
+            self.learn_cluster()
+        finally:
+            self.change_done_at, self.changing = self.now(), False
+        if result.returncode != 0 and "nothing to change" not in result.stderr:
+            said = " | ".join((result.stdout + result.stderr).strip().splitlines()[-3:])
+            violation = Violation(self.now(), "change", f"{event.kind} --lim {event.lim} failed: {said}")
+            self.violations.append(violation)
+            print(violation.line(self.seed), flush=True)
+            raise AssertionError(said)
+        self.note(f"change {event.kind} --lim {event.lim}: generation {self.generation}")
 
     def run_events(self, events: list[Event], stop: threading.Event) -> None:
         for event in events:
@@ -528,6 +591,12 @@ class Run:
                     lambda k, d: f"LIM {k[1]} still on {self.standby} although its regular has been back "
                                  f"more than {HOLD_S + DETECT_S + SLACK_S:.1f} s (automatic fallback)")
 
+    def config_judged(self, facts: HostFacts, now: float) -> bool:
+        """Not while a change is applied, nor on a member that has not had time to catch up."""
+        settled = not self.changing and now - self.change_done_at > CHANGE_SETTLE_S
+        caught_up = facts.back_since is not None and now - facts.back_since > CATCH_UP_S
+        return settled and (caught_up or facts.back_since == 0.0)
+
     def check_agents_and_config(self, now: float) -> None:
         dead_agents, wrong_config = set(), set()
         for host, facts in self.facts.items():
@@ -538,6 +607,8 @@ class Run:
                 self.agent_answered[host] = now
             elif now - max(self.agent_answered.get(host, 0.0), facts.changed) > AGENT_S:
                 dead_agents.add(("agent", host))
+            if not self.config_judged(facts, now):
+                continue
             if status is not None and (status.get("config") != "ok" or status.get("generation") != self.generation):
                 wrong_config.add(("agent-config", host, str(status.get("config")), str(status.get("generation"))))
             on_disk = read_bytes(self.lab.host_dir(host) / "etc/cluster.yaml")

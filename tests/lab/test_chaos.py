@@ -161,6 +161,25 @@ def test_backups_go_where_the_lim_runs():
     assert Event(1.0, "data_backup", "sb1", 2).text().endswith("data_backup sb1 --lim 2")
 
 
+def test_changes_are_made_only_while_a_member_is_down_and_locks_pair_with_unlocks():
+    for seed in range(10):
+        world = World(dict(REGULARS), "sb1")
+        for e in make_schedule(seed, 5, REGULARS, "sb1"):
+            if e.kind in chaos.CHANGES:
+                assert world.dead | world.cut, e.text()
+                assert e.lim == world.lim_of(e.host)
+                assert (e.value is not None) == (e.kind == "priority")
+            if e.kind == "unlock":
+                assert world.locked == e.lim
+            world.apply(e)
+
+
+def test_a_lim_locked_to_its_regular_is_not_the_standbys_to_take():
+    locked = [LimInfo(1, "lim1", "10.77.0.11", 1, "regular"), LimInfo(2, "lim2", "10.77.0.12", 5)]
+    assert requirements(locked, {"lim2", "sb1"}, "sb1", set()) == {frozenset({2})}
+    assert requirements(locked, {"sb1"}, "sb1", set()) == {frozenset({2})}
+
+
 # ---------------------------------------------------------------- the run in the lab
 
 CHAOS_XFAIL: str | None = None      # the reason, when a known agent bug makes seed 1 fail (keeps CI green)
