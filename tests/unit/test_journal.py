@@ -118,8 +118,9 @@ def test_the_headline_names_title_action_time_and_user() -> None:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(before=systems(), after=systems(), secrets=st.dictionaries(st.from_regex(r"[a-z][a-z0-9_-]{0,7}", fullmatch=True),
-                                                                    st.binary(min_size=1, max_size=64), max_size=3),
+@given(before=systems(), after=systems(),
+       secrets=st.dictionaries(st.from_regex(r"[a-z][a-z0-9_-]{0,7}", fullmatch=True),
+                               st.binary(min_size=1, max_size=64), max_size=3),
        since=st.floats(0, 4e9, allow_nan=False), title=st.text(max_size=40), user=st.text(max_size=10))
 def test_any_journal_round_trips(system_file, before, after, secrets, since, title, user) -> None:
     journal = Journal("cluster change", title, user, since, before, after, secrets)

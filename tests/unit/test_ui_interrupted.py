@@ -203,6 +203,7 @@ def test_a_damaged_journal_is_its_one_line_and_nothing_crashes(tmp_path):
     assert not set(RECOVERY) & set(labels(app))
     press(app, "3")                                          # a change cannot open: apply would refuse it
     assert app.top.title == "Cluster handling"
+    assert "the change journal cannot be read: see the line at the top of Cluster handling" in box_text(app)
     press(app, "1")
     assert app.top.title == "List all clusters"
 
@@ -235,6 +236,16 @@ def test_finish_shows_its_plan_and_applies_it_with_the_journal(tmp_path, monkeyp
     assert "Applying" in seen["progress"] and "lim2         committed" in seen["progress"]
     assert isinstance(app.top, ResultScreen)
     assert "Done: finish the interrupted change: add LIM 2 to cluster c1" in screen(app)
+    press(app, "enter")
+    assert app.top.title == "Cluster handling" and not set(RECOVERY) & set(labels(app))
+
+
+def test_finish_after_the_change_was_finished_elsewhere_says_so(tmp_path):
+    app = make_app(tmp_path)
+    press(app, "3")
+    clear_journal(tmp_path / "system.yaml")                 # e.g. `cluster finish` on another terminal
+    press(app, "f")
+    assert "There is no interrupted change any more: it was finished or undone meanwhile." in box_text(app)
     press(app, "enter")
     assert app.top.title == "Cluster handling" and not set(RECOVERY) & set(labels(app))
 

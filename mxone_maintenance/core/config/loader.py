@@ -66,8 +66,10 @@ def parse_yaml(text: str, file: str) -> Any:
         mark = err.problem_mark
         line = mark.line + 1 if mark else 0
         raise FileError(f"{file}:{line}: not valid YAML ({err.problem})") from None
-    except yaml.YAMLError as err:
-        raise FileError(f"{file}: not valid YAML ({err})") from None
+    except yaml.YAMLError as err:                     # e.g. a control character: one line
+        raise FileError(f"{file}: not valid YAML ({' '.join(str(err).split())})") from None
+    except RecursionError:
+        raise FileError(f"{file}: not valid YAML (nested too deeply)") from None
 
 
 def read_text(path: Path) -> str:

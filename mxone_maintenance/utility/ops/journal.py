@@ -75,13 +75,22 @@ def read_journal(system_file: Path) -> Journal | None:
         if data.get("version") != VERSION:
             raise ValueError(f"version {data.get('version')!r}")
         return Journal(action=str(data["action"]), title=str(data["title"]), user=str(data["user"]),
-                       since=float(data["since"]),
+                       since=_start_time(data["since"]),
                        before=config.parse_system(data["before"], f"{path} (before)"),
                        after=config.parse_system(data["after"], f"{path} (after)"),
                        secrets={str(k): base64.b64decode(v, validate=True) for k, v in data["secrets"].items()})
-    except (ValueError, KeyError, TypeError, AttributeError, config.FileError) as err:
-        raise JournalError(f"the change journal {path} is damaged ({err}); look at it, then remove it "
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError, config.FileError) as err:
+        why = " ".join(str(err).split())
+        raise JournalError(f"the change journal {path} is damaged ({why}); look at it, then remove it "
                            "by hand and check the servers with cluster status") from None
+
+
+def _start_time(value: object) -> float:
+    """Seconds since the epoch that a clock can show (time.localtime of it works)."""
+    since = float(value)
+    if not 0 <= since < 1e11:          # also refuses NaN and the infinities
+        raise ValueError(f"start time {value!r}")
+    return since
 
 
 def clear_journal(system_file: Path) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mxone_maintenance.utility.ops.views import clusters_text, servers_text
-from mxone_maintenance.utility.ui import cluster_forms, interrupted, system_forms
+from mxone_maintenance.utility.ui import cluster_forms, system_forms
 from mxone_maintenance.utility.ui.forms import ActionEnv
-from mxone_maintenance.utility.ui.screens import NoticeScreen, PlanScreen, Screen, TextScreen
+from mxone_maintenance.utility.ui.screens import Screen, TextScreen
 from mxone_maintenance.utility.ui.status_screen import StatusScreen
 from mxone_maintenance.utility.ui.worker import Runtime
 
@@ -22,15 +22,6 @@ def _status(env: ActionEnv, runtime: Runtime) -> Screen:
         )
         return collect_status(env.system, for_status(env.ssh_settings()))
     return StatusScreen(collect, runtime)
-
-
-def _recovery(action: str, title: str) -> Factory:
-    """Finish or Undo the interrupted change: its plan at once (there is nothing to fill in)."""
-    def open_plan(env: ActionEnv, _runtime: Runtime) -> Screen:
-        if env.journal is None:
-            return NoticeScreen(title, "There is no interrupted change any more: it was finished or undone meanwhile.")
-        return PlanScreen(title, interrupted.propose(action, env.journal), recovering=env.journal)
-    return open_plan
 
 
 def _form(cls) -> Factory:
@@ -56,6 +47,4 @@ ACTIONS: dict[str, Factory] = {
     "list_standby": lambda env, _rt: TextScreen("List standby servers", servers_text(env.system, ("standby",))),
     "add_standby": _form(system_forms.AddStandbyForm),
     "remove_standby": _form(system_forms.RemoveStandbyForm),
-    interrupted.FINISH: _recovery(interrupted.FINISH, interrupted.RECOVERY_ITEMS[0].label),
-    interrupted.UNDO: _recovery(interrupted.UNDO, interrupted.RECOVERY_ITEMS[1].label),
 }

@@ -22,7 +22,7 @@ from mxone_maintenance.utility.ops.plan import Plan, catch_up_words
 from mxone_maintenance.utility.ops.proposals import Proposal, Replan
 from mxone_maintenance.utility.ui.actions import ACTIONS, EXIT
 from mxone_maintenance.utility.ui.forms import ActionEnv
-from mxone_maintenance.utility.ui.interrupted import JournalSource
+from mxone_maintenance.utility.ui.interrupted import FINISH, UNDO, JournalSource, recovery_screen
 from mxone_maintenance.utility.ui.keys import Command, command_for, footer_text, split_meta
 from mxone_maintenance.utility.ui.menu_screen import MenuScreen
 from mxone_maintenance.utility.ui.menu_tree import ROOT_MENU, Menu, MenuDataError, MenuItem, load_tree
@@ -196,9 +196,7 @@ class App:
 
     # ---------------------------------------------------------------- actions
     def env(self, system: System) -> ActionEnv:
-        journal = self.journal()
-        return ActionEnv(system=system, ssh_settings=self.session.ssh_settings,
-                         journal=journal if isinstance(journal, Journal) else None)
+        return ActionEnv(system=system, ssh_settings=self.session.ssh_settings)
 
     def _open(self, menu: MenuScreen, item: MenuItem) -> None:
         if item.menu:
@@ -210,6 +208,9 @@ class App:
         system = self.system()
         if isinstance(system, str):
             menu.message.set_text(system)
+            return
+        if item.action in (FINISH, UNDO):
+            self.push(recovery_screen(item, self.journal()))
             return
         self.push(ACTIONS[item.action](self.env(system), self.runtime))
 

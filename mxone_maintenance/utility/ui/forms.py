@@ -11,7 +11,6 @@ import urwid
 from mxone_maintenance.core.model import System
 from mxone_maintenance.core.rules import RuleViolation
 from mxone_maintenance.utility.ops.access import SshSettings
-from mxone_maintenance.utility.ops.journal import Journal
 from mxone_maintenance.utility.ops.proposals import Proposal
 from mxone_maintenance.utility.ops.requests import RequestError
 from mxone_maintenance.utility.ui.fields import Invalid, Message, TextField, button_row
@@ -22,10 +21,9 @@ from mxone_maintenance.utility.ui.screens import Screen
 @dataclass(frozen=True)
 class ActionEnv:
     """What an action needs: the system as loaded now, and how to reach the servers (used only in a
-    worker: Show status, or after the technician chose Apply), and the interrupted change if there is one."""
+    worker: Show status, or after the technician chose Apply)."""
     system: System
     ssh_settings: Callable[[], SshSettings]
-    journal: Journal | None = None
 
 
 class Form(Screen):

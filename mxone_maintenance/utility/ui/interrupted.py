@@ -17,10 +17,11 @@ from mxone_maintenance.utility.ops.cluster_keys import cluster_key
 from mxone_maintenance.utility.ops.journal import Journal, JournalError, journal_path, read_journal
 from mxone_maintenance.utility.ops.proposals import Proposal
 from mxone_maintenance.utility.ui.menu_tree import Menu, MenuItem
+from mxone_maintenance.utility.ui.screens import NoticeScreen, PlanScreen, Screen
 
 JournalState = Journal | str | None      # the interrupted change, the line why its journal cannot be read, or none
 
-FINISH = "finish_change"
+FINISH = "finish_change"              # not in the menu data (menus/): added here while a journal exists
 UNDO = "undo_change"
 RECOVERY_MENU = "cluster_handling"
 RECOVERY_ITEMS = (MenuItem("Finish the interrupted change", action=FINISH, available="system_loaded"),
@@ -91,3 +92,10 @@ def propose(action: str, journal: Journal) -> Proposal:
         return planner(journal, key_for)
 
     return Proposal(planner(journal, lambda _name: b""), with_keys)
+
+
+def recovery_screen(item: MenuItem, state: JournalState) -> Screen:
+    """What Finish or Undo opens: its plan at once (there is nothing to fill in), applied with the journal."""
+    if not isinstance(state, Journal):
+        return NoticeScreen(item.label, "There is no interrupted change any more: it was finished or undone meanwhile.")
+    return PlanScreen(item.label, propose(item.action, state), recovering=state)
