@@ -211,6 +211,29 @@ def test_standby_takes_over_a_silent_regular_then_hands_it_back(sb1) -> None:
     assert "lim-on-standby:1" not in sb1.agent.alarms.active
 
 
+def test_a_lim_removed_while_the_standby_runs_it_stops_there(sb1) -> None:
+    """remove-lim of a dead regular's LIM: the new cluster.yaml without it makes the standby let go."""
+    sb1.agent.cycle()
+    sb1.run(5, beating=[("lim1", (1,)), ("lim2", (2,))])
+    sb1.run(4, beating=[("lim2", (2,))])                       # lim1 dead: the standby runs LIM 1
+    assert sb1.addresses.addresses == {ALIAS1}
+    sb1.write(replace(CLUSTER, generation=8, lims=tuple(i for i in CLUSTER.lims if i.lim != 1)))
+    sb1.run(1, beating=[("lim2", (2,))])
+    assert sb1.addresses.addresses == set()
+    assert sb1.service.calls[-1] == ("stop", 1, IPv4Address("10.77.0.11"))
+    assert sb1.channel.sent[-1][0].running == ()
+
+
+def test_a_regular_keeps_its_own_lim_when_the_config_no_longer_names_it(tmp_path) -> None:
+    world = World(tmp_path, "lim1", held={ALIAS1})
+    world.write(CLUSTER)
+    world.run(2, beating=[("lim2", (2,)), ("sb1", ())])
+    world.write(replace(CLUSTER, generation=8, lims=tuple(i for i in CLUSTER.lims if i.lim != 1)))
+    world.run(1, beating=[("lim2", (2,)), ("sb1", ())])
+    assert ALIAS1 in world.addresses.addresses
+    assert ("stop", 1, IPv4Address("10.77.0.11")) not in world.service.calls
+
+
 def test_row_23_failed_data_push_stops_the_release(tmp_path) -> None:
     world = World(tmp_path, "sb1", held={ALIAS1}, sync=FailingSync())
     world.write(CLUSTER)

@@ -139,8 +139,10 @@ class Agent:
             self.wiring.drop("no cluster config")
             self.peers, self.probing.results = {}, {}
         elif isinstance(change, Loaded):
+            before = self.wiring.config
             if self.wiring.use(change.config, change.key):
                 self.senses.forget_blocked()
+            self.hands.let_go_of_removed(before, change.config, self.wiring.effects)
             members = set(change.config.member_names) - {self.node}
             self.peers = {name: view for name, view in self.peers.items() if name in members}
 

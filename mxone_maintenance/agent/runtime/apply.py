@@ -71,3 +71,16 @@ class Hands:
             attempt(lambda: e.firewall.unblock(alias.ip), key, f"unblock {alias.ip}")
             self.senses.forget_blocked()
             self.probing.took(lim.lim)
+
+    def let_go_of_removed(self, old: Cluster | None, new: Cluster, effects: Effects) -> None:
+        """A LIM that left the configuration (remove-lim of a dead regular while this standby ran it):
+        its alias and Service Node go. The LIM's own server keeps its own address."""
+        if old is None:
+            return
+        gone = [lim for lim in old.lims if new.lim(lim.lim) is None and lim.server != self.node]
+        held = self.senses.held(effects) if gone else set()
+        for lim in gone:
+            if lim.alias in held:
+                log.warning("LIM %d is no longer in cluster %s: releasing %s", lim.lim, new.name, lim.alias)
+                self._on_alias(lim, effects, st.ReleaseAlias(lim.lim))
+
