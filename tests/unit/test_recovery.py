@@ -23,7 +23,8 @@ from mxone_maintenance.utility.ops.plan import (
     SetBootAddress,
     WriteFile,
 )
-from mxone_maintenance.utility.ops.recovery import STAGING_FOLDERS, plan_finish, plan_undo
+from mxone_maintenance.utility.ops.plan import STAGING_FOLDERS
+from mxone_maintenance.utility.ops.recovery import plan_finish, plan_undo
 from mxone_maintenance.utility.ops.requests import (
     AddLim,
     CreateCluster,

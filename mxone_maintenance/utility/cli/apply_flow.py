@@ -11,6 +11,7 @@ from mxone_maintenance.utility.cli.session import EXIT_FAILED, EXIT_OK, Failed, 
 from mxone_maintenance.utility.ops import recovery
 from mxone_maintenance.utility.ops.cluster_keys import cluster_key
 from mxone_maintenance.utility.ops.journal import Journal, JournalError, journal_path, read_journal
+from mxone_maintenance.utility.ops.pending import PendingError, plan_pending, read_pending, still_pending, write_pending
 from mxone_maintenance.utility.ops.plan import Plan, catch_up_words
 from mxone_maintenance.utility.ops.requests import RequestError
 from mxone_maintenance.utility.remote.errors import RemoteError
@@ -84,24 +85,31 @@ def execute(session: Session, plan: Plan, recovering: Journal | None = None) -> 
 
 def unfinished_line(session: Session) -> str:
     """For status: the interrupted change, if any, and what to do about it."""
+    lines = []
     try:
         journal = read_journal(session.system_file)
+        if journal is not None:
+            lines.append(f"Unfinished change: {journal.headline()}. Finish it with `cluster finish` or undo it "
+                         "with `cluster undo`.")
     except JournalError as err:
-        return f"Change journal: {err}"
-    if journal is None:
-        return ""
-    return (f"Unfinished change: {journal.headline()}. Finish it with `cluster finish` or undo it with "
-            "`cluster undo`.")
-
-
-def _unfinished(session: Session) -> Journal:
+        lines.append(f"Change journal: {err}")
     try:
-        journal = read_journal(session.system_file)
+        lines += [f"Pending: {entry.line()}." for entry in read_pending(session.system_file)]
+    except PendingError as err:
+        lines.append(f"Pending: {err}")
+    return "\n".join(lines)
+
+
+def _unfinished(session: Session) -> Journal | None:
+    try:
+        return read_journal(session.system_file)
     except JournalError as err:
         raise Failed(str(err)) from None
-    if journal is None:
-        raise RequestError(f"no interrupted change to finish or undo (no {journal_path(session.system_file)})")
-    return journal
+
+
+def _nothing_unfinished(session: Session) -> RequestError:
+    return RequestError(f"no interrupted change to finish or undo (no {journal_path(session.system_file)}) "
+                        "and no server waiting for its part of a change")
 
 
 def _key_for(session: Session, journal: Journal) -> Callable[[str], bytes]:
@@ -115,10 +123,25 @@ def _key_for(session: Session, journal: Journal) -> Callable[[str], bytes]:
 
 
 def run_finish(session: Session, args, system: System) -> int:
+    """The interrupted change if there is one, else what servers that were down still wait for."""
     journal = _unfinished(session)
-    return execute(session, recovery.plan_finish(journal, _key_for(session, journal)), recovering=journal)
+    if journal is not None:
+        return execute(session, recovery.plan_finish(journal, _key_for(session, journal)), recovering=journal)
+    try:
+        waiting = still_pending(read_pending(session.system_file), system)
+    except PendingError as err:
+        raise Failed(str(err)) from None
+    if not waiting:
+        raise _nothing_unfinished(session)
+    code = execute(session, plan_pending(waiting, system))
+    if code == EXIT_OK:
+        done = {entry.server for entry in waiting}
+        write_pending(session.system_file, [e for e in read_pending(session.system_file) if e.server not in done])
+    return code
 
 
 def run_undo(session: Session, args, system: System) -> int:
     journal = _unfinished(session)
+    if journal is None:
+        raise _nothing_unfinished(session)
     return execute(session, recovery.plan_undo(journal, _key_for(session, journal)), recovering=journal)

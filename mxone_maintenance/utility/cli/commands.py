@@ -95,7 +95,7 @@ def run_add_lim(session: Session, args, system: System) -> int:
 
 
 def run_remove_lim(session: Session, args, system: System) -> int:
-    request = RemoveLim(args.name, _int_arg(args.lim, "LIM number"))
+    request = RemoveLim(args.name, _int_arg(args.lim, "LIM number"), allow_down=session.allow_down)
     return execute(session, _final(session, proposals.propose_remove_lim(system, request)))
 
 

@@ -96,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     unlock.add_argument("--lim", required=True, metavar="N")
     sync = _command(cluster, "sync", "sync exchange data within a cluster", commands.run_sync)
     sync.add_argument("--name", required=True)
-    _command(cluster, "finish", "finish a change that an interrupted run left unfinished", run_finish)
+    _command(cluster, "finish", "finish a change that an interrupted run left unfinished, or give a server "
+                                "that was down its part of a change made without it", run_finish)
     _command(cluster, "undo", "undo a change that an interrupted run left unfinished (the old settings "
                               "come back as a newer generation)", run_undo)
 

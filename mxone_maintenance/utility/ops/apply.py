@@ -30,6 +30,7 @@ from mxone_maintenance.utility.ops.cluster_keys import key_file
 from mxone_maintenance.utility.ops.generations import GenerationConflict, numbered_above_servers, rolled_forward, \
     undo_cluster_file
 from mxone_maintenance.utility.ops.journal import Journal, JournalError, clear_journal, read_journal, write_journal
+from mxone_maintenance.utility.ops.pending import PendingError, leaves_of, read_pending, write_pending
 from mxone_maintenance.utility.ops.plan import (
     AddAddress,
     AllowSyncKey,
@@ -278,7 +279,7 @@ def apply_plan(plan: Plan, paths: Paths, system_file: Path, settings: SshSetting
                 check_unchanged(system_file, accepted)
             result = _apply_locked(plan, paths, system_file, settings, progress, parallel, allow_down,
                                    recovering is not None)
-    except (ChangeRefused, JournalError) as err:
+    except (ChangeRefused, JournalError, PendingError) as err:
         result = ApplyResult(False, f"{err}; nothing was changed")
     audit(paths, plan, result)
     return result
@@ -320,5 +321,7 @@ def _record(paths: Paths, system_file: Path, plan: Plan, ending: _Ending, recove
         if ending.result.ok:
             _store_secrets(paths, plan)
         _write_system(system_file, ending.system)
+    if ending.result.ok and leaves_of(plan):
+        write_pending(system_file, read_pending(system_file) + leaves_of(plan))
     if ending.over and (ending.result.ok or not recovering):
         clear_journal(system_file)

@@ -68,15 +68,24 @@ def _catches_up(step) -> bool:
 
 
 def skip_down(plan: Plan, down: dict[str, str], allow_down: frozenset[str]) -> tuple[dict, Refusal | None]:
-    """The servers to leave out (allowed down, and their part can wait), or the refusal."""
+    """The servers to leave out (allowed down, and their part can wait), or the refusal. A server whose
+    LIM stops because it is down (ServerPlan.must_be_down) must not answer, and its part waits."""
     steps = {s.server: s.steps for s in plan.servers if s.steps}
+    dead = {s.server: s for s in plan.servers if s.must_be_down}
+    for server in dead:
+        if server not in down:
+            return {}, Refusal(server, f"{server} answers: its LIM runs on the standby; move it back first "
+                                       f"(cluster fallback), then remove it")
     for server, error in down.items():
+        if server in dead and server in allow_down:
+            continue
         waiting = [step.describe() for step in steps.get(server, ()) if not _catches_up(step)]
         if server not in allow_down:
             return {}, Refusal(server, error, can_wait=not waiting)
         if waiting:
             return {}, Refusal(server, f"{error}; its part of this change cannot wait for it: {waiting[0]}")
-    return {server: f"not answering: {catch_up_words(plan, server)}" for server in down}, None
+    return {server: ("not answering: its part waits for `cluster finish` when it is back" if server in dead
+                     else f"not answering: {catch_up_words(plan, server)}") for server in down}, None
 
 
 # --- disk -----------------------------------------------------------------------------------------------

@@ -288,9 +288,13 @@ def _refuse_if_on_standby(cluster: Cluster, lims: list[int], facts: RuntimeFacts
 
 
 def leaving_steps(item: ClusterLim, cluster: Cluster) -> tuple[Step, ...]:
+    return leaving_steps_on(item, cluster.interface)
+
+
+def leaving_steps_on(item: ClusterLim, interface: str) -> tuple[Step, ...]:
     return (*leaving_files(), PruneXdata(),
-            SetBootAddress(cluster.interface, old=item.base, new=item.alias, required=False),
-            RemoveAddress(item.base, cluster.interface))
+            SetBootAddress(interface, old=item.base, new=item.alias, required=False),
+            RemoveAddress(item.base, interface))
 
 
 def plan_remove_lim(system: System, request: RemoveLim, facts: RuntimeFacts) -> Plan:
@@ -303,15 +307,22 @@ def plan_remove_lim(system: System, request: RemoveLim, facts: RuntimeFacts) -> 
         return replace(plan, action="cluster remove-lim",
                        title=f"remove LIM {request.lim}, the last LIM of cluster {cluster.name}: "
                              f"this deletes the cluster")
-    # SCENARIOS row 22: refused while any LIM of the cluster runs on the standby, not only this one
-    checks = _refuse_if_on_standby(cluster, [i.lim for i in cluster.lims], facts, f"remove LIM {request.lim}")
+    # SCENARIOS row 22: refused while any LIM of the cluster runs on the standby, not only this one; the
+    # one exception: this LIM, when its regular is dead (--allow-down): it stops on the standby
+    stops = facts.known and request.lim in facts.on_standby and item.server in request.allow_down
+    others = [i.lim for i in cluster.lims if not (stops and i.lim == request.lim)]
+    checks = _refuse_if_on_standby(cluster, others, facts, f"remove LIM {request.lim}")
     changed = cluster.next_generation(lims=tuple(i for i in cluster.lims if i.lim != request.lim))
     after = _checked(system.replace_cluster(changed))
     staying = _plan_for_members(system, changed, staying_steps(changed))
-    leaving = ServerPlan(item.server, original_address(system, item.server), leaving_steps(item, cluster))
-    return Plan(action="cluster remove-lim", title=f"remove LIM {item.lim} ({item.server}) from cluster {cluster.name}",
-                before=system, after=after, servers=staying + (leaving,), checks=checks,
-                system_change=f"cluster {cluster.name} now generation {changed.generation}")
+    leaving = ServerPlan(item.server, original_address(system, item.server), leaving_steps(item, cluster),
+                         must_be_down=stops)
+    title = f"remove LIM {item.lim} ({item.server}) from cluster {cluster.name}"
+    if stops:
+        title += f"; LIM {item.lim} STOPS: it runs on the standby {cluster.standby.server} and {item.server} is down"
+        checks += (f"{item.server} does not answer (its part waits for `cluster finish` when it is back)",)
+    return Plan(action="cluster remove-lim", title=title, before=system, after=after, servers=staying + (leaving,),
+                checks=checks, system_change=f"cluster {cluster.name} now generation {changed.generation}")
 
 
 def plan_delete(system: System, request: DeleteCluster, facts: RuntimeFacts) -> Plan:

@@ -7,7 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
 
+from mxone_maintenance.core import paths as product_paths
 from mxone_maintenance.core.model import System
+
+# where staged hidden files may be left: the product's folders, root's .ssh, the network configuration
+STAGING_FOLDERS = (str(product_paths.ETC), str(product_paths.AUTHORIZED_KEYS.parent), str(product_paths.XDATA_DIR),
+                   "/etc/sysconfig/network", "/etc/network", "/etc/network/interfaces.d", "/etc/systemd/network")
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,7 @@ class WriteClusterHostKeys:
 class CleanStaged:
     """Remove what an interrupted run left staged: hidden `.NAME.mxone-KIND-TAG` files beside the
     product's files (some hold keys). Only in a run that finishes or undoes an interrupted change."""
-    folders: tuple[str, ...]
+    folders: tuple[str, ...] = STAGING_FOLDERS
 
     def describe(self) -> str:
         return "remove files an interrupted run left staged (hidden .*.mxone-* names)"
@@ -129,6 +134,7 @@ class ServerPlan:
     server: str
     address: str              # where the utility connects (address without prefix)
     steps: tuple[Step, ...]
+    must_be_down: bool = False  # a dead regular whose LIM stops: its part waits for `cluster finish`
 
 
 @dataclass(frozen=True)
@@ -193,5 +199,7 @@ class Plan:
 
 def catch_up_words(plan: Plan, server: str) -> str:
     """What a server left out of a change (`--allow-down`) gets when it is back."""
+    if any(s.server == server and s.must_be_down for s in plan.servers):
+        return "gets its part (leaving the cluster) from `cluster finish` when it is back"
     cluster = plan.after.cluster_of_server(server)
     return f"takes generation {cluster.generation} from its peers when it is back" if cluster else "left as it is"

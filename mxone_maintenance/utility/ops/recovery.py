@@ -12,7 +12,6 @@ that already run the new one follow it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from mxone_maintenance.core import paths
 from mxone_maintenance.core.model import Cluster, System
 from mxone_maintenance.utility.ops import cluster as cluster_ops
 from mxone_maintenance.utility.ops.generations import rolled_forward
@@ -20,9 +19,6 @@ from mxone_maintenance.utility.ops.journal import Journal
 from mxone_maintenance.utility.ops.plan import CleanStaged, Plan, ServerPlan, Step
 
 KeyFor = Callable[[str], bytes]     # a cluster's key by name (the journal's, else the one kept on LIM 1)
-
-STAGING_FOLDERS = (str(paths.ETC), str(paths.AUTHORIZED_KEYS.parent), str(paths.XDATA_DIR),
-                   "/etc/sysconfig/network", "/etc/network", "/etc/network/interfaces.d", "/etc/systemd/network")
 
 
 def _member_steps(server: str, start: Cluster | None, goal: Cluster | None, key_for: KeyFor) -> tuple[Step, ...]:
@@ -59,7 +55,7 @@ def converge_plan(start: System, goal: System, key_for: KeyFor, action: str, tit
     for name in dict.fromkeys(names):
         steps = _member_steps(name, start.cluster_of_server(name), goal.cluster_of_server(name), key_for)
         servers.append(ServerPlan(name, _connect_address(start, goal, name),
-                                  (CleanStaged(STAGING_FOLDERS),) + steps))
+                                  (CleanStaged(),) + steps))
     changed = [c.name for c in goal.clusters if c != start.cluster(c.name)]
     gone = [c.name for c in start.clusters if goal.cluster(c.name) is None]
     words = [f"cluster {n} at generation {goal.cluster(n).generation}" for n in changed] + \

@@ -129,6 +129,7 @@ class AddLim:
 class RemoveLim:
     name: str
     lim: int
+    allow_down: frozenset[str] = frozenset()   # --allow-down: a dead regular whose LIM may stop
 
 
 @dataclass(frozen=True)
