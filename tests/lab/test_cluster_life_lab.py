@@ -117,3 +117,34 @@ def test_changes_with_a_member_down_and_its_catch_up(lab3):
     back = utility(lab3, "cluster", "fallback", "--lim", "1", "--yes")
     assert back.returncode == 0, back.stdout + back.stderr
     wait_for("LIM 1 back on lim1", lambda: served_by(lab3, 1) == "lim1", 15, lab=lab3)
+
+
+def test_remove_lim_of_a_dead_regular_then_finish_when_it_is_back(lab3):
+    made = utility(lab3, "cluster", "create", "--name", "c1", "--standby", "sb1", "--detect-s", str(DETECT_S),
+                   "--heartbeat-s", "0.5", "--lim", "1:10.77.0.111", "--lim", "2:10.77.0.112",
+                   "--lim", "3:10.77.0.113", "--yes")
+    assert made.returncode == 0, made.stdout + made.stderr
+    lab3.kill("lim3")
+    wait_for("LIM 3 on the standby", lambda: served_by(lab3, 3) == "sb1", DETECT_S + 5, lab=lab3)
+
+    refused = utility(lab3, "cluster", "remove-lim", "--name", "c1", "--lim", "3", "--yes")
+    assert refused.returncode == 2 and "runs on the standby" in refused.stderr, refused.stdout + refused.stderr
+    removed = utility(lab3, "cluster", "remove-lim", "--name", "c1", "--lim", "3", "--allow-down", "lim3", "--yes")
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert "LIM 3 STOPS: it runs on the standby sb1 and lim3 is down" in removed.stdout
+    assert "lim3: not answering: its part waits for `cluster finish` when it is back" in removed.stdout
+    wait_for("sb1 lets LIM 3 go", lambda: "10.77.0.13/24" not in lab3.addresses("sb1"), 5, lab=lab3)
+    assert {generation_on(lab3, host) for host in ("lim1", "lim2", "sb1")} == {2}
+    status = utility(lab3, "cluster", "status")
+    assert "Pending: lim3 left cluster c1 while it did not answer" in status.stdout
+
+    lab3.revive("lim3")                        # boots with the base its own files name
+    assert lab3.addresses("lim3") == ["10.77.0.113/24"]
+    wait_for("lim3 serves its own LIM again", lambda: served_by(lab3, 3) == "lim3", DETECT_S + 10, lab=lab3)
+    done = utility(lab3, "cluster", "finish", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert lab3.addresses("lim3") == ["10.77.0.13/24"]
+    assert "IPADDR='10.77.0.13/24'" in ifcfg(lab3, "lim3")
+    assert "cluster.yaml" not in lab3.exec("lim3", "ls", "-A", ETC).stdout
+    assert served_by(lab3, 3) == "lim3"
+    assert "Pending" not in utility(lab3, "cluster", "status").stdout

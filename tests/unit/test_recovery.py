@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from cryptography.hazmat.primitives import serialization
-from helpers.strategies import sample_system, sample_with_cluster
+from helpers.strategies import sample_cluster, sample_system, sample_with_cluster
 
 from mxone_maintenance.core import paths
 from mxone_maintenance.core.config import parse_cluster
@@ -372,3 +372,15 @@ def test_finishing_after_a_partial_undo_is_numbered_above_the_undo() -> None:
     plan = plan_finish(journal, KeyFor())
     numbered = numbered_above_servers(plan, {**held(undo.after, "lim1"), **held(journal.after, "lim2")})
     assert cluster_yaml(numbered, "sb1") == replace(journal.after.cluster("c1"), generation=7)
+
+
+def test_members_of_another_cluster_are_not_touched() -> None:
+    system = sample_system(lims=4, free=1)
+    system = system.with_server(replace(system.server("spare1"), role="standby"))
+    system = system.replace_cluster(sample_cluster(system, (1, 2), name="c1"))
+    system = system.replace_cluster(sample_cluster(system, (3, 4), name="c2", standby="spare1"))
+    plan = ops.plan_lock(system, LockLim(1, "regular"))
+    finish = plan_finish(journal_of(plan), lambda name: b"k" * 64)
+    assert sorted(s.server for s in finish.servers) == ["lim1", "lim2", "sb1"]
+    undo = plan_undo(journal_of(plan), lambda name: b"k" * 64)
+    assert sorted(s.server for s in undo.servers) == ["lim1", "lim2", "sb1"]

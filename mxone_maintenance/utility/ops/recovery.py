@@ -49,8 +49,10 @@ def _connect_address(start: System, goal: System, server: str) -> str:
 
 
 def converge_plan(start: System, goal: System, key_for: KeyFor, action: str, title: str) -> Plan:
-    """Every member of either system brought to its part of `goal`, whatever it holds of `start`."""
-    names = [n for c in (*start.clusters, *goal.clusters) for n in c.member_names]
+    """Every member of a cluster that differs between the systems brought to its part of `goal`, whatever
+    it holds of `start` (the members of other clusters are not touched)."""
+    names = [n for c in (*start.clusters, *goal.clusters)
+             if start.cluster(c.name) != goal.cluster(c.name) for n in c.member_names]
     servers = []
     for name in dict.fromkeys(names):
         steps = _member_steps(name, start.cluster_of_server(name), goal.cluster_of_server(name), key_for)
