@@ -63,10 +63,13 @@ def test_create_failover_power_cycle_fallback_delete(lab3):
     assert back.returncode == 0, back.stdout + back.stderr
     wait_for("LIM 2 back on lim2", lambda: served_by(lab3, 2) == "lim2", 15, lab=lab3)
 
+    kept_key = Path(lab3.env["MXONE_ROOT"]) / "etc/opt/eri_sn/keys/c1.key"
+    assert kept_key.stat().st_mode & 0o777 == 0o600
     start = time.monotonic()
     gone = utility(lab3, "cluster", "delete", "--name", "c1", "--yes")
     took = time.monotonic() - start
     assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert not kept_key.exists(), "the deleted cluster's key copy goes with it"
     assert took < 30, f"delete took {took:.1f} s"
     print(f"delete after power cycles: {took:.2f} s")
     for n in (1, 2, 3):

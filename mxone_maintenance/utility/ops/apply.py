@@ -101,8 +101,12 @@ def audit(paths: Paths, plan: Plan, result: ApplyResult) -> None:
 # --- files here: the cluster keys kept, the system file ---------------------------------------------------
 
 def _store_secrets(paths: Paths, plan: Plan) -> None:
+    """The new clusters' keys kept here; a deleted cluster's copy goes with it."""
     for name, key in plan.secrets.items():
         config.write_atomic(key_file(paths, name), key, mode=0o600)
+    for cluster in plan.before.clusters:
+        if plan.after.cluster(cluster.name) is None:
+            key_file(paths, cluster.name).unlink(missing_ok=True)
 
 
 def _write_system(system_file: Path, system: System) -> None:
