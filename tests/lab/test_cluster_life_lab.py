@@ -151,3 +151,18 @@ def test_remove_lim_of_a_dead_regular_then_finish_when_it_is_back(lab3):
     assert "cluster.yaml" not in lab3.exec("lim3", "ls", "-A", ETC).stdout
     assert served_by(lab3, 3) == "lim3"
     assert "Pending" not in utility(lab3, "cluster", "status").stdout
+
+
+def test_a_change_prunes_to_the_newest_version_of_each_lim(lab3):
+    made = utility(lab3, "cluster", "create", "--name", "c1", "--standby", "sb1", "--lim", "1:10.77.0.111",
+                   "--lim", "2:10.77.0.112", "--lim", "3:10.77.0.113", "--yes")
+    assert made.returncode == 0, made.stdout + made.stderr
+    made_on = {}
+    for host, lim in (("lim1", 1), ("lim1", 1), ("sb1", 1), ("sb1", 2), ("sb1", 1), ("sb1", 2)):
+        made_on.setdefault(host, []).append(Path(lab3.exec(host, "data_backup", "--lim", str(lim)).stdout.strip()).name)
+        time.sleep(1.1)                        # versions are stamped by the second
+    changed = utility(lab3, "cluster", "change", "--name", "c1", "--priority", "2=3", "--yes")
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    xdata = "/var/opt/eri_sn/xdata"
+    assert lab3.exec("lim1", "ls", xdata).stdout.split() == [made_on["lim1"][-1]]
+    assert sorted(lab3.exec("sb1", "ls", xdata).stdout.split()) == sorted(made_on["sb1"][-2:])

@@ -23,7 +23,7 @@ from mxone_maintenance.core.model import System
 from mxone_maintenance.core.paths import Paths
 from mxone_maintenance.utility.ops import address_changes
 from mxone_maintenance.utility.ops.agent_command import agent_command
-from mxone_maintenance.utility.ops.apply_checks import check_disk, listdir_or_empty, skip_down, survey, \
+from mxone_maintenance.utility.ops.apply_checks import XDATA_NAME, check_disk, listdir_or_empty, skip_down, survey, \
     versions_oldest_first
 from mxone_maintenance.utility.ops.change_lock import ChangeRefused, check_unchanged, one_change
 from mxone_maintenance.utility.ops.cluster_keys import key_file
@@ -116,9 +116,10 @@ def _write_system(system_file: Path, system: System) -> None:
 # --- steps -> remote changes -------------------------------------------------------------------------------
 
 def _prune_changes(conn: Connection) -> list[RemoveTree]:
-    """Every xdata version but the newest."""
+    """Every xdata version but the newest of each LIM (a standby that ran two LIMs made backups of both)."""
     versions = versions_oldest_first(listdir_or_empty(conn, XDATA_DIR))
-    return [RemoveTree(f"{XDATA_DIR}/{name}") for name in versions[:-1]]
+    newest = {XDATA_NAME.match(name).group(1): name for name in versions}     # the last of each LIM wins
+    return [RemoveTree(f"{XDATA_DIR}/{name}") for name in versions if name not in newest.values()]
 
 
 def _authorized_keys(conn: Connection, edit: Callable[[str], str]) -> RemoteWriteFile:
