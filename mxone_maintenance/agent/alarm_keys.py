@@ -13,10 +13,13 @@ EFFECT_PREFIX = "effect:"            # an effect that failed: "effect:<what>" or
 SYNC_PREFIX = "sync-failed:lim"      # a data sync of one LIM failed
 CLOCK_PREFIX = "clock:"              # a peer's clock differs too much for mtimes to decide a direction
 GENERATION_PREFIX = "generation:"    # a peer runs another generation of cluster.yaml for too long
+HEARTBEAT_SOCKET = "heartbeat-socket"            # the heartbeat socket cannot be opened (retried every cycle)
+HEARTBEAT_CLOCK_PREFIX = "heartbeat-clock:"      # a peer's heartbeats are refused: its clock is too far off
 
 SYNC_TEXT = "Standby cluster has failed to synchronize data"
 
-RUNTIME_PREFIXES = (CONFIG, CLUSTER_KEY, NOT_MEMBER, EFFECT_PREFIX, SYNC_PREFIX, CLOCK_PREFIX, GENERATION_PREFIX)
+RUNTIME_PREFIXES = (CONFIG, CLUSTER_KEY, NOT_MEMBER, EFFECT_PREFIX, SYNC_PREFIX, CLOCK_PREFIX, GENERATION_PREFIX,
+                    HEARTBEAT_SOCKET, HEARTBEAT_CLOCK_PREFIX)
 
 
 def sync(lim: int) -> str:
@@ -29,6 +32,10 @@ def clock(server: str) -> str:
 
 def generation(server: str) -> str:
     return f"{GENERATION_PREFIX}{server}"
+
+
+def heartbeat_clock(server: str) -> str:
+    return f"{HEARTBEAT_CLOCK_PREFIX}{server}"
 
 
 def effect(what: str | int) -> str:

@@ -4,8 +4,10 @@ A member that was down while a change was applied (`--allow-down`) comes back on
 Its heartbeats say so; a peer on a newer generation sends it its cluster.yaml in one datagram on the
 heartbeat port, signed like a heartbeat with the cluster key:
 ``OFFER_VERSION (1 byte) | JSON {c: cluster, n: sender, g: generation, y: cluster.yaml} | HMAC-SHA256``.
-The tag is checked before the body is parsed. A replayed offer can never lower a generation (the
-receiver takes only a higher one), so it needs no replay window of its own.
+The tag is checked before the body is parsed; whatever the bytes, decode_offer returns an offer or
+raises BadOffer. The channel reads offers only from the members' base addresses, each naming the
+member it came from. A replayed offer can never lower a generation (the receiver takes only a higher
+one), so it needs no replay window of its own.
 """
 from __future__ import annotations
 
@@ -56,8 +58,10 @@ def decode_offer(data: bytes, key: bytes, cluster: str) -> ConfigOffer:
     try:
         body = json.loads(signed[1:].decode("utf-8"))
         offer = ConfigOffer(body["c"], body["n"], body["g"], body["y"])
+    except RecursionError:      # authentic but nested deeper than the parser goes
+        raise BadOffer("malformed", "nested too deeply") from None
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise BadOffer("malformed", str(exc)) from None
+        raise BadOffer("malformed", str(exc)[:200]) from None
     if not (isinstance(offer.cluster, str) and isinstance(offer.node, str) and isinstance(offer.text, str)
             and isinstance(offer.generation, int) and not isinstance(offer.generation, bool)
             and offer.generation > 0 and len(offer.text) <= MAX_TEXT):

@@ -1,4 +1,4 @@
-"""Heartbeats between cluster agents: wire format, authentication, replay guard, UDP channel.
+"""Heartbeats between cluster agents: wire format, authentication, the UDP channel.
 
 Wire format (one UDP datagram): ``VERSION (1 byte) | JSON body | HMAC-SHA256(key, VERSION | body)``.
 The tag covers the version byte, so no bit of the datagram can change without detection. JSON keeps
@@ -6,14 +6,10 @@ the body readable in a packet capture and is small enough (a few hundred bytes f
 
 Decoding checks the cheap and unauthenticated things last: the tag is verified before the body is
 parsed, so a forged datagram never reaches the JSON parser and a flipped bit is reported as
-"forged" (or "malformed" when it hits the version byte or the length), never accepted.
+"forged" (or "malformed" when it hits the version byte or the length), never accepted. Whatever the
+bytes, decode returns a Heartbeat or raises BadHeartbeat (deep nesting, huge numbers included).
 
-Replay: every agent process draws a random 64-bit ``boot`` id and numbers its heartbeats from 0.
-A receiver keeps, per peer, the current boot id and the highest sequence number; a packet is new
-only when its sequence number is higher. A new boot id restarts the window (the peer restarted),
-but a boot id that was already replaced is never accepted again, and a new boot must not be older
-(by the sender's own clock) than what we already have, so recorded traffic of an earlier run of
-the peer cannot be played back to make a dead peer look alive.
+Replay: see replay_guard.py (per peer run by boot id and sequence number, kept across restarts).
 """
 from __future__ import annotations
 
@@ -25,15 +21,19 @@ import math
 import secrets
 import socket
 import time
-from collections import OrderedDict, deque
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 
 from mxone_maintenance.agent.config_offer import BadOffer, ConfigOffer, decode_offer, encode_offer, is_offer
+from mxone_maintenance.agent.heartbeat_flags import AgentFlags as AgentFlags  # re-exported
+from mxone_maintenance.agent.replay_guard import ReplayGuard, ReplayStore
 
 VERSION = 1
 TAG_SIZE = hashlib.sha256().digest_size
 MAX_DATAGRAM = 65507
+MAX_FLAG_CHARS = 256            # ours are under 30: a longer one is a bug, not a flag to parse
 # This process's boot id: the default for every Heartbeat it sends, fresh on every agent start.
 PROCESS_BOOT_ID = secrets.randbits(64)
 
@@ -53,7 +53,7 @@ class Heartbeat:
 
     ``sent_wall`` is the sender's time.time() (for clock-skew checks by the receiver), ``up_since``
     the seconds since the sender's agent started (a peer that just came back says so), ``boot`` the
-    sender process's random id (see the module docstring: replay window per boot).
+    sender process's random id (replay_guard.py: one window per run).
     """
     cluster: str
     node: str
@@ -94,8 +94,10 @@ def decode(data: bytes, key: bytes, cluster: str | None = None) -> Heartbeat:
         body = json.loads(signed[1:].decode("utf-8"), parse_constant=_no_constant)
         values = {f.name: body[_KEYS[f.name]] for f in fields(Heartbeat)}
         hb = Heartbeat(**{name: _tuple(value) for name, value in values.items()})
+    except RecursionError:      # authentic but nested deeper than the parser goes
+        raise BadHeartbeat("malformed", "nested too deeply") from None
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise BadHeartbeat("malformed", str(exc)) from None
+        raise BadHeartbeat("malformed", str(exc)[:200]) from None
     _check_fields(hb, lambda detail: BadHeartbeat("malformed", detail))
     if cluster is not None and hb.cluster != cluster:
         raise BadHeartbeat("wrong-cluster", f"{hb.cluster!r} is not {cluster!r}")
@@ -123,7 +125,12 @@ def _is_int(value: object) -> bool:
 
 
 def _is_number(value: object) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)  # type: ignore[arg-type]
+    if not (_is_int(value) or isinstance(value, float)):
+        return False
+    try:
+        return math.isfinite(value)  # type: ignore[arg-type]
+    except OverflowError:           # an integer too large for a float
+        return False
 
 
 def _check_fields(hb: Heartbeat, error) -> None:
@@ -143,35 +150,11 @@ def _check_fields(hb: Heartbeat, error) -> None:
         value = getattr(hb, name)
         if not isinstance(value, tuple) or not all(_is_int(item) for item in value):
             problems.append(f"{name} must be a list of integers")
-    if not isinstance(hb.flags, tuple) or not all(isinstance(item, str) for item in hb.flags):
-        problems.append("flags must be a list of strings")
+    if not isinstance(hb.flags, tuple) or not all(isinstance(item, str) and len(item) <= MAX_FLAG_CHARS
+                                                  for item in hb.flags):
+        problems.append(f"flags must be a list of strings of at most {MAX_FLAG_CHARS} characters")
     if problems:
         raise error("; ".join(problems))
-
-
-# --- flags: what a heartbeat says besides its fields, as `name=value` strings ----------------------
-
-@dataclass(frozen=True)
-class AgentFlags:
-    """The flags the agent's loop uses: the manual fallback orders it holds (`fallback=<LIM>`) and its
-    interface MAC (`mac=<MAC>`, so ARP answers tell a cluster server from a foreign host). `parse`
-    ignores the others (the data sync reads its own `xdata=`) and any it cannot read."""
-    fallback: frozenset[int] = frozenset()
-    mac: str | None = None
-
-    def encode(self) -> tuple[str, ...]:
-        return tuple(f"fallback={n}" for n in sorted(self.fallback)) + ((f"mac={self.mac}",) if self.mac else ())
-
-    @classmethod
-    def parse(cls, flags: Sequence[str]) -> AgentFlags:
-        fallback, mac = set(), None
-        for flag in flags:
-            name, _, value = flag.partition("=")
-            if name == "fallback" and value.isdecimal():  # int() takes every decimal digit, not "²"
-                fallback.add(int(value))
-            elif name == "mac" and value:
-                mac = value
-        return cls(frozenset(fallback), mac)
 
 
 @dataclass
@@ -184,6 +167,7 @@ class Counters:
     replayed: int = 0
     wrong_cluster: int = 0
     stale: int = 0
+    foreign: int = 0            # not from a member's base address (or not from the node it names)
     sent: int = 0
     send_errors: int = 0
 
@@ -192,66 +176,28 @@ class Counters:
         setattr(self, attribute, getattr(self, attribute) + 1)
 
 
-@dataclass
-class _PeerWindow:
-    boot: int
-    seq: int
-    sent_wall: float
-    retired: OrderedDict[int, None] = field(default_factory=OrderedDict)
-
-
-class ReplayGuard:
-    """Per peer: the current boot id and the highest sequence number accepted.
-
-    ``restart_tolerance_s``: how much earlier (by the peer's own wall clock) a new boot's first
-    heartbeat may claim to be sent than the last one of the boot it replaces; covers a clock
-    stepped back by NTP across a restart while still refusing recordings of older runs.
-    """
-
-    RETIRED_KEPT = 32
-
-    def __init__(self, restart_tolerance_s: float = 120.0) -> None:
-        self.restart_tolerance_s = restart_tolerance_s
-        self._peers: dict[str, _PeerWindow] = {}
-
-    def accept(self, hb: Heartbeat) -> bool:
-        """True if ``hb`` is newer than anything accepted from its node (and remember it)."""
-        window = self._peers.get(hb.node)
-        if window is None:
-            self._peers[hb.node] = _PeerWindow(hb.boot, hb.seq, hb.sent_wall)
-            return True
-        if hb.boot == window.boot:
-            if hb.seq <= window.seq:
-                return False
-            window.seq, window.sent_wall = hb.seq, hb.sent_wall
-            return True
-        return self._restart(window, hb)
-
-    def _restart(self, window: _PeerWindow, hb: Heartbeat) -> bool:
-        """A heartbeat with a new boot id: the peer restarted, unless it is an old run replayed."""
-        if hb.boot in window.retired or hb.sent_wall < window.sent_wall - self.restart_tolerance_s:
-            return False
-        window.retired[window.boot] = None
-        while len(window.retired) > self.RETIRED_KEPT:
-            window.retired.popitem(last=False)
-        window.boot, window.seq, window.sent_wall = hb.boot, hb.seq, hb.sent_wall
-        return True
+DEFAULT_MAX_SKEW_S = 30.0       # freshness: far above any delay on a LAN, far below a recording's age
+MAX_DRAIN = 256                 # datagrams read per receive_all call (ten peers send 100 a second)
+MAX_DRAIN_S = 0.01              # ... or this much time, whichever comes first
+STALE_KEPT = 64
 
 
 class HeartbeatChannel:
     """The agent's UDP socket: signs and sends heartbeats, drains and checks incoming ones.
 
-    Non-blocking so the daemon can wait on ``fileno()`` with its own timer. Bound to 0.0.0.0 so it
-    hears peers on whichever address (base or alias) they send to; ``bind`` exists for tests that
-    run two channels on one port of the loopback (127.0.0.1 and 127.0.0.2).
+    Non-blocking so the daemon can wait on ``fileno()`` with its own timer. Bound, without
+    SO_REUSEADDR, to ``bind`` (default: ``source``, the node's base address, where its peers send),
+    so no other process can bind the port beside it and take its datagrams; "0.0.0.0" only without
+    a source. Tests run two channels on one port of the loopback (127.0.0.1 and 127.0.0.2).
 
+    ``admit``: the members' base addresses; datagrams from any other source are dropped before the
+    HMAC is computed (counted as foreign), and a member's heartbeat must name that member.
     ``max_skew_s``: drop (as stale) heartbeats whose ``sent_wall`` is further than this from our own
-    clock. Off by default: servers without NTP would otherwise look dead and fail over; the
-    replay guard alone already refuses old packets.
+    clock (None: off). ``receive_all`` reads at most MAX_DRAIN datagrams or MAX_DRAIN_S per call.
     """
 
-    def __init__(self, port: int, key: bytes, cluster: str, bind: str = "0.0.0.0",
-                 max_skew_s: float | None = None, source: str | None = None) -> None:
+    def __init__(self, port: int, key: bytes, cluster: str, bind: str | None = None,
+                 max_skew_s: float | None = DEFAULT_MAX_SKEW_S, source: str | None = None) -> None:
         if not key:
             raise ValueError("heartbeat key is empty")
         self.port = port
@@ -261,12 +207,17 @@ class HeartbeatChannel:
         self.counters = Counters()
         self.guard = ReplayGuard()
         self.source = source
+        self.bind_address = bind if bind is not None else (source or "0.0.0.0")
+        self.max_drain, self.max_drain_s = MAX_DRAIN, MAX_DRAIN_S
+        self.monotonic = time.monotonic
+        self._members: dict[str, str] | None = None             # source address -> member; None: anyone
+        self._stale: dict[str, list[float]] = {}                 # node -> [first, last, skew] of refusals
+        self._store: ReplayStore | None = None
         self._offers: deque[ConfigOffer] = deque(maxlen=4)     # catch-up offers, newest kept
         self._send_sock: socket.socket | None = None
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self._sock.bind((bind, port))
+            self._sock.bind((self.bind_address, port))
             self._sock.setblocking(False)
         except OSError:
             self._sock.close()
@@ -277,6 +228,33 @@ class HeartbeatChannel:
         if not key:
             raise ValueError("heartbeat key is empty")
         self.key, self.cluster = key, cluster
+
+    def admit(self, members: Mapping[str, str]) -> None:
+        """Read datagrams only from these addresses (a member's base address -> that member's name)."""
+        self._members = dict(members)
+
+    def keep_replay_state(self, path: Path) -> None:
+        """Keep the replay windows in ``path`` across restarts: read now (a damaged file is ignored with
+        a log line), written by save_replay_state and close."""
+        self._store = ReplayStore(path)
+        self.guard.restore(self._store.load())
+
+    def save_replay_state(self, periodic: bool = True) -> bool:
+        """Write the windows if a peer's run or what it says changed, or (``periodic``) anything did."""
+        guard = self.guard
+        if self._store is None or not (guard.urgent or (periodic and guard.changed)):
+            return False
+        guard.urgent = guard.changed = False
+        return self._store.save(guard.runs())
+
+    def clock_refused(self, for_s: float) -> dict[str, float]:
+        """The nodes whose heartbeats have all been refused as stale for at least ``for_s`` seconds (none
+        accepted meanwhile), each with its clock minus ours when that began."""
+        now = self.monotonic()
+        for node, (_first, last, _skew) in list(self._stale.items()):
+            if now - last > 2 * for_s:
+                del self._stale[node]            # it stopped sending: nothing left to tell
+        return {node: skew for node, (first, last, skew) in self._stale.items() if last - first >= for_s}
 
     def send(self, hb: Heartbeat, addresses: Sequence[str]) -> None:
         """Send ``hb`` to each address on the cluster port. A peer that cannot be reached (no
@@ -299,17 +277,18 @@ class HeartbeatChannel:
             self.counters.send_errors += 1
 
     def take_offers(self) -> list[ConfigOffer]:
-        """The authentic offers received since the last call (checked like heartbeats: HMAC, cluster)."""
+        """The authentic offers received since the last call (checked like heartbeats: source, HMAC, cluster)."""
         taken = list(self._offers)
         self._offers.clear()
         return taken
 
     def _sending_socket(self) -> socket.socket:
-        """Heartbeats leave from the node's base address when it has one. Left to the kernel, the source
-        would be the interface's first address, often a LIM's alias; a peer that holds the same alias
-        (the standby serving it, or a preloaded passive side) drops such packets as martians and would
-        never hear this node. Until the base address is up, the receiving socket sends."""
-        if self.source is None:
+        """Heartbeats leave from the node's base address. Left to the kernel, the source would be the
+        interface's first address, often a LIM's alias; a peer that holds the same alias (the standby
+        serving it, or a preloaded passive side) drops such packets as martians and would never hear
+        this node. Bound to the base address, the receiving socket is that; bound elsewhere (tests),
+        a second socket sends from ``source``, or the receiving one while ``source`` is not up."""
+        if self.source is None or self.source == self.bind_address:
             return self._sock
         if self._send_sock is None:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -322,13 +301,21 @@ class HeartbeatChannel:
         return self._send_sock
 
     def receive_all(self) -> list[tuple[Heartbeat, str]]:
-        """Every valid, new heartbeat waiting on the socket, with the sender's source address."""
+        """The valid, new heartbeats waiting on the socket, with the sender's source address: at most
+        ``max_drain`` datagrams or ``max_drain_s`` per call, so a flood cannot hold the loop (the rest
+        waits; the socket stays readable and the loop comes back after its cycle)."""
         accepted = []
-        while (packet := self._receive_one()) is not None:
+        deadline = self.monotonic() + self.max_drain_s
+        for _ in range(self.max_drain):
+            packet = self._receive_one()
+            if packet is None:
+                break
             data, source = packet
-            hb = self._check(data)
+            hb = self._check(data, source)
             if hb is not None:
                 accepted.append((hb, source))
+            if self.monotonic() >= deadline:
+                break
         return accepted
 
     def _receive_one(self) -> tuple[bytes, str] | None:
@@ -343,35 +330,60 @@ class HeartbeatChannel:
                     raise
                 self.counters.send_errors += 1
 
-    def _check(self, data: bytes) -> Heartbeat | None:
+    def _check(self, data: bytes, source: str) -> Heartbeat | None:
         self.counters.received += 1
+        member = self._members.get(source) if self._members is not None else None
+        if self._members is not None and member is None:
+            self.counters.foreign += 1           # before any HMAC: a flood from elsewhere costs little
+            return None
         if is_offer(data):
-            self._keep_offer(data)
+            self._keep_offer(data, member)
             return None
         try:
             hb = decode(data, self.key, self.cluster)
         except BadHeartbeat as bad:
             self.counters.count_bad(bad.reason)
             return None
-        if self.max_skew_s is not None and abs(time.time() - hb.sent_wall) > self.max_skew_s:
+        if member is not None and hb.node != member:
+            self.counters.foreign += 1
+            return None
+        if self.max_skew_s is not None and abs(skew := hb.sent_wall - time.time()) > self.max_skew_s:
             self.counters.stale += 1
+            self._note_stale(hb.node, skew)
             return None
         if not self.guard.accept(hb):
             self.counters.replayed += 1
             return None
+        self._stale.pop(hb.node, None)
         self.counters.accepted += 1
         return hb
 
-    def _keep_offer(self, data: bytes) -> None:
+    def _note_stale(self, node: str, skew: float) -> None:
+        now = self.monotonic()
+        entry = self._stale.get(node)
+        if entry is None:
+            while len(self._stale) >= STALE_KEPT:
+                del self._stale[next(iter(self._stale))]
+            self._stale[node] = [now, now, skew]
+        else:
+            entry[1] = now
+
+    def _keep_offer(self, data: bytes, member: str | None) -> None:
         try:
-            self._offers.append(decode_offer(data, self.key, self.cluster))
+            offer = decode_offer(data, self.key, self.cluster)
         except BadOffer as bad:
             self.counters.count_bad(bad.reason)
+            return
+        if member is not None and offer.node != member:
+            self.counters.foreign += 1
+            return
+        self._offers.append(offer)
 
     def fileno(self) -> int:
         return self._sock.fileno()
 
     def close(self) -> None:
+        self.save_replay_state()
         self._sock.close()
         if self._send_sock is not None:
             self._send_sock.close()

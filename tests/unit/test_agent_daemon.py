@@ -305,20 +305,21 @@ def test_fallback_order_reaches_the_heartbeat_and_completes(tmp_path) -> None:
 def test_row_20_forged_datagram_is_counted_and_changes_nothing(tmp_path) -> None:
     """A real HeartbeatChannel on the loopback: a datagram with a bad HMAC never reaches a peer view."""
     world = World(tmp_path, "sb1")
-    world.write(CLUSTER)
+    lim1 = replace(CLUSTER.lims[0], base=IPv4Interface("127.0.0.111/24"))   # only members' bases get in
+    world.write(replace(CLUSTER, lims=(lim1, CLUSTER.lims[1])))
     key = b"0123abcd" * 4
     channel = HeartbeatChannel(0, key, "c1", bind="127.0.0.1")
     world.agent.wiring.make_channel = lambda config, key: channel
     world.agent.cycle()
     port = channel._sock.getsockname()[1]
     from mxone_maintenance.agent.heartbeat import encode
-    good = encode(Heartbeat("c1", "lim1", 7, 1, 0.0, (1,)), key)
-    forged = encode(Heartbeat("c1", "lim1", 7, 2, 0.0, ()), b"wrong key")
+    good = encode(Heartbeat("c1", "lim1", 7, 1, time.time(), (1,)), key)     # fresh: within 30 s of our clock
+    forged = encode(Heartbeat("c1", "lim1", 7, 2, time.time(), ()), b"wrong key")
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        sender.bind(("127.0.0.111", 0))
         sender.sendto(good, ("127.0.0.1", port))
         sender.sendto(forged, ("127.0.0.1", port))
         sender.sendto(good, ("127.0.0.1", port))  # replayed
-    import time
     time.sleep(0.05)
     world.clock.t += 0.5
     world.agent.cycle()
@@ -473,6 +474,7 @@ def test_without_a_heartbeat_channel_the_loop_waits_instead_of_spinning(sb1) -> 
     """A reload that could not open the new port leaves no channel: retry calmly, not at 200 Hz."""
     sb1.agent.cycle()
     sb1.agent.close_channel()
+    sb1.agent.wiring.make_channel = lambda config, key: (_ for _ in ()).throw(OSError(98, "Address already in use"))
     sb1.agent.cycle()
     assert sb1.agent.cycle_needed() and sb1.agent.tick() == 0.5
 

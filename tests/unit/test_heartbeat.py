@@ -137,10 +137,11 @@ def test_old_boot_cannot_be_replayed_after_restart():
 
 
 def test_recording_of_an_earlier_run_is_refused():
-    guard = ReplayGuard(restart_tolerance_s=60.0)
-    assert guard.accept(beat(5, boot=3, sent_wall=10_000.0))
+    guard = ReplayGuard()
+    assert guard.accept(beat(5, boot=3, sent_wall=10_000.0, up_since=3600.0))
     assert not guard.accept(beat(50, boot=2, sent_wall=5_000.0))
-    assert guard.accept(beat(0, boot=4, sent_wall=9_990.0)), "clock stepped back a little: a real restart"
+    assert guard.accept(beat(0, boot=4, sent_wall=9_990.0, up_since=0.5)), \
+        "clock stepped back a little: a real restart (it started after the run it replaces)"
 
 
 # --- the UDP channel on the loopback: two agents on one port, as in a cluster -----------------
@@ -154,8 +155,8 @@ def free_udp_port() -> int:
 @pytest.fixture
 def pair():
     port = free_udp_port()
-    with HeartbeatChannel(port, KEY, "c1", bind="127.0.0.1") as one, \
-            HeartbeatChannel(port, KEY, "c1", bind="127.0.0.2") as two:
+    with HeartbeatChannel(port, KEY, "c1", bind="127.0.0.1", max_skew_s=None) as one, \
+            HeartbeatChannel(port, KEY, "c1", bind="127.0.0.2", max_skew_s=None) as two:
         yield one, two
 
 
@@ -191,7 +192,7 @@ def test_channel_drops_and_counts_bad_packets(pair):
     assert [hb.seq for hb, _ in got] == [1, 4]
     counters = dataclasses.asdict(two.counters)
     assert counters == dict(received=6, accepted=2, malformed=1, forged=1, replayed=1, wrong_cluster=1,
-                            stale=0, sent=0, send_errors=0)
+                            stale=0, foreign=0, sent=0, send_errors=0)
 
 
 def test_stale_heartbeats_are_dropped_when_a_skew_limit_is_set(pair):
@@ -218,7 +219,7 @@ def test_heartbeats_leave_from_the_given_source_address(pair):
     """A node sends from its base address, not from whichever address the kernel would pick first
     (often a LIM's alias, which a peer holding the same alias drops)."""
     _, two = pair
-    with HeartbeatChannel(two.port, KEY, "c1", bind="127.0.0.1", source="127.0.0.5") as sender:
+    with HeartbeatChannel(two.port, KEY, "c1", bind="127.0.0.3", source="127.0.0.5") as sender:
         sender.send(beat(1, node="one"), ["127.0.0.2"])
         assert receive(two, 1) == [(beat(1, node="one"), "127.0.0.5")]
 

@@ -49,7 +49,8 @@ class Agent:
         self.alarms = AlarmBook(wall)
         self.doorbell: loop.Doorbell | None = None     # open while run() loops: workers ring it
         self.watch = ConfigWatch(paths, self.alarms)
-        self.wiring = Wiring(node, make_effects, make_channel, make_sync, self.alarms, clock, self.started)
+        self.wiring = Wiring(node, make_effects, make_channel, make_sync, self.alarms, clock, self.started,
+                             paths.agent_state_dir)
         self.peers: dict[str, st.PeerView] = {}
         self.senses = Senses(node, self.alarms)
         self.probing = Probing(clock, threaded_service, self.ring)
@@ -101,6 +102,7 @@ class Agent:
     def cycle(self) -> st.Decision | None:
         self.last_cycle = self.clock()
         self.poll_config()
+        self.wiring.upkeep()    # a heartbeat socket not open yet, refused clocks, replay windows saved
         if self.inbox.take(can_sync=self.wiring.effects is not None):
             self.datasync.order()   # every LIM of this node, in the background
         decision = self._decide_and_act() if self.wiring.ready else None

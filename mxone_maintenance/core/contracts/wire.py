@@ -83,7 +83,12 @@ def _list(value: Any, where: str) -> list:
 def _mapping(item_hint: Any, value: Any, where: str) -> dict:
     if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
         raise WireError(f"{where}: {_shown(value)} is not an object")
-    return {key: _decode(item_hint, item, f"{where}.{key}") for key, item in value.items()}
+    return {key: _decode(item_hint, item, f"{where}.{_key(key)}") for key, item in value.items()}
+
+
+def _key(key: str) -> str:
+    """A key in an error's path: as it is when short and printable, else quoted (one line, short)."""
+    return key if key.isprintable() and len(key) <= 40 else reprlib.repr(key)
 
 
 @cache
