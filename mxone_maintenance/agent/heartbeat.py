@@ -27,7 +27,6 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from mxone_maintenance.agent.config_offer import BadOffer, ConfigOffer, decode_offer, encode_offer, is_offer
-from mxone_maintenance.agent.heartbeat_flags import AgentFlags as AgentFlags  # re-exported
 from mxone_maintenance.agent.replay_guard import ReplayGuard, ReplayStore
 
 VERSION = 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv4Network
 
 from mxone_maintenance.core.model import MAX_LIMS_PER_CLUSTER, Cluster, System
 
@@ -40,6 +41,19 @@ def enforce(errors: list[RuleError]) -> None:
     """Raise RuleViolation if any rule is broken."""
     if errors:
         raise RuleViolation(errors)
+
+
+_NOT_A_SERVER = ((IPv4Network("0.0.0.0/8"), "0.0.0.0/8 means this network"),
+                 (IPv4Network("127.0.0.0/8"), "127.0.0.0/8 is loopback"),
+                 (IPv4Network("224.0.0.0/4"), "224.0.0.0/4 is multicast"),
+                 (IPv4Network("255.255.255.255/32"), "255.255.255.255 is broadcast"),
+                 (IPv4Network("240.0.0.0/4"), "240.0.0.0/4 is reserved"))
+
+
+def unusable_address(ip: IPv4Address) -> str | None:
+    """Why `ip` cannot be a server's address (its own or a new base address); None if it can."""
+    kind = next((kind for network, kind in _NOT_A_SERVER if ip in network), None)
+    return None if kind is None else f"cannot be a server's address ({kind})"
 
 
 def _members_of(cluster: Cluster, system: System) -> Iterator[tuple[str, object]]:
@@ -170,12 +184,24 @@ def _unique_addresses(system: System) -> Iterator[RuleError]:
             owners[item.base.ip] = f"the base address of {item.server}"
 
 
+def _usable_addresses(system: System) -> Iterator[RuleError]:
+    """Server addresses and new base addresses are addresses a server can have."""
+    for server in system.servers:
+        if problem := unusable_address(server.address.ip):
+            yield RuleError("usable-address", f"the address {server.address.ip} of server {server.name} {problem}")
+    for cluster in system.clusters:
+        for item in cluster.lims:
+            if problem := unusable_address(item.base.ip):
+                yield RuleError("usable-address", f"the new base address {item.base.ip} of {item.server} {problem}")
+
+
 def system_errors(system: System) -> list[RuleError]:
     """Every rule a system must satisfy, checked on the whole system (order: per cluster, then across)."""
     errors: list[RuleError] = []
     for cluster in system.clusters:
         for rule in _CLUSTER_RULES:
             errors.extend(rule(cluster, system))
+    errors.extend(_usable_addresses(system))
     errors.extend(_unique_names(system))
     errors.extend(_membership(system))
     errors.extend(_unique_lims(system))

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mxone_maintenance.agent.heartbeat_flags import AgentFlags
 from mxone_maintenance.agent.heartbeat import (
     PROCESS_BOOT_ID,
-    AgentFlags,
     BadHeartbeat,
     Heartbeat,
     HeartbeatChannel,

@@ -18,7 +18,8 @@ from helpers.fakes import Clock, FakeAddresses, FakeFirewall, FakeNeighbours, Fa
 from mxone_maintenance.agent import alarm_keys
 from mxone_maintenance.agent import heartbeat as hb_module
 from mxone_maintenance.agent.config_offer import BadOffer, ConfigOffer, decode_offer, encode_offer
-from mxone_maintenance.agent.heartbeat import AgentFlags, BadHeartbeat, Heartbeat, HeartbeatChannel, decode, encode
+from mxone_maintenance.agent.heartbeat import BadHeartbeat, Heartbeat, HeartbeatChannel, decode, encode
+from mxone_maintenance.agent.heartbeat_flags import AgentFlags
 from mxone_maintenance.agent.main import real_channel
 from mxone_maintenance.agent.replay_guard import STATE_FILE, ReplayGuard
 from mxone_maintenance.agent.runtime import Agent, Effects

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mxone_maintenance.agent.config_offer import BadOffer, ConfigOffer, decode_offer
-from mxone_maintenance.agent.heartbeat import _KEYS, AgentFlags, BadHeartbeat, Heartbeat, HeartbeatChannel, decode, encode
+from mxone_maintenance.agent.heartbeat import _KEYS, BadHeartbeat, Heartbeat, HeartbeatChannel, decode, encode
+from mxone_maintenance.agent.heartbeat_flags import AgentFlags
 from mxone_maintenance.agent.replay_guard import PeerRun, ReplayStore
 
 KEY = b"k" * 32

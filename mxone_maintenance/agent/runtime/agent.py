@@ -16,7 +16,7 @@ from typing import Any
 from mxone_maintenance.agent import state as st
 from mxone_maintenance.agent.datasync import DataSyncScheduler
 from mxone_maintenance.agent.decide import decide
-from mxone_maintenance.agent.heartbeat import AgentFlags
+from mxone_maintenance.agent.heartbeat_flags import AgentFlags
 from mxone_maintenance.agent.runtime import heartbeats, loop
 from mxone_maintenance.agent.runtime.alarms import AlarmBook
 from mxone_maintenance.agent.runtime.apply import Hands

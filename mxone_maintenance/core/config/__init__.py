@@ -4,6 +4,7 @@ line-numbered errors, atomic writes. Import the names from here; the modules beh
     loader        YAML with line numbers, FileError
     schema        the checks both files share (FILE:LINE: KEY: problem)
     values        the name rule and IPv4 interface parsing (typed-in values follow them too)
+    shown         values in messages: escaped, short
     cluster_file  cluster.yaml          system_file  system.yaml
     dumper        YAML out              atomic       write_atomic
 """
@@ -25,10 +26,13 @@ from mxone_maintenance.core.config.system_file import (
     system_from_data,
     system_to_data,
 )
-from mxone_maintenance.core.config.values import NAME_RULE, is_name, parse_interface
+from mxone_maintenance.core.config.shown import one_line, shown
+from mxone_maintenance.core.config.values import NAME_RULE, is_name, name_problem, parse_interface, \
+    parse_server_interface
 
 __all__ = [
     "FileError", "NAME_RULE", "SCHEMA_VERSION", "cluster_from_data", "cluster_to_data", "dump_cluster",
-    "dump_system", "is_name", "load_cluster", "load_system", "parse_cluster", "parse_interface", "parse_system",
-    "server_to_data", "system_from_data", "system_to_data", "write_atomic",
+    "dump_system", "is_name", "load_cluster", "load_system", "name_problem", "one_line", "parse_cluster",
+    "parse_interface", "parse_server_interface", "parse_system", "server_to_data", "shown", "system_from_data",
+    "system_to_data", "write_atomic",
 ]

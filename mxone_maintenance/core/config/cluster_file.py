@@ -23,30 +23,31 @@ _OPTIONAL = {"fallback", "failover", "detect_s", "heartbeat_s", "port", "interfa
 HEADER = "# MX-ONE cluster configuration. Written by mxone_maintenance; enforced by mxone-cluster-agent.\n"
 
 
-def _standby(data: Any, where: s.Where) -> StandbyRef:
+def _standby(data: Any, where: s.Where, address: s.Check) -> StandbyRef:
     data = s.mapping(data, where)
     s.fields(data, where, {"server", "base"}, set())
-    return StandbyRef(server=s.get(data, where, "server", s.name), base=s.get(data, where, "base", s.address))
+    return StandbyRef(server=s.get(data, where, "server", s.name), base=s.get(data, where, "base", address))
 
 
-def _cluster_lim(data: Map, where: s.Where) -> ClusterLim:
+def _cluster_lim(data: Map, where: s.Where, address: s.Check) -> ClusterLim:
     s.fields(data, where, {"lim", "server", "base", "alias"}, {"priority", "lock"})
     return ClusterLim(
         lim=s.get(data, where, "lim", s.whole(1, 99)),
         server=s.get(data, where, "server", s.name),
-        base=s.get(data, where, "base", s.address),
-        alias=s.get(data, where, "alias", s.address),
+        base=s.get(data, where, "base", address),
+        alias=s.get(data, where, "alias", address),
         priority=s.get(data, where, "priority", s.whole(0, 999), default=DEFAULT_PRIORITY),
         lock=s.get(data, where, "lock", s.choice(None, "regular", "standby")),
     )
 
 
-def cluster_at(data: Map, where: s.Where) -> Cluster:
-    """One cluster mapping, wherever it stands (its own file, or an item of system.yaml's clusters)."""
+def cluster_at(data: Map, where: s.Where, address: s.Check = s.address) -> Cluster:
+    """One cluster mapping, wherever it stands (its own file, or an item of system.yaml's clusters, which
+    checks its addresses with s.server_address)."""
     s.fields(data, where, _REQUIRED, _OPTIONAL)
     s.get(data, where, "schema", s.whole(s.SCHEMA_VERSION, s.SCHEMA_VERSION))
     failover = s.get(data, where, "failover", s.choice("normal", "preloaded"), default="normal")
-    lims = [(_cluster_lim(item, w), item, w) for item, w in s.items(data, where, "lims")]
+    lims = [(_cluster_lim(item, w, address), item, w) for item, w in s.items(data, where, "lims")]
     s.unique([(item.lim, s.at(m, w, "lim")) for item, m, w in lims], "LIM number")
     s.unique([(item.server, s.at(m, w, "server")) for item, m, w in lims], "server")
     return Cluster(
@@ -57,8 +58,8 @@ def cluster_at(data: Map, where: s.Where) -> Cluster:
         detect_s=s.get(data, where, "detect_s", s.number(0.3, 3600), default=DEFAULT_DETECT_S[failover]),
         heartbeat_s=s.get(data, where, "heartbeat_s", s.number(0.1, 60), default=DEFAULT_HEARTBEAT_S),
         port=s.get(data, where, "port", s.whole(1, 65535), default=DEFAULT_PORT),
-        interface=s.get(data, where, "interface", s.name, default=DEFAULT_INTERFACE),
-        standby=s.get(data, where, "standby", _standby),
+        interface=s.get(data, where, "interface", s.interface_name, default=DEFAULT_INTERFACE),
+        standby=s.get(data, where, "standby", lambda value, w: _standby(value, w, address)),
         lims=tuple(item for item, _, _ in lims),
     )
 

@@ -5,7 +5,9 @@ import yaml
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def ignore_aliases(self, data) -> bool:
+        """Never an anchor or alias: the loader refuses them (an object met twice is written twice)."""
+        return True
 
 
 def _represent_dict(dumper: yaml.SafeDumper, data: dict) -> yaml.Node:

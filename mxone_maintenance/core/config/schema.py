@@ -1,5 +1,6 @@
 """The schema checks both files share: each takes a loaded value and where it stands, and returns the
-value or raises FileError `FILE:LINE: KEY: problem (got VALUE)`."""
+value or raises FileError `FILE:LINE: KEY: problem (got VALUE)`; keys and values are shown escaped and
+short (config/shown.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -8,7 +9,9 @@ from ipaddress import IPv4Interface
 from typing import Any
 
 from mxone_maintenance.core.config.loader import FileError, Map, Seq
-from mxone_maintenance.core.config.values import NAME_RULE, is_name, parse_interface
+from mxone_maintenance.core.config.shown import key_text, shown
+from mxone_maintenance.core.config.values import MAX_INTERFACE_NAME, name_problem, parse_interface, \
+    parse_server_interface
 
 SCHEMA_VERSION = 1
 
@@ -20,7 +23,7 @@ class Where:
     key: str
 
     def error(self, problem: str, value: Any = None, show_value: bool = True) -> FileError:
-        got = f" (got {value!r})" if show_value else ""
+        got = f" (got {shown(value)})" if show_value else ""
         return FileError(f"{self.file}:{self.line}: {self.key}: {problem}{got}")
 
 
@@ -52,7 +55,7 @@ def fields(data: Map, where: Where, required: set[str], optional: set[str]) -> N
 
 
 def _join(prefix: str, key: Any) -> str:
-    return f"{prefix}.{key}" if prefix else str(key)
+    return f"{prefix}.{key_text(key)}" if prefix else key_text(key)
 
 
 def at(data: Map, where: Where, key: str) -> Where:
@@ -86,8 +89,16 @@ def number(low: float, high: float) -> Check:
 
 
 def name(value: Any, where: Where) -> str:
-    if not is_name(value):
-        raise where.error(NAME_RULE, value)
+    problem = name_problem(value)
+    if problem:
+        raise where.error(problem, value)
+    return value
+
+
+def interface_name(value: Any, where: Where) -> str:
+    name(value, where)
+    if len(value) > MAX_INTERFACE_NAME:
+        raise where.error(f"an interface name has at most {MAX_INTERFACE_NAME} characters", value)
     return value
 
 
@@ -103,6 +114,14 @@ def choice(*options: str | None) -> Check:
 def address(value: Any, where: Where) -> IPv4Interface:
     try:
         return parse_interface(value)
+    except ValueError as err:
+        raise where.error(str(err), value) from None
+
+
+def server_address(value: Any, where: Where) -> IPv4Interface:
+    """An address a server can have (system.yaml): not loopback, multicast, 0.0.0.0 or broadcast."""
+    try:
+        return parse_server_interface(value)
     except ValueError as err:
         raise where.error(str(err), value) from None
 

@@ -9,7 +9,7 @@ from mxone_maintenance.core.config import schema as s
 from mxone_maintenance.core.config.cluster_file import cluster_at, cluster_to_data
 from mxone_maintenance.core.config.dumper import dump_yaml
 from mxone_maintenance.core.config.loader import Map, parse_yaml, read_text
-from mxone_maintenance.core.model import Server, System
+from mxone_maintenance.core.model import Cluster, Server, System
 
 HEADER = "# MX-ONE system inventory. Written by mxone_maintenance; do not edit by hand.\n"
 
@@ -17,7 +17,7 @@ HEADER = "# MX-ONE system inventory. Written by mxone_maintenance; do not edit b
 def _server(data: Map, where: s.Where) -> Server:
     s.fields(data, where, {"name", "address"}, {"role", "lim"})
     name = s.get(data, where, "name", s.name)
-    address = s.get(data, where, "address", s.address)
+    address = s.get(data, where, "address", s.server_address)
     role = s.get(data, where, "role", s.choice("lim", "standby", "free"), default="lim")
     lim = s.get(data, where, "lim", s.whole(1, 99))
     if role == "lim" and lim is None:
@@ -28,6 +28,19 @@ def _server(data: Map, where: s.Where) -> Server:
     return Server(name=name, address=address, role=role, lim=lim)
 
 
+def _members_known(cluster: Cluster, data: Map, where: s.Where, known: set[str]) -> None:
+    """A cluster names only servers of the list, and has a LIM: every plan builds on both."""
+    if not cluster.lims:
+        raise s.at(data, where, "lims").error("a cluster needs at least one LIM", show_value=False)
+    standby_where = s.at(data, where, "standby")
+    if cluster.standby.server not in known:
+        raise s.at(data["standby"], standby_where, "server").error("not a server in servers",
+                                                                 cluster.standby.server)
+    for (item, item_where), lim in zip(s.items(data, where, "lims"), cluster.lims, strict=True):
+        if lim.server not in known:
+            raise s.at(item, item_where, "server").error("not a server in servers", lim.server)
+
+
 def system_from_data(data: Any, file: str) -> System:
     top, root = s.top(data, file)
     s.fields(top, root, {"schema"}, {"servers", "clusters"})
@@ -36,8 +49,12 @@ def system_from_data(data: Any, file: str) -> System:
     s.unique([(server.name, s.at(m, w, "name")) for server, m, w in servers], "server name")
     s.unique([(server.address.ip, s.at(m, w, "address")) for server, m, w in servers], "server address")
     s.unique([(server.lim, s.at(m, w, "lim")) for server, m, w in servers if server.lim is not None], "LIM number")
-    clusters = [(cluster_at(item, where), item, where) for item, where in s.items(top, root, "clusters")]
+    clusters = [(cluster_at(item, where, s.server_address), item, where)
+                for item, where in s.items(top, root, "clusters")]
     s.unique([(c.name, s.at(m, w, "cluster")) for c, m, w in clusters], "cluster name")
+    known = {server.name for server, _, _ in servers}
+    for cluster, item, where in clusters:
+        _members_known(cluster, item, where, known)
     return System(servers=tuple(server for server, _, _ in servers), clusters=tuple(c for c, _, _ in clusters))
 
 
@@ -65,4 +82,6 @@ def parse_system(text: str, file: str = "system.yaml") -> System:
 
 
 def load_system(path: Path) -> System:
-    return parse_system(read_text(path), str(path))
+    """The system file; a symbolic link is refused (named, never read): the file is replaced, not
+    written through, when it changes, and a link to another file would print that file in its error."""
+    return parse_system(read_text(path, follow_link=False), str(path))

@@ -1,16 +1,50 @@
-"""The entry point: parse, refuse non-root, open the menus or run one subcommand; errors end in one line."""
+"""The entry point: parse, refuse non-root, open the menus or run one subcommand; errors end in one line.
+
+Every error line is printed by `_error`, which escapes anything not printable in it: whatever a value
+holds (typed in, read from a file, said by a server), the technician sees one line and the terminal
+takes no control sequence from it. The values inside are escaped and short where they are put into the
+message, too (config.shown); this is the one place every line passes.
+"""
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from mxone_maintenance.core.config import one_line
 from mxone_maintenance.core.paths import Paths
 from mxone_maintenance.core.rules import RuleViolation
 from mxone_maintenance.utility.cli.parser import build_parser
 from mxone_maintenance.utility.cli.session import EXIT_FAILED, EXIT_INVALID, Failed, Session, UsageError
 from mxone_maintenance.utility.ops.requests import RequestError
+
+NO_TERMINAL = ("the menus need a terminal (there is none here); without one, run a subcommand: "
+               "mxone_maintenance cluster|server|standby ... (see mxone_maintenance --help)")
+PIPE_CLOSED = "the output was closed before everything was printed (broken pipe)"
+WARNINGS_FROM = "mxone_maintenance.utility.ops.apply"     # the audit log's warning after a change made
+
+
+def _error(text: str) -> None:
+    try:
+        print(f"error: {one_line(text)}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):     # stderr itself closed: nothing is left to tell
+        pass
+
+
+class _WarningLine(logging.Handler):
+    """A warning of the operations (the audit log could not be written) as one line on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            print(f"warning: {one_line(record.getMessage())}", file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass
+
+
+_WARNINGS = _WarningLine(logging.WARNING)
+
 
 def _session(args) -> Session:
     paths = Paths.from_env(args.root)
@@ -27,11 +61,42 @@ def refuse_non_root(paths: Paths) -> str | None:
     return "error: mxone_maintenance must be run as root: sudo -H /opt/mxone_install/bin/mxone_maintenance"
 
 
+def _has_terminal() -> bool:
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: what is still buffered for stdout goes nowhere (Python would otherwise
+    report the pipe once more when it exits)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    logger = logging.getLogger(WARNINGS_FROM)
+    if _WARNINGS not in logger.handlers:
+        logger.addHandler(_WARNINGS)
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        _silence_stdout()
+        _error(PIPE_CLOSED)
+        return EXIT_FAILED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
+        _error(str(err))
         return EXIT_INVALID
     session = _session(args)
     refusal = refuse_non_root(session.paths)
@@ -39,16 +104,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(refusal, file=sys.stderr)
         return EXIT_FAILED
     if args.group is None:
+        if not _has_terminal():
+            _error(NO_TERMINAL)
+            return EXIT_FAILED
         from mxone_maintenance.utility.ui.app import run_menus  # urwid loads only for the menus
         return run_menus(session.for_menus())
     try:
         system = session.load_system()
+        if getattr(args, "dry_run", None) is False:     # a subcommand that changes something, for real
+            session.check_audit_log()
         return args.handler(session, args, system)
     except (RuleViolation, RequestError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        _error(str(err))
         return EXIT_INVALID
     except Failed as err:
-        print(f"error: {err}", file=sys.stderr)
+        _error(str(err))
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

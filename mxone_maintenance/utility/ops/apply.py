@@ -86,16 +86,24 @@ def _who() -> str:
 
 
 def audit(paths: Paths, plan: Plan, result: ApplyResult) -> None:
-    """One line per action: when, who (the technician behind sudo), what, and how it ended."""
+    """One line per action: when, who (the technician behind sudo), what, and how it ended. The command
+    line checks the log before a change; if it still cannot be written (the disk filled meanwhile), the
+    change stands and its line goes out as a warning instead (stderr, or the menus' UI log)."""
     who = _who()
+    who = who if who.isprintable() and " " not in who else repr(who)      # one line, whatever $SUDO_USER holds
     when = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    outcome = "ok" if result.ok else f"FAILED ({result.message})"
-    line = f"{when} user={who} action={plan.action!r} what={plan.title!r} result={outcome}\n"
+    outcome = "ok" if result.ok else f"FAILED ({result.message!r})"
+    line = f"{when} user={who} action={plan.action!r} what={plan.title!r} result={outcome}"
     log = paths.audit_log
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a", encoding="utf-8") as handle:
-        handle.write(line)
-    os.chmod(log, 0o640)
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+        os.chmod(log, 0o640)
+    except OSError as err:
+        import logging
+        logging.getLogger(__name__).warning("the audit log %s could not be written (%s); its line: %s",
+                                            log, err.strerror or err, line)
 
 
 # --- files here: the cluster keys kept, the system file ---------------------------------------------------
