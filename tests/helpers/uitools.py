@@ -31,3 +31,30 @@ def screen(app: App) -> str:
 def press(app: App, *keys: str) -> None:
     for key in keys:
         app.keypress(SIZE, key)
+
+
+def box_text(app: App) -> str:
+    """What the top box shows, its rows joined with spaces (so a wrapped line reads as one)."""
+    shown = rows(app)
+    top = next(i for i, row in enumerate(shown) if f" {app.top.title} " in row and "─" in row)
+    left = shown[top].rindex("┌", 0, shown[top].index(f" {app.top.title} "))
+    right = shown[top].index("┐", left)
+    bottom = next(i for i in range(top + 1, len(shown)) if shown[i][left] == "└")
+    return " ".join(" ".join(row[left + 1:right].split()) for row in shown[top + 1:bottom])
+
+
+def attributes_of(app: App, text: str) -> set[str]:
+    """The display attributes of TEXT where it is drawn on screen (one row), innermost first."""
+    canvas = app.root.render(SIZE, focus=True)
+    for row, plain in zip(canvas.content(), canvas.text):
+        at = plain.decode().find(text)
+        if at < 0:
+            continue
+        found, col = set(), 0
+        for attr, _charset, raw in row:
+            width = len(raw.decode())
+            if col < at + len(text) and col + width > at:
+                found.add(getattr(attr, "layers", (attr,))[0])
+            col += width
+        return found
+    raise AssertionError(f"{text!r} is not on screen:\n{screen(app)}")

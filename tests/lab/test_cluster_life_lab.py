@@ -3,29 +3,15 @@ dies, power cycles (booting from its own network configuration), fallback, delet
 end reachable at its original address with no cluster files left, and no LIM unserved on the way."""
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from helpers.cluster_lab import DETECT_S, ETC, generation_on, served_by, utility
 from helpers.waiting import wait_for
 
-UTILITY = Path(sys.executable).with_name("mxone_maintenance")
-ETC = "/etc/opt/eri_sn"
 IFCFG = "/etc/sysconfig/network/ifcfg-eth0"
-DETECT_S = 3
-
-
-def utility(lab, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(UTILITY), *args], capture_output=True, text=True, env={**os.environ, **lab.env},
-                          timeout=180)
-
-
-def served_by(lab, lim: int) -> str | None:
-    answer = lab.ask_alias(f"10.77.0.{10 + lim}", timeout=0.5)
-    return answer.removeprefix(f"LIM {lim} on ") if answer else None
 
 
 def ifcfg(lab, host: str) -> str:
@@ -81,14 +67,6 @@ def test_create_failover_power_cycle_fallback_delete(lab3):
         assert "cluster.yaml" not in lab3.exec(host, "ls", "-A", ETC).stdout
     lab3.revive("lim3")                        # and a reboot after the delete brings the original base
     assert lab3.addresses("lim3") == ["10.77.0.13/24"]
-
-
-def generation_on(lab, host: str) -> int | None:
-    text = lab.exec(host, "cat", f"{ETC}/cluster.yaml", check=False).stdout
-    for line in text.splitlines():
-        if line.startswith("generation:"):
-            return int(line.split(":", 1)[1])
-    return None
 
 
 def test_changes_with_a_member_down_and_its_catch_up(lab3):

@@ -6,24 +6,16 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from helpers.cluster_lab import DETECT_S, ETC, UTILITY, generation_on, served_by, utility
 from helpers.waiting import wait_for
 
-UTILITY = Path(sys.executable).with_name("mxone_maintenance")
-ETC = "/etc/opt/eri_sn"
-DETECT_S = 3
 CREATE = ("cluster", "create", "--name", "c1", "--standby", "sb1", "--fallback", "automatic",
           "--detect-s", str(DETECT_S), "--heartbeat-s", "0.5", "--lim", "1:10.77.0.111",
           "--lim", "2:10.77.0.112", "--lim", "3:10.77.0.113")
-
-
-def utility(lab, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(UTILITY), *args], capture_output=True, text=True, env={**os.environ, **lab.env},
-                          timeout=180)
 
 
 def killed_at(lab, phase: str, *args: str) -> str:
@@ -43,19 +35,6 @@ def killed_at(lab, phase: str, *args: str) -> str:
     print(f"killed at {phase}: generations {[generation_on(lab, h) for h in lab.servers]}, "
           f"staged {sorted(staged_left(lab))}")
     return "".join(seen)
-
-
-def served_by(lab, lim: int) -> str | None:
-    answer = lab.ask_alias(f"10.77.0.{10 + lim}", timeout=0.5)
-    return answer.removeprefix(f"LIM {lim} on ") if answer else None
-
-
-def generation_on(lab, host: str) -> int | None:
-    text = lab.exec(host, "cat", f"{ETC}/cluster.yaml", check=False).stdout
-    for line in text.splitlines():
-        if line.startswith("generation:"):
-            return int(line.split(":", 1)[1])
-    return None
 
 
 def staged_left(lab) -> dict[str, str]:

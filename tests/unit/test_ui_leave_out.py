@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from helpers import uitools
-from helpers.uitools import SIZE, press, screen
+from helpers.uitools import attributes_of, box_text, press, screen
 
 from mxone_maintenance.utility.cli import Session
 from mxone_maintenance.utility.ops import apply as apply_module
@@ -85,32 +85,6 @@ def applied_priority_change(tmp_path: Path) -> App:
 
 def _focused(app: App) -> str:
     return "\n".join(row.decode() for row in app.top.listbox.focus.render((76,), focus=True).text)
-
-
-def attributes_of(app: App, text: str) -> set[str]:
-    canvas = app.root.render(SIZE, focus=True)
-    for row, plain in zip(canvas.content(), canvas.text):
-        at = plain.decode().find(text)
-        if at < 0:
-            continue
-        found, col = set(), 0
-        for attr, _charset, raw in row:
-            width = len(raw.decode())
-            if col < at + len(text) and col + width > at:
-                found.add(getattr(attr, "layers", (attr,))[0])
-            col += width
-        return found
-    raise AssertionError(f"{text!r} is not on screen:\n{screen(app)}")
-
-
-def box_text(app: App) -> str:
-    """What the top box shows, its rows joined with spaces (so a wrapped line reads as one)."""
-    shown = uitools.rows(app)
-    top = next(i for i, row in enumerate(shown) if f" {app.top.title} " in row and "─" in row)
-    left = shown[top].rindex("┌", 0, shown[top].index(f" {app.top.title} "))
-    right = shown[top].index("┐", left)
-    bottom = next(i for i in range(top + 1, len(shown)) if shown[i][left] == "└")
-    return " ".join(" ".join(row[left + 1:right].split()) for row in shown[top + 1:bottom])
 
 
 def test_a_silent_member_whose_part_can_wait_is_a_question_with_no_focused(tmp_path, monkeypatch, fake_ssh):

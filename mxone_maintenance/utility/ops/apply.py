@@ -8,7 +8,6 @@ one interrupted for good stays in the journal until `cluster finish` or `cluster
 """
 from __future__ import annotations
 
-import getpass
 import os
 import time
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from mxone_maintenance.utility.ops import address_changes
 from mxone_maintenance.utility.ops.agent_command import agent_command
 from mxone_maintenance.utility.ops.apply_checks import XDATA_NAME, check_disk, listdir_or_empty, skip_down, survey, \
     versions_oldest_first
-from mxone_maintenance.utility.ops.change_lock import ChangeRefused, check_unchanged, one_change
+from mxone_maintenance.utility.ops.change_lock import ChangeRefused, check_unchanged, one_change, technician
 from mxone_maintenance.utility.ops.cluster_keys import key_file
 from mxone_maintenance.utility.ops.generations import GenerationConflict, numbered_above_servers, rolled_forward, \
     undo_cluster_file
@@ -78,18 +77,11 @@ class ApplyResult:
 
 # --- audit log ------------------------------------------------------------------------------------------
 
-def _who() -> str:
-    try:
-        return os.environ.get("SUDO_USER") or getpass.getuser()
-    except (KeyError, OSError):           # a uid without a passwd entry
-        return f"uid {os.getuid()}"
-
-
 def audit(paths: Paths, plan: Plan, result: ApplyResult) -> None:
     """One line per action: when, who (the technician behind sudo), what, and how it ended. The command
     line checks the log before a change; if it still cannot be written (the disk filled meanwhile), the
     change stands and its line goes out as a warning instead (stderr, or the menus' UI log)."""
-    who = _who()
+    who = technician()
     who = who if who.isprintable() and " " not in who else repr(who)      # one line, whatever $SUDO_USER holds
     when = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     outcome = "ok" if result.ok else f"FAILED ({result.message!r})"
@@ -231,7 +223,7 @@ def _checked_plan(fleet: Fleet, plan: Plan, progress: ProgressFn,
 
 
 def _journal(system_file: Path, plan: Plan) -> None:
-    write_journal(system_file, Journal(plan.action, plan.title, _who(), time.time(), plan.before, plan.after,
+    write_journal(system_file, Journal(plan.action, plan.title, technician(), time.time(), plan.before, plan.after,
                                        dict(plan.secrets)))
 
 

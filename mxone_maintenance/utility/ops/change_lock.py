@@ -53,7 +53,7 @@ def one_change(system_file: Path, action: str) -> Iterator[None]:
         except BlockingIOError:
             holder = _holder_text(os.pread(fd, 4096, 0).decode(errors="replace"))
             raise ChangeRefused(f"another change is running: {holder}") from None
-        me = {"pid": os.getpid(), "user": _who(), "since": time.time(), "action": action}
+        me = {"pid": os.getpid(), "user": technician(), "since": time.time(), "action": action}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me).encode(), 0)
         try:
@@ -64,7 +64,8 @@ def one_change(system_file: Path, action: str) -> Iterator[None]:
         os.close(fd)        # releases the lock
 
 
-def _who() -> str:
+def technician() -> str:
+    """Who runs the change: the technician behind sudo."""
     try:
         return os.environ.get("SUDO_USER") or getpass.getuser()
     except (KeyError, OSError):           # a uid without a passwd entry

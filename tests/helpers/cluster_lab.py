@@ -1,0 +1,30 @@
+"""What the lab tests of a cluster's life share: the utility run as a technician runs it, which host
+answers for a LIM's alias, and the generation of cluster.yaml on a host."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+UTILITY = Path(sys.executable).with_name("mxone_maintenance")
+ETC = "/etc/opt/eri_sn"
+DETECT_S = 3
+
+
+def utility(lab, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(UTILITY), *args], capture_output=True, text=True, env={**os.environ, **lab.env},
+                          timeout=180)
+
+
+def served_by(lab, lim: int) -> str | None:
+    answer = lab.ask_alias(f"10.77.0.{10 + lim}", timeout=0.5)
+    return answer.removeprefix(f"LIM {lim} on ") if answer else None
+
+
+def generation_on(lab, host: str) -> int | None:
+    text = lab.exec(host, "cat", f"{ETC}/cluster.yaml", check=False).stdout
+    for line in text.splitlines():
+        if line.startswith("generation:"):
+            return int(line.split(":", 1)[1])
+    return None
