@@ -216,3 +216,41 @@ def test_preloaded_passive_side_is_updated_and_reloaded(lab2):
     assert entry["version"] == version and entry["reloaded"] is True
     assert lab2.ask_alias(lim_address(1), timeout=0.5) == "LIM 1 on lim1"      # the active side still serves
     assert lab2.exec("lim1", "cat", reloads, check=False).returncode != 0      # and was not reloaded
+
+
+def sync_ssh(key: str, known_hosts: str, bind: str | None = None) -> str:
+    """rsync's -e as a member would run it with the cluster's sync key."""
+    words = ["ssh", "-F", "/dev/null", "-i", key, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+             "-o", f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes", "-o", "HostKeyAlias=sb1",
+             "-o", "ConnectTimeout=3"] + (["-b", bind] if bind else [])
+    return " ".join(words)
+
+
+def test_the_sync_key_serves_a_member_only_its_own_lim_and_nobody_else_anything(lab2, tmp_path):
+    create(lab2, 1, 2)
+    version = backup(lab2, "lim1", 1)
+    wait_for(f"{version} on sb1", lambda: version in copies(lab2, 1), 8, lab=lab2)
+    key, known = "/etc/opt/eri_sn/sync.key", "/etc/opt/eri_sn/cluster_known_hosts"
+    # lim2, a member with the key, asks the standby for LIM 1's copy: the forced command refuses
+    asked = lab2.exec("lim2", "rsync", "-e", sync_ssh(key, known, "10.77.0.112"), "-r", "--list-only",
+                      f"root@10.77.0.20:standby/lim1/{version}/", check=False)
+    assert asked.returncode != 0 and "reload.dat" not in asked.stdout, asked.stdout
+    assert "not served" in asked.stderr or "refused" in asked.stderr, asked.stderr
+    # its listing of everything shows nothing of LIM 1
+    listing = lab2.exec("lim2", "rsync", "-e", sync_ssh(key, known, "10.77.0.112"), "-r", "--list-only",
+                        "root@10.77.0.20:./", check=False)
+    assert "xdata_1_" not in listing.stdout, listing.stdout
+    # the client host holding a stolen copy of the key: from= keeps it out
+    stolen = tmp_path / "sync.key"
+    stolen.write_bytes((lab2.host_dir("sb1") / "etc/sync.key").read_bytes())
+    stolen.chmod(0o600)
+    hosts = tmp_path / "known_hosts"
+    hosts.write_text((lab2.host_dir("sb1") / "etc/cluster_known_hosts").read_text())
+    thief = lab2.exec("client", "rsync", "-e", sync_ssh(str(stolen), str(hosts)), "-r", "--list-only",
+                      f"root@10.77.0.20:standby/lim1/{version}/", check=False)
+    assert thief.returncode != 0 and "reload.dat" not in thief.stdout
+    assert "Permission denied" in thief.stderr, thief.stderr
+    # and lim1 itself, the LIM's own regular, may list its copy on the standby
+    own = lab2.exec("lim1", "rsync", "-e", sync_ssh(key, known, "10.77.0.111"), "-r", "--list-only",
+                    f"root@10.77.0.20:standby/lim1/{version}/", check=False)
+    assert own.returncode == 0 and "reload.dat" in own.stdout, own.stderr

@@ -209,8 +209,8 @@ def test_add_lim() -> None:
     system = clustered(1, 2)
     plan = ops.plan_add_lim(system, AddLim("c1", LimSpec(3, "10.77.0.113", 2)), KEY)
     members = host_keys("lim1", "lim2", "lim3", "sb1")
-    for server in ("lim1", "lim2", "sb1"):
-        assert steps_of(plan, server) == [f"{CONFIG} (generation 2)", members, PRUNE]
+    for server in ("lim1", "lim2", "sb1"):     # the sync key's from= now names lim3's base too
+        assert steps_of(plan, server) == [f"{CONFIG} (generation 2)", ALLOW_SYNC, members, PRUNE]
     assert steps_of(plan, "lim3") == ["add base address 10.77.0.113/24 on eth0; 10.77.0.13/24 stays as the alias "
                                       "of LIM 3", boot("10.77.0.113/24", "10.77.0.13/24"), f"{CONFIG} (generation 2)",
                                       *KEYS, members, PRUNE]
@@ -382,3 +382,12 @@ def test_a_plan_is_refused_or_leads_to_a_valid_system(data, system) -> None:
             assert cluster.generation == before.generation + 1
             assert cluster.failover == "preloaded" or before.failover != "preloaded"
 
+
+
+def test_add_lim_names_the_new_member_in_every_members_sync_key_line() -> None:
+    # the sync key's from= lists the members' bases: without the new one, lim3's pulls would be refused
+    from mxone_maintenance.utility.ops.plan import AllowSyncKey
+    plan = ops.plan_add_lim(clustered(1, 2), AddLim("c1", LimSpec(3, "10.77.0.113", 2)), KEY)
+    for server_plan in plan.servers:
+        [allow] = [s for s in server_plan.steps if isinstance(s, AllowSyncKey)]
+        assert 'from="10.77.0.101,10.77.0.102,10.77.0.113,10.77.0.20"' in allow.line, server_plan.server

@@ -10,7 +10,10 @@ The sync of one LIM:
   peers.py      who syncs with whom; ClusterSync, the daemon's DataSync
   lim_sync.py   one sync of one LIM: list, decide, pull into place, prune
   listing.py    the peer's versions     folders.py  our folders     transport.py  rsync over SSH
+  records.py    a regular's memory: the standby ran the LIM, the versions it pulled
   outcome.py    SyncResult and the errors                 cli.py     the same by hand
+The other end:
+  serve.py      the sync key's forced command: what each member may read of this server's data
 """
 from __future__ import annotations
 

@@ -2,7 +2,10 @@
 
   python -m mxone_maintenance.agent.datasync.cli [--root DIR] pull --lim N --from ADDRESS
         --as standby|regular [--name PEER_NAME] [--clock-skew S] [--dry-run] [--json] [--key F]
-        [--known-hosts F] [--user U] [--io-timeout S] [--bwlimit KBPS]
+        [--known-hosts F] [--user U] [--io-timeout S] [--bwlimit KBPS] [--bind OUR_BASE_ADDRESS]
+
+By hand nothing waits for the standby to have run the LIM (the agent's pulls do). The key line written
+by the utility lets in only the members' base addresses: give --bind when the kernel may pick another.
 
 Exit status 0 when the sync succeeded (whether or not anything was pulled), 1 when it failed.
 """
@@ -39,12 +42,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     pull.add_argument("--user", default="root")
     pull.add_argument("--io-timeout", type=int, default=30, metavar="S")
     pull.add_argument("--bwlimit", type=int, metavar="KBPS", help="rsync --bwlimit (KiB/s)")
+    pull.add_argument("--bind", metavar="ADDRESS", help="connect from this address (our base address)")
     return parser.parse_args(argv)
 
 
 def settings_from(args: argparse.Namespace, paths: Paths) -> SyncSettings:
     settings = SyncSettings.for_paths(paths, user=args.user, io_timeout_s=args.io_timeout,
-                                      bwlimit_kbps=args.bwlimit)
+                                      bwlimit_kbps=args.bwlimit, bind_address=args.bind)
     return replace(settings, key=args.key or settings.key, known_hosts=args.known_hosts or settings.known_hosts)
 
 

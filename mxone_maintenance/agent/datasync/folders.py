@@ -1,14 +1,16 @@
-"""This server's xdata folders during a sync: one sync of a LIM at a time, a new version renamed into
-place only when complete, what a killed sync left repaired, old versions pruned. A version is hidden
-before it is replaced or deleted, so a half-written or half-deleted one never carries a valid name."""
+"""This server's xdata folders during a sync: one sync of a LIM at a time, a new version checked and
+renamed into place only when complete, what a killed sync left repaired, old versions pruned. A version
+is hidden before it is replaced or deleted, so a half-written or half-deleted one never carries a valid
+name."""
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
 import shutil
-from collections.abc import Iterator
-from pathlib import Path
+import stat
+from collections.abc import Iterable, Iterator
+from pathlib import Path, PurePosixPath
 
 from mxone_maintenance.core.contracts import xdata
 from mxone_maintenance.core.contracts.xdata import Version
@@ -49,6 +51,37 @@ def clean_leftovers(folder: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def unsafe_entries(folder: Path) -> list[str]:
+    """What a pulled version must not hold, relative to it: anything but files, folders and symlinks,
+    set-id or sticky bits, a symlink that is absolute or climbs out of the version. rsync was told to
+    leave these behind (transport.PULL_OPTIONS); finding one means it did not, and nothing is kept."""
+    found: list[str] = []
+    for top, dirs, names in os.walk(folder):
+        for name in dirs + names:
+            path = Path(top) / name
+            relative = path.relative_to(folder)
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                if _link_escapes(relative, os.readlink(path)):
+                    found.append(f"{relative} -> {os.readlink(path)}")
+            elif not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+                found.append(f"{relative} (not a file)")
+            elif info.st_mode & (stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX):
+                found.append(f"{relative} (mode {stat.S_IMODE(info.st_mode):04o})")
+    return sorted(found)
+
+
+def _link_escapes(where: Path, target: str) -> bool:
+    if target.startswith("/"):
+        return True
+    depth = len(where.parts) - 1                  # folders between the version and the link
+    for part in PurePosixPath(target).parts:
+        depth += -1 if part == ".." else 0 if part == "." else 1
+        if depth < 0:
+            return True
+    return False
+
+
 def move_into_place(partial: Path, final: Path) -> None:
     os.sync()  # the new copy is on disk before it counts (and before an older one may be pruned)
     if final.exists():
@@ -71,7 +104,8 @@ def prune_standby_copies(paths: Paths, lim: int, regular_has: list[Version]) -> 
     return _remove_all(folder, xdata.versions_to_prune(xdata.versions_in(folder, lim), regular_has))
 
 
-def prune_regular_versions(paths: Paths, lim: int) -> list[Version]:
-    """After a regular pulled the standby's newer data: MX-ONE's own rule, the newest three stay."""
+def prune_regular_versions(paths: Paths, lim: int, pulled: Iterable[Version] = ()) -> list[Version]:
+    """After a regular pulled the standby's newer data: MX-ONE's own rule, the newest three stay, and
+    the regular's own newest version (one not in `pulled`) stays whatever the standby's stamps say."""
     folder = paths.real(VAR / xdata.regular_folder())
-    return _remove_all(folder, xdata.versions_in(folder, lim)[:-xdata.REGULAR_KEEP])
+    return _remove_all(folder, xdata.regular_versions_to_prune(xdata.versions_in(folder, lim), pulled))

@@ -1,10 +1,14 @@
 """One sync of LIM N, run on the server that may receive (`sync_lim`):
-  1. list the peer's versions of LIM N with their reload mtimes (one `rsync --list-only`);
+  1. list the peer's versions of LIM N with their reload mtimes (one `rsync --list-only`); a version
+     stamped more than a day ahead of our clock is left out and the sync reported failed (alarm);
   2. decide the direction from the newest versions' mtimes (xdata.sync_direction);
-  3. if the data must come here: rsync the peer's newest version into `.partial-xdata_N_TS` beside the
-     target, `--link-dest` to our newest versions (unchanged files become hard links), and rename it into
+  3. if the data must come here and may (SyncSettings.pull_gate: on a regular, the standby was seen
+     running the LIM; and never over a regular's own version of the same name): rsync the peer's newest
+     version into `.partial-xdata_N_TS` beside the target, `--link-dest` to our newest versions
+     (unchanged files become hard links), check what came (folders.unsafe_entries) and rename it into
      place only when rsync exits 0 -- an interrupted transfer never replaces or touches a good backup;
-  4. on the standby: keep two backups of the regular, never the only copy of unsynced data.
+  4. on the standby: keep two backups of the regular, never the only copy of unsynced data; on a
+     regular: the newest three, and always its own newest (records.py tells pulled from own).
 """
 from __future__ import annotations
 
@@ -14,18 +18,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mxone_maintenance.agent.commands import NotRun
+from mxone_maintenance.agent.datasync import records
 from mxone_maintenance.agent.datasync.folders import (
     clean_leftovers,
     lim_lock,
     move_into_place,
     prune_regular_versions,
     prune_standby_copies,
+    unsafe_entries,
 )
 from mxone_maintenance.agent.datasync.listing import list_peer
 from mxone_maintenance.agent.datasync.outcome import SyncError, SyncResult
 from mxone_maintenance.agent.datasync.transport import (
     Peer,
     SyncSettings,
+    not_run_text,
     pull_argv,
     received_bytes,
     rsync_failure,
@@ -60,10 +67,19 @@ def pull_version(settings: SyncSettings, peer: Peer, source: Held, target_dir: P
     target_dir.mkdir(parents=True, exist_ok=True)
     partial = target_dir / xdata.partial_name(source.version)
     partial.mkdir(mode=0o700)
-    result = run_rsync(pull_argv(settings, peer, source, partial, basis))
+    try:
+        result = run_rsync(pull_argv(settings, peer, source, partial, basis), settings.max_run_s)
+    except NotRun as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise SyncError(f"pull {source.version.name} from {peer.label}: {not_run_text(exc, settings)}") from None
     if not result.ok:
         shutil.rmtree(partial, ignore_errors=True)
         raise SyncError(f"pull {source.version.name} from {peer.label}: {rsync_failure(result)}")
+    unsafe = unsafe_entries(partial)
+    if unsafe:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise SyncError(f"refused {source.version.name} from {peer.label}: {len(unsafe)} unsafe "
+                        f"entr{'y' if len(unsafe) == 1 else 'ies'} ({unsafe[0]})")
     move_into_place(partial, target_dir / source.version.name)
     return received_bytes(result.stdout)
 
@@ -76,6 +92,7 @@ class Plan:
     here: list[Held]
     there: list[Held]
     target_dir: Path
+    refused: tuple[Held, ...] = ()   # the peer's versions stamped in the future: left out
 
     @property
     def version(self) -> str | None:
@@ -95,9 +112,10 @@ class OneSync:
     def plan(self, clock_skew_s: float) -> Plan:
         target_dir = self.paths.real(VAR / xdata.folders_of(self.role, self.lim)[0])
         clean_leftovers(target_dir)
-        there = list_peer(self.settings, self.peer, self.lim, xdata.folders_of(other_role(self.role), self.lim))
+        listed = list_peer(self.settings, self.peer, self.lim, xdata.folders_of(other_role(self.role), self.lim))
+        there, refused = xdata.split_future(listed, time.time())
         here = xdata.local_holdings(self.paths, self.role, self.lim)
-        return Plan(*decide(self.role, here, there, clock_skew_s), here, there, target_dir)
+        return Plan(*decide(self.role, here, there, clock_skew_s), here, there, target_dir, tuple(refused))
 
     def carry_out(self, plan: Plan, dry_run: bool) -> int | None:
         """Pull if the data must come here, then prune; bytes received (None: nothing pulled)."""
@@ -105,14 +123,46 @@ class OneSync:
             if self.role == "standby" and not dry_run:
                 prune_standby_copies(self.paths, self.lim, [h.version for h in plan.there])
             return None
+        pulled = self.may_pull(plan.source)
         basis = [self.paths.real(VAR / h.relative_path) for h in reversed(plan.here)
                  if h.version != plan.source.version]
-        received = pull_version(self.settings, self.peer, plan.source, plan.target_dir, basis)
+        if self.role == "regular":       # noted first: a crash after the pull never makes it "our own"
+            records.write_pulled(self.paths, self.lim, pulled | {plan.source.version})
+        try:
+            received = pull_version(self.settings, self.peer, plan.source, plan.target_dir, basis)
+        except SyncError:
+            if self.role == "regular":
+                records.write_pulled(self.paths, self.lim, pulled)
+            raise
         if self.role == "standby":
             prune_standby_copies(self.paths, self.lim, [h.version for h in plan.there])
         else:
-            prune_regular_versions(self.paths, self.lim)
+            prune_regular_versions(self.paths, self.lim, pulled | {plan.source.version})
+            present = set(xdata.versions_in(plan.target_dir, self.lim))
+            records.write_pulled(self.paths, self.lim, (pulled | {plan.source.version}) & present)
         return received
+
+    def may_pull(self, source: Held) -> set[xdata.Version]:
+        """Raise SyncError if `source` must not come here; on a regular, the versions it pulled before."""
+        gate = self.settings.pull_gate
+        why = gate() if gate is not None else None
+        if why:
+            raise SyncError(f"refused to pull {source.version.name} from {self.peer.label}: {why}")
+        if self.role != "regular":
+            return set()
+        pulled = records.pulled_versions(self.paths, self.lim)
+        ours = self.paths.real(VAR / xdata.regular_folder()) / source.version.name
+        if source.version not in pulled and ours.exists():
+            raise SyncError(f"refused to pull {source.version.name} from {self.peer.label}: it would replace "
+                            f"this server's own version of that name")
+        return pulled
+
+
+def future_text(refused: tuple[Held, ...], peer: Peer) -> str:
+    newest = max(h.version for h in refused)
+    count = f"{len(refused)} versions" if len(refused) > 1 else "a version"
+    return (f"refused {count} on {peer.label} stamped more than {xdata.FUTURE_STAMP_S / 3600:.0f} h ahead of "
+            f"this server's clock (newest {newest.name}): not data of a real backup")
 
 
 def held_text(clock_skew_s: float) -> str:
@@ -135,6 +185,6 @@ def sync_lim(paths: Paths, role: Role, lim: int, peer: Peer, settings: SyncSetti
     except (SyncError, OSError, NotRun) as exc:
         return SyncResult(False, lim, plan.direction if plan else "none", None,
                           seconds=time.monotonic() - start, error=str(exc))
-    if received is None:
-        return SyncResult(True, lim, plan.direction, plan.version, seconds=time.monotonic() - start)
-    return SyncResult(True, lim, plan.direction, plan.version, received, time.monotonic() - start, None, True)
+    error = future_text(plan.refused, peer) if plan.refused and not dry_run else None
+    return SyncResult(error is None, lim, plan.direction, plan.version, received or 0, time.monotonic() - start,
+                      error, received is not None)

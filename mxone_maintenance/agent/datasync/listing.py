@@ -7,8 +7,16 @@ import re
 import time
 from pathlib import PurePosixPath
 
+from mxone_maintenance.agent.commands import NotRun
 from mxone_maintenance.agent.datasync.outcome import SyncError
-from mxone_maintenance.agent.datasync.transport import Peer, SyncSettings, list_argv, rsync_failure, run_rsync
+from mxone_maintenance.agent.datasync.transport import (
+    Peer,
+    SyncSettings,
+    list_argv,
+    not_run_text,
+    rsync_failure,
+    run_rsync,
+)
 from mxone_maintenance.core.contracts import xdata
 from mxone_maintenance.core.contracts.xdata import Held, Version
 
@@ -48,7 +56,10 @@ def _relative_to(path: PurePosixPath, folder: PurePosixPath) -> PurePosixPath | 
 
 
 def list_peer(settings: SyncSettings, peer: Peer, lim: int, folders: list[str]) -> list[Held]:
-    result = run_rsync(list_argv(settings, peer, lim, folders))
+    try:
+        result = run_rsync(list_argv(settings, peer, lim, folders), settings.max_run_s)
+    except NotRun as exc:
+        raise SyncError(f"cannot list {peer.label}: {not_run_text(exc, settings)}") from None
     if not result.ok:
         raise SyncError(f"cannot list {peer.label}: {rsync_failure(result)}")
     return parse_listing(result.stdout, lim, folders)

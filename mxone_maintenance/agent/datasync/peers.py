@@ -1,11 +1,14 @@
 """Who syncs with whom (row 23): the standby each LIM of the cluster with its regular server, a regular
 its own LIMs with the standby. The side that may receive always runs the sync (always pulled), and the
-standby hands a LIM back only once its regular holds the standby's newest data."""
+standby hands a LIM back only once its regular holds the standby's newest data. A regular takes the
+standby's data of a LIM only if it saw the standby run that LIM (records.py)."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from mxone_maintenance.agent.datasync import records
 from mxone_maintenance.agent.datasync.lim_sync import sync_lim
 from mxone_maintenance.agent.datasync.outcome import NotYetSynced, SyncError, SyncResult
 from mxone_maintenance.agent.datasync.transport import Peer, SyncSettings
@@ -47,6 +50,7 @@ class ClusterSync:
     node: str
     settings: SyncSettings | None = None
     clock_skew: Callable[[str], float] = field(default=lambda _peer: 0.0)
+    wall: Callable[[], float] = time.time
 
     def peer(self, server: str) -> Peer:
         base = self.config.base_of(server)
@@ -64,7 +68,10 @@ class ClusterSync:
         if item is None:
             raise SyncError(f"LIM {lim} is not in cluster {self.config.name}")
         server = item.server if self.role == "standby" else self.config.standby.server
-        return sync_lim(self.paths, self.role, lim, self.peer(server), self.own_settings(), self.clock_skew(server))
+        settings = self.own_settings()
+        if self.role == "regular":      # the standby's data only after the standby ran the LIM
+            settings = replace(settings, pull_gate=records.standby_gate(self.paths, lim, server, self.wall))
+        return sync_lim(self.paths, self.role, lim, self.peer(server), settings, self.clock_skew(server))
 
     def own_settings(self) -> SyncSettings:
         """The settings, connecting from this node's base address (not the alias the kernel may pick)."""

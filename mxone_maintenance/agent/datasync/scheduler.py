@@ -2,7 +2,8 @@
 calls each cycle, over the pure decisions of due.py. Syncs run in threads, never on the heartbeat loop.
 
 Why a sync starts is a values.Reason; what holds it, due.py; the peers' clocks, clock.py; what the
-heartbeats carry of the data, flags.py; what status shows, words.py.
+heartbeats carry of the data, flags.py; what status shows, words.py. On a regular it also notes when
+the standby serves one of its LIMs (records.py): only then may the standby's data of it come here.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mxone_maintenance.agent import alarm_keys
+from mxone_maintenance.agent.datasync import records
 from mxone_maintenance.agent.datasync.clock import SKEW_SAMPLES, clock_alarm_text, clock_held, median_skew
 from mxone_maintenance.agent.datasync.due import DAILY_S, MAX_PARALLEL, due_syncs
 from mxone_maintenance.agent.datasync.flags import parse_xdata_flags, xdata_flags
@@ -85,6 +87,10 @@ class DataSyncScheduler:
     order_pending: bool = False
     next_poll: float = 0.0
     finished: queue.Queue = field(default_factory=queue.Queue)
+    ran: records.RanNotes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ran = records.RanNotes(self.paths)
 
     # -- inputs from the loop
 
@@ -112,6 +118,7 @@ class DataSyncScheduler:
         `peers`: name -> state.PeerView; `passive`: LIMs this node runs passively (preloaded, blocked);
         `alarms`: the daemon's AlarmBook."""
         self.follow_config(config, alarms)
+        self.note_standby_running(config, peers, now)
         self.collect_finished(alarms)
         self.poll_local(now)
         self.check_clocks(config, alarms)
@@ -142,6 +149,19 @@ class DataSyncScheduler:
             self.peer_stamps.pop(name, None)
             alarms.clear(alarm_keys.clock(name))
         self.next_poll = 0.0
+
+    def note_standby_running(self, config: Cluster, peers: Mapping[str, Any], now: float) -> None:
+        """On a regular: the LIMs of ours the standby serves now, as its heartbeats say (alias held, not
+        blocked). A pull of the standby's data toward us needs this (records.py, peers.ClusterSync)."""
+        if role_of(config, self.node) != "regular":
+            return
+        view = peers.get(config.standby.server)
+        heard = getattr(view, "last_heard", None)
+        if heard is None or now - heard > config.detect_s:
+            return
+        for pair in self.books:
+            if pair.lim in getattr(view, "active", ()):
+                self.ran.seen(pair.lim, self.wall())
 
     def poll_local(self, now: float) -> None:
         if now < self.next_poll or self.config is None:

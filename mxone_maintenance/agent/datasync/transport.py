@@ -1,20 +1,25 @@
 """rsync over SSH to a cluster peer: the agent's only SSH place (OpenSSH, run by rsync).
 
-Every member holds the cluster's sync key (/etc/opt/eri_sn/sync.key, 0600) and lets it in only as
-`command="/usr/bin/rrsync -ro /var/opt/eri_sn",restrict ...` (core/contracts/sync_keys.py), so a stolen
-key reads exchange data and nothing else: the server that needs data pulls it, nobody can push. Host
-keys follow the one policy of core/contracts/host_keys.py: cluster_known_hosts only, by server name (so
-new base addresses keep working), strict, nothing accepted or recorded.
+Every member holds the cluster's sync key (/etc/opt/eri_sn/sync.key, 0600) and lets it in only from
+the members' base addresses, through serve.py (core/contracts/sync_keys.py): read-only rsync of the
+versions the connecting member needs, nothing else. The server that needs data pulls it, nobody can
+push. Host keys follow the one policy of core/contracts/host_keys.py: cluster_known_hosts only, by
+server name (so new base addresses keep working), strict, nothing accepted or recorded.
+
+What a pull takes is what the peer may hand a root process without harm: files, folders and safe
+symlinks, times and plain permissions; no owners, no device or special files, no set-id or sticky
+bits, no symlink leading out of the version (folders.unsafe_entries checks the result again).
 """
 from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from mxone_maintenance.agent.commands import Finished, run
+from mxone_maintenance.agent.commands import Finished, NotRun, run
 from mxone_maintenance.core.contracts import xdata
 from mxone_maintenance.core.contracts.host_keys import HostKeyPolicy
 from mxone_maintenance.core.contracts.xdata import Held
@@ -22,6 +27,9 @@ from mxone_maintenance.core.paths import SYNC_KEY, Paths
 
 RECEIVED = re.compile(r"^Total bytes received:\s*([\d,.]+)", re.MULTILINE)
 MAX_BASIS = 20                      # rsync accepts at most 20 --link-dest dirs
+# What a pull keeps of the peer's files: no -o/-g (the receiving root owns them), no -D, set-id and
+# sticky bits and group/other write dropped, symlinks out of the version ignored.
+PULL_OPTIONS = ("-rlpt", "--no-D", "--safe-links", "--chmod=ug-s,a-t,go-w", "--delete", "--stats")
 
 
 @dataclass(frozen=True)
@@ -32,11 +40,15 @@ class SyncSettings:
     user: str = "root"
     connect_timeout_s: int = 5
     io_timeout_s: int = 30          # rsync --timeout and ssh keepalives: a cut peer fails, never hangs
+    max_run_s: float = 3 * 3600.0   # the end of any one rsync: a peer that keeps the link alive but
+                                    # sends nothing useful (rsync's keep-alives satisfy --timeout) is cut
     bwlimit_kbps: int | None = None
     rsync: str = "rsync"
     ssh: str = "ssh"
     bind_address: str | None = None  # our base address: never an alias as the source (a peer holding
                                      # that alias, blocked or not, drops it as a martian)
+    pull_gate: Callable[[], str | None] | None = None  # asked just before data is pulled here: why it
+                                     # must not be (a regular: the standby was not seen running the LIM)
 
     @classmethod
     def for_paths(cls, paths: Paths, **changes: Any) -> SyncSettings:
@@ -86,17 +98,13 @@ def rsync_base(settings: SyncSettings, peer: Peer) -> list[str]:
 
 def list_argv(settings: SyncSettings, peer: Peer, lim: int, folders: list[str]) -> list[str]:
     """One listing of every folder that may hold LIM `lim`'s versions, filtered on the peer."""
-    rules: list[str] = []
-    for folder in folders:
-        parents = PurePosixPath(folder).parts
-        rules += [f"--include=/{'/'.join(parents[:i])}/" for i in range(1, len(parents) + 1)]
-        rules.append(f"--include=/{folder}/{xdata.version_glob(lim)}/***")
+    rules = xdata.filter_rules((folder, lim) for folder in folders)
     return rsync_base(settings, peer) + ["-r", "--list-only", *rules, "--exclude=*",
                                          remote_spec(settings, peer, "./")]
 
 
 def pull_argv(settings: SyncSettings, peer: Peer, source: Held, partial: Path, basis: list[Path]) -> list[str]:
-    argv = rsync_base(settings, peer) + ["-a", "--numeric-ids", "--delete", "--stats"]
+    argv = rsync_base(settings, peer) + list(PULL_OPTIONS)
     argv += [f"--link-dest={b}" for b in basis[:MAX_BASIS]]
     if settings.bwlimit_kbps:
         argv.append(f"--bwlimit={settings.bwlimit_kbps}")
@@ -105,11 +113,18 @@ def pull_argv(settings: SyncSettings, peer: Peer, source: Held, partial: Path, b
 
 # --- running rsync -------------------------------------------------------------------------------------
 
-def run_rsync(argv: list[str]) -> Finished:
-    """No timeout of our own: rsync --timeout and the ssh keepalives end a stuck transfer.
-    Raises commands.NotRun when rsync cannot start."""
+def run_rsync(argv: list[str], max_run_s: float | None = None) -> Finished:
+    """rsync --timeout and the ssh keepalives end a transfer stuck on a cut link; `max_run_s` ends one a
+    peer keeps busy for nothing (SyncSettings.max_run_s). Raises commands.NotRun when rsync cannot start
+    or ran out of time."""
     # TZ=UTC: --list-only prints times in the receiver's zone; UTC makes them unambiguous epochs.
-    return run(argv, env={"TZ": "UTC", "LC_ALL": "C"})
+    return run(argv, env={"TZ": "UTC", "LC_ALL": "C"}, timeout=max_run_s)
+
+
+def not_run_text(exc: NotRun, settings: SyncSettings) -> str:
+    if exc.timed_out:
+        return f"rsync still running after {settings.max_run_s:.0f} s: stopped"
+    return f"{settings.rsync}: {exc.reason}"
 
 
 def rsync_failure(result: Finished) -> str:

@@ -3,17 +3,26 @@
 
 Each member gets:
   /etc/opt/eri_sn/sync.key               the private key (mode 0600), the same on every member;
-  /root/.ssh/authorized_keys             plus authorized_keys_line(public): read-only rsync of
-                                         /var/opt/eri_sn through rrsync, nothing else (no shell, pty,
-                                         forwarding);
+  /root/.ssh/authorized_keys             plus authorized_keys_line(public, members=...): from the
+                                         members' base addresses only, through the agent's forced
+                                         command (agent/datasync/serve.py: read-only rsync of what the
+                                         connecting member needs: a regular the standby's versions of
+                                         its own LIM, the standby a regular's xdata), nothing else (no
+                                         shell, pty, forwarding);
   /etc/opt/eri_sn/cluster_known_hosts    every member's host key under its name and addresses
                                          (host_keys.cluster_known_hosts).
+The same line on every member: serve.py tells who connected, and to whom, from the addresses and the
+server's own cluster.yaml. Without members (hand-made lab keys, lines of older versions) the line is the
+earlier one, rrsync read-only on all of /var/opt/eri_sn.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import shlex
+import sys
 from collections.abc import Iterable
+from ipaddress import ip_address
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -28,15 +37,16 @@ from mxone_maintenance.core.contracts.host_keys import (
 )
 
 __all__ = [
-    "RESTRICTION", "RRSYNC", "SYNC_MARKER", "SYNC_ROOT", "KeyLineError", "authorized_keys_line",
+    "RESTRICTION", "RRSYNC", "SERVE_MODULE", "SYNC_MARKER", "SYNC_ROOT", "KeyLineError", "authorized_keys_line",
     "cluster_known_hosts", "make_sync_keypair", "merge_authorized_keys", "parse_key_line",
-    "parse_known_hosts", "remove_from_authorized_keys", "sync_keypair_from_cluster_key",
+    "parse_known_hosts", "remove_from_authorized_keys", "serve_command", "sync_keypair_from_cluster_key",
 ]
 
 SYNC_MARKER = "mxone-sync"
 RRSYNC = "/usr/bin/rrsync"
 SYNC_ROOT = "/var/opt/eri_sn"
 RESTRICTION = f'command="{RRSYNC} -ro {SYNC_ROOT}",restrict'
+SERVE_MODULE = "mxone_maintenance.agent.datasync.serve"   # the forced command of a line with members
 
 
 def make_sync_keypair(comment: str = SYNC_MARKER) -> tuple[bytes, str]:
@@ -88,10 +98,31 @@ def parse_key_line(line: str) -> tuple[str, str, str, str] | None:
     return options, words[0], words[1], words[2] if len(words) > 2 else ""
 
 
-def authorized_keys_line(public_line: str, marker: str = SYNC_MARKER) -> str:
-    """The sync key's entry: rrsync read-only of /var/opt/eri_sn, every other SSH feature off."""
+def serve_command(python: str | None = None) -> str:
+    """The forced command: the agent's serve.py under `python` (default: this program's interpreter --
+    the utility's, installed under the same prefix as the agents, e.g. /opt/mxone_install/venv), in
+    isolated mode (no current folder or PYTHON* variables on its path)."""
+    python = python or sys.executable
+    if not python or '"' in python or "\\" in python:
+        raise KeyLineError(f"cannot name the interpreter {python!r} in authorized_keys")
+    return f"{shlex.quote(python)} -I -m {SERVE_MODULE}"
+
+
+def authorized_keys_line(public_line: str, marker: str = SYNC_MARKER, *, members: Iterable[str] = (),
+                         python: str | None = None) -> str:
+    """The sync key's entry, every other SSH feature off. With `members` (their base addresses): only
+    from those addresses, through serve.py, which serves each member what it needs and nothing else;
+    without: rrsync read-only of /var/opt/eri_sn (the earlier line)."""
     kind, blob = public_key_words(public_line)
-    return f"{RESTRICTION} {kind} {blob} {marker}"
+    addresses = list(dict.fromkeys(str(a) for a in members))
+    if not addresses:
+        return f"{RESTRICTION} {kind} {blob} {marker}"
+    for address in addresses:
+        try:
+            ip_address(address)
+        except ValueError:
+            raise KeyLineError(f"not an address for from=: {address!r}") from None
+    return f'from="{",".join(addresses)}",command="{serve_command(python)}",restrict {kind} {blob} {marker}'
 
 
 def _lines(text: str) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -28,6 +29,8 @@ PARTIAL_PREFIX = ".partial-"        # an rsync in progress: hidden, so no xdata_
 STANDBY_KEEP = 2                    # DESIGN §6: the standby keeps two backups of each regular
 REGULAR_KEEP = 3                    # MX-ONE keeps the newest three versions in xdata/
 MAX_CLOCK_SKEW_S = 2.0              # beyond this, mtimes of two servers cannot be compared
+FUTURE_STAMP_S = 24 * 3600.0        # a version stamped further ahead of our clock is refused (time zones
+                                    # and a wrong clock fit in a day; a stamp of 2999 does not)
 
 
 @dataclass(frozen=True, order=True)
@@ -79,6 +82,17 @@ def standby_folder(lim: int) -> str:
     return str((PurePosixPath(STANDBY_DATA_DIR) / f"lim{lim}").relative_to(VAR))
 
 
+def filter_rules(wanted: Iterable[tuple[str, int]]) -> list[str]:
+    """rsync include rules for the versions of each (folder, LIM) and the folders above them, in order
+    and once each; the caller adds `--exclude=*` after them (the listing, and what the key serves)."""
+    rules: list[str] = []
+    for folder, lim in wanted:
+        parents = PurePosixPath(folder).parts
+        rules += [f"--include=/{'/'.join(parents[:i])}/" for i in range(1, len(parents) + 1)]
+        rules.append(f"--include=/{folder}/{version_glob(lim)}/***")
+    return list(dict.fromkeys(rules))
+
+
 def folders_of(role: Role, lim: int) -> list[str]:
     """Where a server of this role holds data of LIM `lim`: the standby also has its own xdata/ (it ran
     the LIM and made data backups there, row 23)."""
@@ -125,6 +139,21 @@ def local_holdings(paths: Paths, role: Role, lim: int) -> list[Held]:
 
 # --- pure decisions ------------------------------------------------------------------------------------
 
+def stamp_limit(now: float, ahead_s: float = FUTURE_STAMP_S) -> str:
+    """The newest stamp this server accepts from a peer at wall time `now` (stamps are local time)."""
+    return time.strftime("%Y%m%d%H%M%S", time.localtime(now + ahead_s))
+
+
+def split_future(held: Iterable[Held], now: float, ahead_s: float = FUTURE_STAMP_S) -> tuple[list[Held], list[Held]]:
+    """(accepted, refused): a version stamped more than `ahead_s` after `now` was not made by a data
+    backup of this era; it must neither win the direction nor push real versions out by name."""
+    limit = stamp_limit(now, ahead_s)
+    accepted, refused = [], []
+    for item in held:
+        (refused if item.version.stamp > limit else accepted).append(item)
+    return accepted, refused
+
+
 def newest(held: Iterable[Held]) -> Held | None:
     """The newest version by time stamp (a version held in two folders: the first one given wins)."""
     best: Held | None = None
@@ -167,4 +196,16 @@ def versions_to_prune(here: Sequence[Version], elsewhere: Iterable[Version], kee
     newest max(keep, len(unsynced)) versions."""
     ordered = sorted(set(here))
     kept = set(ordered[-keep:] if keep > 0 else []) | unsynced(ordered, elsewhere)
+    return [v for v in ordered if v not in kept]
+
+
+def regular_versions_to_prune(here: Sequence[Version], pulled: Iterable[Version],
+                              keep: int = REGULAR_KEEP) -> list[Version]:
+    """On a regular after a pull: MX-ONE's rule (the newest `keep` stay), oldest first, but never the
+    newest version the regular made itself (one it did not pull): pulled data, however new its stamps,
+    cannot push the regular's own last backup out."""
+    ordered = sorted(set(here))
+    taken = set(pulled)
+    own = [v for v in ordered if v not in taken]
+    kept = set(ordered[-keep:] if keep > 0 else []) | set(own[-1:])
     return [v for v in ordered if v not in kept]

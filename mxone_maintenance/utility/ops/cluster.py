@@ -82,12 +82,19 @@ def config_file(cluster: Cluster) -> WriteFile:
     return WriteFile(CLUSTER_FILE, dump_cluster(cluster).encode(), 0o644, note=f"generation {cluster.generation}")
 
 
-def key_files(key: bytes) -> tuple[Step, ...]:
-    """The heartbeat key, and the data-sync key derived from it with its restricted authorized_keys entry."""
-    private, public = sync_keypair_from_cluster_key(key)
+def key_files(key: bytes, cluster: Cluster) -> tuple[Step, ...]:
+    """The heartbeat key, and the data-sync key derived from it with its restricted authorized_keys entry
+    (only from the members' base addresses)."""
+    private, _ = sync_keypair_from_cluster_key(key)
     return (WriteFile(CLUSTER_KEY, key, 0o600, note="heartbeat key, mode 0600"),
             WriteFile(SYNC_KEY, private, 0o600, note="data-sync key, mode 0600"),
-            AllowSyncKey(authorized_keys_line(public)))
+            AllowSyncKey(sync_key_line(key, cluster)))
+
+
+def sync_key_line(key: bytes, cluster: Cluster) -> str:
+    """The same authorized_keys line on every member: from the members' base addresses only."""
+    _, public = sync_keypair_from_cluster_key(key)
+    return authorized_keys_line(public, members=[str(cluster.base_of(name).ip) for name in cluster.member_names])
 
 
 def host_keys(cluster: Cluster) -> WriteClusterHostKeys:
@@ -128,16 +135,19 @@ def _cluster_lim(system: System, spec: LimSpec, cluster_name: str) -> ClusterLim
 def joining_steps(item: ClusterLim, cluster: Cluster, key: bytes) -> tuple[Step, ...]:
     return (AddAddress(item.base, cluster.interface, note=f"{item.alias} stays as the alias of LIM {item.lim}"),
             SetBootAddress(cluster.interface, old=item.alias, new=item.base), config_file(cluster),
-            *key_files(key), host_keys(cluster), PruneXdata())
+            *key_files(key, cluster), host_keys(cluster), PruneXdata())
 
 
 def standby_joining_steps(cluster: Cluster, key: bytes) -> tuple[Step, ...]:
-    return (config_file(cluster), *key_files(key), host_keys(cluster), PruneXdata())
+    return (config_file(cluster), *key_files(key, cluster), host_keys(cluster), PruneXdata())
 
 
-def staying_steps(cluster: Cluster) -> tuple[Step, ...]:
-    """A member that stays gets the new cluster.yaml and the members' host keys."""
-    return (config_file(cluster), host_keys(cluster), PruneXdata())
+def staying_steps(cluster: Cluster, key: bytes | None = None) -> tuple[Step, ...]:
+    """A member that stays gets the new cluster.yaml and the members' host keys; with `key` (a member
+    joins) also the sync key's line naming the new member in from=. A member that leaves may stay named
+    there: serve.py hands nothing to a server its cluster.yaml does not list."""
+    sync_line = (AllowSyncKey(sync_key_line(key, cluster)),) if key is not None else ()
+    return (config_file(cluster), *sync_line, host_keys(cluster), PruneXdata())
 
 
 def standby_leaving_steps() -> tuple[Step, ...]:
@@ -271,7 +281,7 @@ def plan_add_lim(system: System, request: AddLim, key: bytes) -> Plan:
     item = _cluster_lim(system, request.lim, cluster.name)
     changed = cluster.next_generation(lims=cluster.lims + (item,))
     after = _checked(system.replace_cluster(changed))
-    servers = _plan_for_members(system, cluster, staying_steps(changed))
+    servers = _plan_for_members(system, cluster, staying_steps(changed, key))
     joining = ServerPlan(item.server, original_address(system, item.server), joining_steps(item, changed, key))
     return Plan(action="cluster add-lim", title=f"add LIM {item.lim} ({item.server}) to cluster {cluster.name}",
                 before=system, after=after, servers=servers + (joining,),

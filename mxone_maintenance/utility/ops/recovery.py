@@ -11,7 +11,9 @@ that already run the new one follow it.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+
 from mxone_maintenance.core.model import Cluster, System
 from mxone_maintenance.utility.ops import cluster as cluster_ops
 from mxone_maintenance.utility.ops.generations import rolled_forward
@@ -33,7 +35,8 @@ def _member_steps(server: str, start: Cluster | None, goal: Cluster | None, key_
         return cluster_ops.joining_steps(item, goal, key) if item else cluster_ops.standby_joining_steps(goal, key)
     if start == goal:
         return ()
-    return cluster_ops.staying_steps(goal)
+    joined = set(goal.member_names) - set(start.member_names)
+    return cluster_ops.staying_steps(goal, key_for(goal.name) if joined else None)
 
 
 def _connect_address(start: System, goal: System, server: str) -> str:
@@ -54,6 +57,7 @@ def converge_plan(start: System, goal: System, key_for: KeyFor, action: str, tit
     names = [n for c in (*start.clusters, *goal.clusters)
              if start.cluster(c.name) != goal.cluster(c.name) for n in c.member_names]
     servers = []
+    key_for = functools.cache(key_for)      # asked once per cluster, however many members need it
     for name in dict.fromkeys(names):
         steps = _member_steps(name, start.cluster_of_server(name), goal.cluster_of_server(name), key_for)
         servers.append(ServerPlan(name, _connect_address(start, goal, name),
