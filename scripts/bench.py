@@ -188,6 +188,8 @@ def main(argv=None) -> int:
     parser.add_argument("--detect-s", type=float, help="failover: the cluster's detect_s (default 3)")
     parser.add_argument("--heartbeat-s", type=float, help="failover: the cluster's heartbeat_s (default 0.5)")
     parser.add_argument("--seed", type=int, help="failover/keepalived: seed of the random kill moments")
+    parser.add_argument("--flood", action="store_true",
+                        help="failover: forged datagrams from the client host to both agents all along")
     parser.add_argument("--json", default="bench.json", metavar="FILE")
     args = parser.parse_args(argv)
     results: dict[str, float] = {}

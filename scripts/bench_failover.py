@@ -11,11 +11,16 @@ command's start and lim1's last answer, which takes the lab script's own start-u
 revived (power cycle) and falls back automatically after the hold time; fallback gap = sb1's last
 answer -> lim1's first (row 26: about two heartbeat periods plus the service's start).
 
-    scripts/bench_failover.py [--runs 5] [--detect-s 3] [--heartbeat-s 0.5] [--seed N]
+With --flood, the client host sends forged datagrams (flood.py) to both agents' heartbeat port for
+the whole of every run: the takeover must not be later, no run may see the standby answer while lim1
+still lives (a false takeover), and the fallback must still happen.
+
+    scripts/bench_failover.py [--runs 5] [--detect-s 3] [--heartbeat-s 0.5] [--seed N] [--flood]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -28,6 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 from failover_client import FailoverClient, first_answer, last_answer  # noqa: E402
+from flood import Flood  # noqa: E402
 from labtools import Lab, venv_command  # noqa: E402
 
 UTILITY = venv_command("mxone_maintenance")
@@ -37,6 +43,7 @@ REGULAR, STANDBY = "lim1", "sb1"
 MIN_RUNS = 5
 RETRIES = 3          # a run spoilt by someone else rebuilding the shared lab is done again, this often
 SETTLE_S = 15.0      # the cluster serves LIM 1 from lim1 within this after create or revive
+FLOOD_TARGETS = ["10.77.0.20:7400", "10.77.0.111:7400"]     # both agents' heartbeat sockets
 
 
 class LabChanged(Exception):
@@ -69,13 +76,17 @@ def fresh_lab(detect_s: float, heartbeat_s: float) -> tuple[Lab, tuple]:
     return lab, lab_stamp(lab)
 
 
-def one_run(lab: Lab, rng: random.Random, heartbeat_s: float, limit_s: float, stamp: tuple) -> dict:
+def one_run(lab: Lab, rng: random.Random, heartbeat_s: float, limit_s: float, stamp: tuple,
+            flood: bool = False) -> dict:
     """Kill lim1 at a random phase, wait for sb1; revive lim1, wait for the fallback."""
-    with FailoverClient(ALIAS, seconds=2 * SETTLE_S + 2 * limit_s) as client:
+    seconds = 2 * SETTLE_S + 2 * limit_s
+    with FailoverClient(ALIAS, seconds=seconds) as client, _maybe_flood(flood, seconds) as flooding:
         if client.wait_for(REGULAR, timeout=SETTLE_S) is None:
             raise RuntimeError(f"{REGULAR} does not serve {ALIAS}")
-        time.sleep(1.0 + rng.uniform(0, heartbeat_s))    # random phase against the heartbeat cycle
-        command = time.monotonic()
+        serving = time.monotonic()
+        time.sleep((3.0 if flood else 1.0) + rng.uniform(0, heartbeat_s))   # random phase; under a flood,
+        command = time.monotonic()                                          # seconds of it before the kill
+        false_takeover = first_answer(client.snapshot(), serving, STANDBY) is not None
         lab.kill(REGULAR)
         first = client.wait_for(STANDBY, since=command, timeout=limit_s)
         if lab_stamp(lab) != stamp:
@@ -98,10 +109,15 @@ def one_run(lab: Lab, rng: random.Random, heartbeat_s: float, limit_s: float, st
     return {"outage_s": first.at - died, "from_command_s": first.at - command,
             "fallback_gap_s": back.at - before.at if before is not None else float("nan"),
             "fallback_after_revive_s": back.at - revived,
-            "answered_by_standby_after_fallback": stray is not None}
+            "answered_by_standby_after_fallback": stray is not None,
+            "false_takeover": false_takeover, "flood_sent": flooding.sent if flooding else 0}
 
 
-def measure(runs: int, detect_s: float, heartbeat_s: float, rng: random.Random) -> list[dict]:
+def _maybe_flood(flood: bool, seconds: float) -> Flood | contextlib.nullcontext:
+    return Flood(FLOOD_TARGETS, seconds) if flood else contextlib.nullcontext()
+
+
+def measure(runs: int, detect_s: float, heartbeat_s: float, rng: random.Random, flood: bool = False) -> list[dict]:
     lab, stamp = fresh_lab(detect_s, heartbeat_s)
     results: list[dict] = []
     limit_s = detect_s + 5.0
@@ -111,7 +127,7 @@ def measure(runs: int, detect_s: float, heartbeat_s: float, rng: random.Random) 
         if lab_stamp(lab) != stamp:
             lab, stamp = fresh_lab(detect_s, heartbeat_s)
         try:
-            result = one_run(lab, rng, heartbeat_s, limit_s, stamp)
+            result = one_run(lab, rng, heartbeat_s, limit_s, stamp, flood)
             if lab_stamp(lab)[:2] != stamp[:2]:
                 raise LabChanged("rebuilt by someone else")
         except (LabChanged, RuntimeError, AssertionError) as error:
@@ -123,15 +139,20 @@ def measure(runs: int, detect_s: float, heartbeat_s: float, rng: random.Random) 
         stamp = lab_stamp(lab)   # our own revive gave lim1 a new holder
         results.append(result)
         print(f"failover run {len(results)}: outage {result['outage_s']:.3f} s (D {detect_s:g}), "
-              f"fallback gap {result['fallback_gap_s']:.3f} s", file=sys.stderr, flush=True)
+              f"fallback gap {result['fallback_gap_s']:.3f} s"
+              + (f", {result['flood_sent']} forged datagrams" if flood else ""), file=sys.stderr, flush=True)
     if len(results) < runs:
         raise RuntimeError(f"only {len(results)} of {runs} runs completed (the lab kept changing)")
     return results
 
 
-def summary(results: list[dict], detect_s: float) -> dict:
+def summary(results: list[dict], detect_s: float, prefix: str = "") -> dict:
     outages = [r["outage_s"] for r in results]
     gaps = [r["fallback_gap_s"] for r in results]
+    return {prefix + key: value for key, value in _summary(results, outages, gaps, detect_s).items()}
+
+
+def _summary(results: list[dict], outages: list[float], gaps: list[float], detect_s: float) -> dict:
     return {
         "failover_outage_median_s": statistics.median(outages),
         "failover_outage_worst_s": max(outages),
@@ -144,6 +165,8 @@ def summary(results: list[dict], detect_s: float) -> dict:
         "fallback_after_revive_median_s": statistics.median(r["fallback_after_revive_s"] for r in results),
         "fallback_standby_answered_after_regular_runs": float(
             sum(r["answered_by_standby_after_fallback"] for r in results)),
+        "failover_false_takeovers": float(sum(r["false_takeover"] for r in results)),
+        "failover_forged_datagrams_per_run": statistics.mean(r["flood_sent"] for r in results),
         "failover_detect_s": detect_s,
         "failover_runs": float(len(results)),
     }
@@ -155,7 +178,8 @@ def bench_failover(args) -> dict:
     detect_s = float(getattr(args, "detect_s", None) or 3.0)
     heartbeat_s = float(getattr(args, "heartbeat_s", None) or 0.5)
     rng = random.Random(getattr(args, "seed", None))
-    return summary(measure(runs, detect_s, heartbeat_s, rng), detect_s)
+    flood = bool(getattr(args, "flood", False))
+    return summary(measure(runs, detect_s, heartbeat_s, rng, flood), detect_s, "flood_" if flood else "")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detect-s", type=float, default=3.0)
     parser.add_argument("--heartbeat-s", type=float, default=0.5)
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--flood", action="store_true", help="forged datagrams to both agents all along")
     print(json.dumps(bench_failover(parser.parse_args(argv)), indent=2))
     return 0
 

@@ -27,7 +27,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from mxone_maintenance.agent.config_offer import BadOffer, ConfigOffer, decode_offer, encode_offer, is_offer
+from mxone_maintenance.agent.heartbeat_counters import Counters
 from mxone_maintenance.agent.replay_guard import ReplayGuard, ReplayStore
+from mxone_maintenance.agent.socket_filter import attach_member_filter, enlarge_receive_buffer
 
 VERSION = 1
 TAG_SIZE = hashlib.sha256().digest_size
@@ -156,25 +158,6 @@ def _check_fields(hb: Heartbeat, error) -> None:
         raise error("; ".join(problems))
 
 
-@dataclass
-class Counters:
-    """What happened to incoming (and outgoing) heartbeats, for status and alarms."""
-    received: int = 0
-    accepted: int = 0
-    malformed: int = 0
-    forged: int = 0
-    replayed: int = 0
-    wrong_cluster: int = 0
-    stale: int = 0
-    foreign: int = 0            # not from a member's base address (or not from the node it names)
-    sent: int = 0
-    send_errors: int = 0
-
-    def count_bad(self, reason: str) -> None:
-        attribute = reason.replace("-", "_")
-        setattr(self, attribute, getattr(self, attribute) + 1)
-
-
 DEFAULT_MAX_SKEW_S = 30.0       # freshness: far above any delay on a LAN, far below a recording's age
 MAX_DRAIN = 256                 # datagrams read per receive_all call (ten peers send 100 a second)
 MAX_DRAIN_S = 0.01              # ... or this much time, whichever comes first
@@ -218,6 +201,8 @@ class HeartbeatChannel:
         try:
             self._sock.bind((self.bind_address, port))
             self._sock.setblocking(False)
+            self.receive_buffer = enlarge_receive_buffer(self._sock)
+            self.kernel_filter = False
         except OSError:
             self._sock.close()
             raise
@@ -229,8 +214,14 @@ class HeartbeatChannel:
         self.key, self.cluster = key, cluster
 
     def admit(self, members: Mapping[str, str]) -> None:
-        """Read datagrams only from these addresses (a member's base address -> that member's name)."""
+        """Read datagrams only from these addresses (a member's base address -> that member's name): the
+        kernel drops the others (socket_filter), and whatever gets past is checked again here."""
         self._members = dict(members)
+        try:
+            attach_member_filter(self._sock, self._members)
+            self.kernel_filter = True
+        except OSError:             # no socket filters in this kernel: the check below still holds
+            self.kernel_filter = False
 
     def keep_replay_state(self, path: Path) -> None:
         """Keep the replay windows in ``path`` across restarts: read now (a damaged file is ignored with

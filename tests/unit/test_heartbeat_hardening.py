@@ -181,7 +181,8 @@ def test_row_25_a_restarted_regular_ignores_a_recorded_standby_heartbeat_claimin
     send_from(SB1, port, claim)                                                           # spoofed source
     world.run(2.0)
     channel = world.agent.wiring.channel
-    assert (channel.counters.foreign, channel.counters.replayed) == (1, 1)
+    assert channel.kernel_filter and channel.counters.replayed == 1    # the non-member's: dropped by the kernel
+    assert (channel.counters.received, channel.counters.foreign) == (1, 0)
     assert ("remove", ALIAS1) not in world.addresses.calls and ALIAS1 in world.addresses.addresses
     assert not [call for call in world.service.calls if call[0] == "stop"]
     world.agent.close_channel()
@@ -242,7 +243,23 @@ def channel():
         yield channel
 
 
-def test_non_members_are_dropped_before_the_hmac_and_a_member_must_name_itself(channel, monkeypatch):
+def test_the_kernel_drops_non_members_before_they_reach_the_socket(channel):
+    channel.admit({SB1: "sb1", LIM2: "lim2"})
+    assert channel.kernel_filter and channel.receive_buffer >= 1024 * 1024
+    send_from("127.0.0.9", channel.port, *[encode(beat("sb1", seq), KEY) for seq in range(1, 200)])
+    send_from(LIM2, channel.port, encode(beat("lim2", 1), KEY))
+    assert [(hb.node, source) for hb, source in channel.receive_all()] == [("lim2", LIM2)]
+    assert channel.counters.received == 1
+    channel.admit({SB1: "sb1"})                          # lim2 left the cluster: its datagrams stop at once
+    send_from(LIM2, channel.port, encode(beat("lim2", 2), KEY))
+    send_from(SB1, channel.port, encode(beat("sb1", 1), KEY))
+    assert [hb.node for hb, _ in channel.receive_all()] == ["sb1"]
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["kernel filter", "no kernel filter"])
+def test_non_members_are_dropped_before_the_hmac_and_a_member_must_name_itself(channel, monkeypatch, kernel):
+    if not kernel:
+        monkeypatch.setattr(hb_module, "attach_member_filter", lambda *a: (_ for _ in ()).throw(OSError("none")))
     checked = []
     monkeypatch.setattr(hb_module, "decode", lambda *a, **k: checked.append(1) or decode(*a, **k))
     monkeypatch.setattr(hb_module, "decode_offer", lambda *a, **k: checked.append(2) or decode_offer(*a, **k))
@@ -250,10 +267,11 @@ def test_non_members_are_dropped_before_the_hmac_and_a_member_must_name_itself(c
     offer = encode_offer(ConfigOffer("c1", "sb1", 9, "schema: 1\n"), KEY)
     send_from("127.0.0.9", channel.port, encode(beat("sb1", 1), KEY), offer, b"\x01garbage" * 50)
     assert channel.receive_all() == [] and checked == []
-    assert (channel.counters.received, channel.counters.foreign) == (3, 3)
+    assert channel.kernel_filter == kernel
+    assert (channel.counters.received, channel.counters.foreign) == ((0, 0) if kernel else (3, 3))
     send_from(LIM2, channel.port, encode(beat("sb1", 1), KEY), encode(beat("lim2", 1), KEY))
     assert [(hb.node, source) for hb, source in channel.receive_all()] == [("lim2", LIM2)]
-    assert channel.counters.foreign == 4
+    assert channel.counters.foreign == (1 if kernel else 4)     # a member's heartbeat naming another
 
 
 def test_one_drain_reads_a_bounded_number_of_datagrams(channel):
