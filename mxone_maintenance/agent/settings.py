@@ -1,4 +1,5 @@
-"""agent.yaml: this server's own agent settings (docs/INTERFACES.md). Optional file; safe_load only.
+"""agent.yaml: this server's own agent settings (docs/INTERFACES.md). Optional file, read like
+system.yaml (core/config/loader: no anchors or aliases, no deep nesting).
 
     node: lim1                      # this server's name in cluster.yaml (default: hostname)
     service: {start: [argv...], stop: [argv...], reload: [argv...]}   # reload: optional (preloaded)
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from mxone_maintenance.core.config import FileError
+from mxone_maintenance.core.config.loader import parse_yaml
 
 
 class SettingsError(Exception):
@@ -37,12 +39,10 @@ def _argv(value: Any, file: Path, key: str) -> tuple[str, ...]:
 
 
 def parse_settings(text: str, file: Path, default_node: str) -> AgentSettings:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise SettingsError(f"{file}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    try:        # the product's loader: no anchors or aliases (a billion laughs), no deep nesting, one line
+        data = parse_yaml(text, str(file))
+    except FileError as exc:
+        raise SettingsError(str(exc)) from None
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise SettingsError(f"{file}: must be a mapping (got {type(data).__name__})")

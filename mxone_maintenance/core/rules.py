@@ -47,7 +47,9 @@ _NOT_A_SERVER = ((IPv4Network("0.0.0.0/8"), "0.0.0.0/8 means this network"),
                  (IPv4Network("127.0.0.0/8"), "127.0.0.0/8 is loopback"),
                  (IPv4Network("224.0.0.0/4"), "224.0.0.0/4 is multicast"),
                  (IPv4Network("255.255.255.255/32"), "255.255.255.255 is broadcast"),
-                 (IPv4Network("240.0.0.0/4"), "240.0.0.0/4 is reserved"))
+                 (IPv4Network("240.0.0.0/4"), "240.0.0.0/4 is reserved"),
+                 # link-local: no router forwards it and the kernel may pick it for itself (zeroconf)
+                 (IPv4Network("169.254.0.0/16"), "169.254.0.0/16 is link-local"))
 
 
 def unusable_address(ip: IPv4Address) -> str | None:

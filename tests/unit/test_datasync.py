@@ -186,6 +186,17 @@ def test_agent_yaml_reload_and_bwlimit():
             raise AssertionError(bad)
 
 
+def test_agent_yaml_with_aliases_or_deep_nesting_is_one_line_naming_the_file():
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(12))
+    for text, said in ((bomb, "anchors and aliases"), ("node: " + "[" * 5000 + "]" * 5000, "nested")):
+        with pytest.raises(SettingsError) as raised:
+            parse_settings(text, Path("/etc/opt/eri_sn/agent.yaml"), "x")
+        line = str(raised.value)
+        assert line.startswith("/etc/opt/eri_sn/agent.yaml:1: ") and said in line and "\n" not in line
+
+
 # --- the scheduler with a fake sync ---------------------------------------------------------------------
 
 @dataclass

@@ -312,7 +312,8 @@ def test_a_system_file_linked_to_another_file_is_named_not_read(capsys, tmp_path
                                                ("127.0.0.1/8", "127.0.0.0/8 is loopback"),
                                                ("224.0.0.5/24", "224.0.0.0/4 is multicast"),
                                                ("255.255.255.255/32", "255.255.255.255 is broadcast"),
-                                               ("240.0.0.1/24", "240.0.0.0/4 is reserved")])
+                                               ("240.0.0.1/24", "240.0.0.0/4 is reserved"),
+                                               ("169.254.3.4/16", "169.254.0.0/16 is link-local")])
 def test_an_address_no_server_can_have(capsys, root: Path, address: str, kind: str) -> None:
     line = refused(capsys, root, 2, "server", "add", "--name", "lim9", "--address", address, "--lim", "9",
                    "--dry-run")
@@ -338,6 +339,13 @@ def test_the_rules_refuse_such_an_address_in_any_system() -> None:
     assert [(e.rule, e.message) for e in system_errors(system)] == [
         ("usable-address", "the address 224.0.0.9 of server spare1 cannot be a server's address "
                            "(224.0.0.0/4 is multicast)")]
+
+
+@pytest.mark.parametrize("name", ["-oProxyCommand", ".", "..", "_lim"])
+def test_a_name_must_start_with_a_letter_or_digit(capsys, root: Path, name: str) -> None:
+    line = refused(capsys, root, 2, "server", "add", f"--name={name}", "--address", "10.77.0.40/24", "--dry-run")
+    assert line == (f"error: server name must be letters, digits, '-', '_' or '.', starting with a letter or "
+                    f"digit (got {name!r})")
 
 
 def test_a_name_longer_than_a_host_name(capsys, root: Path) -> None:

@@ -24,6 +24,8 @@ def name_problem(value: Any) -> str | None:
         return f"{NAME_RULE}, in ASCII (U+{ord(odd):04X} is not an ASCII letter or digit)"
     if odd is not None:
         return NAME_RULE
+    if not value[0].isalnum():      # "-x" reads as an option to ssh, rsync or ip; "." and ".." are folders
+        return f"{NAME_RULE}, starting with a letter or digit"
     if len(value) > MAX_NAME:
         return f"must be at most {MAX_NAME} characters (it has {len(value)})"
     return None
