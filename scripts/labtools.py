@@ -136,6 +136,10 @@ class Lab:
     def heal(self, host: str) -> None:
         self.run("heal", host)
 
+    def replace(self, host: str, address: str | None = None) -> None:
+        """New hardware in HOST's place (fresh host key, no cluster files or data), booted at `address`."""
+        self.run("replace", host, *(["--address", address] if address else []))
+
     def restart_agent(self, host: str) -> None:
         self.run("restart-agent", host)
 

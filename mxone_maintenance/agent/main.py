@@ -34,6 +34,7 @@ from mxone_maintenance.core.contracts import wire
 from mxone_maintenance.core.contracts.agent_status import AgentStatus, StatusError
 from mxone_maintenance.core.model import Cluster
 from mxone_maintenance.core.paths import Paths
+from mxone_maintenance.core.version import product_version
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
@@ -178,6 +179,7 @@ def _show_status(reply: dict, as_json: bool) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mxone-cluster-agent", description="MX-ONE cluster agent")
     p.add_argument("--root", help="prefix for all product paths (tests, lab); default $MXONE_ROOT or /")
+    p.add_argument("--version", action="version", version=f"mxone-cluster-agent {product_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the agent in the foreground")
     status = sub.add_parser("status", help="show what the running agent sees")

@@ -121,7 +121,9 @@ class OneSync:
         """Pull if the data must come here, then prune; bytes received (None: nothing pulled)."""
         if plan.direction != receiving_direction(self.role) or dry_run:
             if self.role == "standby" and not dry_run:
+                received = self.fill_backups(plan) if plan.direction == "none" else 0
                 prune_standby_copies(self.paths, self.lim, [h.version for h in plan.there])
+                return received or None
             return None
         pulled = self.may_pull(plan.source)
         basis = [self.paths.real(VAR / h.relative_path) for h in reversed(plan.here)
@@ -135,11 +137,24 @@ class OneSync:
                 records.write_pulled(self.paths, self.lim, pulled)
             raise
         if self.role == "standby":
+            received += self.fill_backups(plan)
             prune_standby_copies(self.paths, self.lim, [h.version for h in plan.there])
         else:
             prune_regular_versions(self.paths, self.lim, pulled | {plan.source.version})
             present = set(xdata.versions_in(plan.target_dir, self.lim))
             records.write_pulled(self.paths, self.lim, (pulled | {plan.source.version}) & present)
+        return received
+
+    def fill_backups(self, plan: Plan) -> int:
+        """The standby holds the regular's newest STANDBY_KEEP backups (DESIGN §5), not only the newest:
+        a new or replaced standby pulls the older one too. Bytes received."""
+        held = {h.version for h in xdata.local_holdings(self.paths, self.role, self.lim)}
+        wanted = sorted(plan.there, key=lambda h: h.version)[-xdata.STANDBY_KEEP:]
+        received = 0
+        for source in wanted:
+            if source.version not in held:
+                basis = [self.paths.real(VAR / h.relative_path) for h in reversed(plan.here)]
+                received += pull_version(self.settings, self.peer, source, plan.target_dir, basis)
         return received
 
     def may_pull(self, source: Held) -> set[xdata.Version]:

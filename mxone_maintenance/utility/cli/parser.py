@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from mxone_maintenance.utility.cli import commands
 from mxone_maintenance.utility.cli.apply_flow import run_finish, run_undo
+from mxone_maintenance.utility.cli.replace_flow import run_server_replace
 from mxone_maintenance.utility.cli.session import UsageError
 
 class _Parser(argparse.ArgumentParser):
@@ -109,6 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
     server_add.add_argument("--lim", metavar="N", help="the LIM it runs (none: a free server)")
     server_remove = _command(server, "remove", "remove a server from the system", commands.run_server_remove)
     server_remove.add_argument("--name", required=True)
+    server_replace = _command(
+        server, "replace", "give a server rebuilt on new hardware (a new host key, at its address in the "
+                           "cluster) everything its cluster needs; the only way a changed host key is accepted",
+        run_server_replace)
+    server_replace.add_argument("--name", required=True)
+    server_replace.add_argument("--host-key", metavar="SHA256:FINGERPRINT",
+                                help="the fingerprint the new server's console shows (ssh-keygen -lf "
+                                     "/etc/ssh/ssh_host_ed25519_key.pub); needed without a terminal")
+    server_replace.epilog = ("example: mxone_maintenance server replace --name lim1 --host-key "
+                             "SHA256:n3bm...Q8 --yes")
 
     standby = groups.add_parser("standby", help="standby servers").add_subparsers(dest="action", metavar="ACTION",
                                                                                  required=True)

@@ -8,11 +8,12 @@ one interrupted for good stays in the journal until `cluster finish` or `cluster
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
 
 from mxone_maintenance.core import config
 from mxone_maintenance.core import paths as product_paths
@@ -22,8 +23,8 @@ from mxone_maintenance.core.model import System
 from mxone_maintenance.core.paths import Paths
 from mxone_maintenance.utility.ops import address_changes
 from mxone_maintenance.utility.ops.agent_command import agent_command
-from mxone_maintenance.utility.ops.apply_checks import XDATA_NAME, check_disk, listdir_or_empty, skip_down, survey, \
-    versions_oldest_first
+from mxone_maintenance.utility.ops.apply_checks import XDATA_NAME, check_agents, check_disk, listdir_or_empty, \
+    skip_down, survey, versions_oldest_first
 from mxone_maintenance.utility.ops.change_lock import ChangeRefused, check_unchanged, one_change, technician
 from mxone_maintenance.utility.ops.cluster_keys import key_file
 from mxone_maintenance.utility.ops.generations import GenerationConflict, numbered_above_servers, rolled_forward, \
@@ -35,21 +36,25 @@ from mxone_maintenance.utility.ops.plan import (
     AllowSyncKey,
     CleanStaged,
     DropSyncKey,
+    MakeFolder,
     OrderAgent,
+    PinHostKey,
     Plan,
     PruneXdata,
     RemoveAddress,
     RemoveFile,
+    RemoveFolder,
     SetBootAddress,
     WriteClusterHostKeys,
     WriteFile,
 )
 from mxone_maintenance.utility.remote.errors import RemoteError
 from mxone_maintenance.utility.remote.fleet import Fleet
+from mxone_maintenance.utility.remote.host_key_scan import PresentedKey, repin, trusting
 from mxone_maintenance.utility.remote.settings import Host, SshSettings
 from mxone_maintenance.utility.remote.ssh import Connection
 from mxone_maintenance.utility.remote.transaction import RemoveFile as RemoteRemoveFile
-from mxone_maintenance.utility.remote.transaction import RemoveTree, Report, apply_changes
+from mxone_maintenance.utility.remote.transaction import RemoveTree, Report, RunCommand, apply_changes
 from mxone_maintenance.utility.remote.transaction import WriteFile as RemoteWriteFile
 
 ProgressFn = Callable[[str, str], None]
@@ -128,6 +133,36 @@ def _authorized_keys(conn: Connection, edit: Callable[[str], str]) -> RemoteWrit
     return RemoteWriteFile(path, edit(existing).encode(), 0o600)
 
 
+def _dropped_sync_key(conn: Connection, marker: str) -> list[RemoteWriteFile]:
+    """A server that holds no sync key keeps its authorized_keys as it is (or has none made)."""
+    path = str(product_paths.AUTHORIZED_KEYS)
+    existing = (conn.read_file(path) or b"").decode()
+    edited = remove_from_authorized_keys(existing, marker)
+    return [] if edited == existing else [RemoteWriteFile(path, edited.encode(), 0o600)]
+
+
+def _folder_changes(conn: Connection, step: MakeFolder, planned: set[str]) -> list[RunCommand]:
+    """mkdir for each missing folder down to the step's (rollback removes them again, deepest first);
+    an existing folder of another mode gets the step's (rollback gives its old mode back)."""
+    mode = f"{step.mode:o}"
+    missing: list[str] = []
+    folder = PurePosixPath(step.path)
+    while str(folder) not in planned and not conn.exists(str(folder)):
+        missing.append(str(folder))
+        folder = folder.parent
+    planned.update(missing)
+    if missing:
+        return [RunCommand(("mkdir", "-m", mode, "--", path), undo=("rmdir", "--", path), describe=f"create {path}")
+                for path in reversed(missing)]
+    if step.path in planned:
+        return []
+    old = conn.run(["stat", "-c", "%a", "--", step.path]).stdout.strip()
+    if int(old, 8) == step.mode:
+        return []
+    return [RunCommand(("chmod", mode, "--", step.path), undo=("chmod", old, "--", step.path),
+                       describe=f"chmod {mode} {step.path}")]
+
+
 def _cluster_host_keys(step: WriteClusterHostKeys, settings: SshSettings, system: System) -> RemoteWriteFile:
     """Each member's pinned host key, under its name and its base address, from our own known_hosts."""
     pinned = {name: key for name, _, key in parse_known_hosts(settings.known_hosts.read_text())}
@@ -140,7 +175,10 @@ def _cluster_host_keys(step: WriteClusterHostKeys, settings: SshSettings, system
 
 
 def _remote_changes(conn: Connection, steps, settings: SshSettings, plan: Plan) -> list:
+    """The transaction's changes for one server's steps (PinHostKey changes nothing there: it is pinned
+    here, after the change)."""
     changes: list = []
+    folders: set[str] = set()
     for step in steps:
         if isinstance(step, WriteFile):
             undo = undo_cluster_file(plan, conn.host.name) if step.path == CLUSTER_FILE else None
@@ -159,9 +197,14 @@ def _remote_changes(conn: Connection, steps, settings: SshSettings, plan: Plan) 
         elif isinstance(step, AllowSyncKey):
             changes.append(_authorized_keys(conn, lambda text, line=step.line: merge_authorized_keys(text, line)))
         elif isinstance(step, DropSyncKey):
-            changes.append(_authorized_keys(conn, lambda text, m=step.marker: remove_from_authorized_keys(text, m)))
+            changes.extend(_dropped_sync_key(conn, step.marker))
         elif isinstance(step, WriteClusterHostKeys):
             changes.append(_cluster_host_keys(step, settings, plan.after))
+        elif isinstance(step, MakeFolder):
+            changes.extend(_folder_changes(conn, step, folders))
+        elif isinstance(step, RemoveFolder):
+            if conn.exists(step.path):
+                changes.append(RemoveTree(step.path))
     return changes
 
 
@@ -211,6 +254,10 @@ def _checked_plan(fleet: Fleet, plan: Plan, progress: ProgressFn,
     """The plan numbered above what the servers hold, and the servers left out; or the refusal."""
     seen = survey(fleet)
     skipped, problem = skip_down(plan, seen.down, allow_down)
+    if problem is None and plan.agent_check is not None:
+        for server in plan.agent_check.servers:
+            progress(server, "checking the cluster agent")
+        problem = check_agents(fleet, plan.agent_check)
     if problem is None and plan.disk_check is not None:
         progress(plan.disk_check.standby, "checking free disk")
         problem = check_disk(fleet, plan.disk_check)
@@ -241,8 +288,8 @@ def _change_servers(fleet: Fleet, plan: Plan, settings: SshSettings, progress: P
     failed = next((o for o in [*cleaned.values(), *listed.values()] if not o.ok), None)
     if failed:
         return _refused(failed.error, failed.host)
-    if not recovering:
-        _journal(system_file, plan)
+    if not recovering and plan.after != plan.before:    # one that changes no setting (a server replaced)
+        _journal(system_file, plan)                     # is finished by running it again
     report = apply_changes(fleet, {name: o.value for name, o in listed.items()})
     if report.ok:
         return _Ending(ApplyResult(True, plan.title, {**report.per_host, **skipped}), plan.after)
@@ -299,18 +346,45 @@ def _check_journal(system_file: Path, recovering: Journal | None) -> None:
                             "`mxone_maintenance cluster finish` or undo it with `cluster undo` first")
 
 
+def _new_keys(plan: Plan) -> list[tuple[Host, PresentedKey]]:
+    return [(Host(s.server, s.address), PresentedKey(step.key_type, step.blob, step.fingerprint))
+            for s in plan.servers for step in s.steps if isinstance(step, PinHostKey)]
+
+
+@contextlib.contextmanager
+def _trusting(settings: SshSettings, keys: list[tuple[Host, PresentedKey]]) -> Iterator[SshSettings]:
+    """Settings that trust, for each new server, only the key the plan showed (known_hosts untouched)."""
+    with contextlib.ExitStack() as stack:
+        for host, key in keys:
+            settings = stack.enter_context(trusting(settings, host, key))
+        yield settings
+
+
+def _pinned(known_hosts: Path, keys: list[tuple[Host, PresentedKey]], ending: _Ending) -> _Ending:
+    """The new servers' keys pinned for good, once their change is made."""
+    per_server = dict(ending.result.per_server)
+    for host, key in keys:
+        repin(known_hosts, host, key)
+        per_server[host.name] = f"{per_server.get(host.name, 'unchanged')}; host key {key.described} pinned"
+    return replace(ending, result=replace(ending.result, per_server=per_server))
+
+
 def _apply_locked(plan: Plan, paths: Paths, system_file: Path, settings: SshSettings, progress: ProgressFn,
                   parallel: bool, allow_down: frozenset[str], recovering: bool) -> ApplyResult:
     hosts = [Host(s.server, s.address) for s in plan.servers]
+    keys = _new_keys(plan)
     try:
         if not hosts:
             ending = _Ending(ApplyResult(True, plan.title), plan.after)
         else:
-            with Fleet(hosts, settings, progress=progress, parallel=parallel) as fleet:
+            with _trusting(settings, keys) as trusted, \
+                    Fleet(hosts, trusted, progress=progress, parallel=parallel) as fleet:
                 if plan.is_order and plan.changes_servers:
                     ending = _Ending(_give_orders(fleet, plan))
                 else:
-                    ending = _change_servers(fleet, plan, settings, progress, allow_down, system_file, recovering)
+                    ending = _change_servers(fleet, plan, trusted, progress, allow_down, system_file, recovering)
+        if ending.result.ok and keys:
+            ending = _pinned(settings.known_hosts, keys, ending)
         _record(paths, system_file, plan, ending, recovering)
         return ending.result
     except RemoteError as err:

@@ -71,6 +71,17 @@ class Connection:
             self._drop()
             self._transport = self._connect()
 
+    def presented_key(self) -> paramiko.PKey:
+        """The host key the server presents in the key exchange (the pinned type preferred): nothing is
+        verified, nothing sent beyond the handshake, no authentication. Raises Unreachable."""
+        pinned = host_keys.pinned_keys(self.host, self.settings.host_key_policy)
+        transport = paramiko.Transport(self._open_socket())
+        try:
+            self._handshake(transport, pinned)
+            return transport.get_remote_server_key()
+        finally:
+            transport.close()
+
     def _connect(self) -> paramiko.Transport:
         policy = self.settings.host_key_policy
         pinned = host_keys.pinned_keys(self.host, policy)
