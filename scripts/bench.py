@@ -169,6 +169,12 @@ def bench_sync_registered(args) -> dict:
     return bench_sync(args)
 
 
+@bench("replace")
+def bench_replace_registered(args) -> dict:
+    from bench_replace import bench_replace
+    return bench_replace(args)
+
+
 @bench("failover")
 def bench_failover_registered(args) -> dict:
     from bench_failover import bench_failover
