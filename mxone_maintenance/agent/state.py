@@ -29,6 +29,7 @@ class PeerView:
     fallback_orders: frozenset[int] = frozenset()  # manual fallback orders it was given
     mac: str | None = None               # its interface MAC (to tell cluster from foreign ARP)
     generation: int = 0
+    unready: frozenset[int] = frozenset()   # a standby: LIMs it lacks backups of (not ready for them)
 
     @property
     def active(self) -> frozenset[int]:
@@ -37,12 +38,13 @@ class PeerView:
 
 
 def heard(peer: PeerView, now: float, heartbeat_s: float, *, running=(), blocked=(), releasing=(),
-          fallback_orders=(), mac: str | None = None, generation: int = 0) -> PeerView:
+          fallback_orders=(), mac: str | None = None, generation: int = 0, unready=()) -> PeerView:
     """The peer's view after a valid heartbeat arrived at `now` (keeps or restarts the heard period)."""
     gap = peer.last_heard is None or now - peer.last_heard > HEARD_GAP_PERIODS * heartbeat_s
     return replace(peer, last_heard=now, heard_since=now if gap else peer.heard_since,
                    running=frozenset(running), blocked=frozenset(blocked), releasing=frozenset(releasing),
-                   fallback_orders=frozenset(fallback_orders), mac=mac or peer.mac, generation=generation)
+                   fallback_orders=frozenset(fallback_orders), mac=mac or peer.mac, generation=generation,
+                   unready=frozenset(unready))
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,10 @@ the data the standby made while it ran the LIM, and a new standby that holds two
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,6 +19,8 @@ from helpers.waiting import wait_for
 from mxone_maintenance.core.paths import Paths
 
 DETECT_S = 1
+AGENT = Path(sys.executable).with_name("mxone-cluster-agent")
+OUT_OF_ORDER = "Standby server is out of order"
 
 
 @pytest.fixture
@@ -95,12 +100,22 @@ def test_a_dead_regular_rebuilt_gets_its_lim_back_with_the_standbys_data(lab1):
     assert "action='server replace'" in audit and fingerprint in audit and "result=ok" in audit
 
 
+def active_alarms(lab, host: str) -> list[str]:
+    shown = lab.exec(host, str(AGENT), "status", "--json", check=False)
+    return [a["text"] for a in json.loads(shown.stdout).get("alarms", []) if a["active"]] if shown.stdout else []
+
+
 def test_a_rebuilt_standby_holds_two_backups_of_the_regular_again(lab1):
-    made = [backup(lab1, "lim1")]
-    time.sleep(1.0)
-    made.append(backup(lab1, "lim1"))
+    made = []
+    for _ in range(2):
+        made.append(backup(lab1, "lim1"))
+        (lab1.host_dir("lim1") / "var/xdata" / made[-1] / "big.dat").write_bytes(os.urandom(3 << 20))
+        time.sleep(1.0)
     wait_for("two backups on sb1", lambda: versions(lab1, "sb1", "var/standby/lim1") == made, 10, lab=lab1)
     lab1.kill("sb1")
+    wait_for("lim1 sees the standby out of order", lambda: OUT_OF_ORDER in active_alarms(lab1, "lim1"), 10)
+    settings = lab1.host_dir("sb1") / "etc/agent.yaml"        # the new standby's agent pulls slowly
+    settings.write_text(settings.read_text() + "sync: {bwlimit_kbps: 1500}\n")
     lab1.replace("sb1")
     assert versions(lab1, "sb1", "var/standby/lim1") == []
     done = utility(lab1, "server", "replace", "--name", "sb1", "--host-key", console_fingerprint(lab1, "sb1"),
@@ -108,8 +123,14 @@ def test_a_rebuilt_standby_holds_two_backups_of_the_regular_again(lab1):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Done: replace sb1 (the standby of cluster c1, generation 1)" in done.stdout
     assert (lab1.host_dir("sb1") / "etc/cluster.yaml").exists()
-    wait_for("two backups on the new sb1", lambda: versions(lab1, "sb1", "var/standby/lim1") == made, 20,
-             lab=lab1)
+    seen_while_pulling = []
+    while versions(lab1, "sb1", "var/standby/lim1") != made and len(seen_while_pulling) < 200:
+        seen_while_pulling.append((len(versions(lab1, "sb1", "var/standby/lim1")),
+                                   OUT_OF_ORDER in active_alarms(lab1, "lim1")))
+        time.sleep(0.1)
+    assert versions(lab1, "sb1", "var/standby/lim1") == made, seen_while_pulling
+    assert (1, True) in seen_while_pulling, f"out of order until both backups are there: {seen_while_pulling}"
+    wait_for("the alarm cleared", lambda: OUT_OF_ORDER not in active_alarms(lab1, "lim1"), 5, lab=lab1)
     for version in made:
         assert tree(lab1.host_dir("sb1") / "var/standby/lim1" / version) == \
             tree(lab1.host_dir("lim1") / "var/xdata" / version)

@@ -34,6 +34,7 @@ from mxone_maintenance.agent.datasync.flags import parse_xdata_flags, xdata_flag
 from mxone_maintenance.agent.datasync.peers import pairs_of
 from mxone_maintenance.agent.datasync.values import Job, LastSync, Pair, PairState
 from mxone_maintenance.agent.heartbeat import Counters, Heartbeat
+from mxone_maintenance.agent.heartbeat_flags import AgentFlags
 from mxone_maintenance.agent.main import status_text
 from mxone_maintenance.agent.runtime import Agent, AlarmBook, Effects
 from mxone_maintenance.agent.settings import SettingsError, parse_settings
@@ -255,6 +256,27 @@ def test_the_standby_syncs_each_heard_regular_once_then_on_its_backups(tmp_path)
     assert [j.reason for j in rig.cycle(sync)] == ["peer-backup"]
     rig.hear("lim1", flags=(f"xdata=1:{LATER}",))
     assert rig.cycle(sync) == []                                      # that version is acted on
+
+
+def test_a_standby_is_ready_for_a_lim_with_two_backups_or_after_a_good_sync(tmp_path):
+    rig = Rig(tmp_path)
+    rig.cycle(fake_sync())                                      # nobody heard: nothing synced
+    assert rig.scheduler.unready() == {1, 2}                   # a new standby: no backups yet
+    assert "unready=1" in AgentFlags(unready=rig.scheduler.unready()).encode()
+    for stamp in (STAMP, LATER):
+        (tmp_path / f"var/opt/eri_sn/standby/lim1/xdata_1_{stamp}").mkdir(parents=True)
+    rig.clock.t += 5
+    rig.cycle(fake_sync())
+    assert rig.scheduler.unready() == {2}                      # two backups of LIM 1 (e.g. after a restart)
+    rig.hear("lim2")
+    rig.cycle(fake_sync(lim2=SyncResult(False, 2, "none", error="cannot list lim2")))
+    assert rig.scheduler.unready() == {2}                      # a failed sync changes nothing
+    rig.clock.t += RETRY_FIRST_S
+    rig.hear("lim2")
+    rig.cycle(fake_sync())
+    rig.cycle(fake_sync())
+    assert rig.scheduler.unready() == frozenset()              # a good sync took what lim2 has
+    assert Rig(tmp_path, "lim1").scheduler.unready() == frozenset()   # a regular never says it
 
 
 def test_the_regular_pulls_when_the_standby_advertises_newer_data(tmp_path):

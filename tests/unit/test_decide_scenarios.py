@@ -206,6 +206,11 @@ CASES = [
     # 12 sb1 fails: regulars alarm, nothing else; cleared when sb1 returns
     Case("12 standby out of order", C1, sees("lim1", gone("sb1"), up("lim2", 2), up("lim3", 3), running={1}),
          T, (STANDBY_DOWN,)),
+    Case("12 a new standby without lim1's backups yet: still out of order for lim1", C1,
+         sees("lim1", up("sb1", unready=frozenset({1})), up("lim2", 2), up("lim3", 3), running={1}), T,
+         (STANDBY_DOWN,)),
+    Case("12 ... not for lim2, whose backups it has", C1,
+         sees("lim2", up("sb1", unready=frozenset({1})), up("lim1", 1), up("lim3", 3), running={2}), T, ()),
     Case("12 standby back", C1, sees("lim1", up("sb1"), up("lim2", 2), up("lim3", 3), running={1},
                                      alarms=frozenset({"standby-down"})), T, (ClearAlarm("standby-down"),)),
     # 13 lim1 cut off: keeps LIM 1; sb1 takes it; healed: lim1 yields, sb1 keeps, then fallback

@@ -231,9 +231,10 @@ def test_a_source_address_not_yet_up_falls_back_to_the_kernel_choice(pair):
     assert receive(two, 1) == [(beat(1, node="one"), "127.0.0.1")]
 
 
-@given(st.frozensets(st.integers(min_value=0, max_value=2**31)), st.none() | st.text(min_size=1, max_size=20))
-def test_agent_flags_round_trip_beside_the_flags_of_others(fallback, mac):
-    flags = AgentFlags(fallback, mac)
+@given(st.frozensets(st.integers(min_value=0, max_value=2**31)), st.none() | st.text(min_size=1, max_size=20),
+       st.frozensets(st.integers(min_value=1, max_value=99)))
+def test_agent_flags_round_trip_beside_the_flags_of_others(fallback, mac, unready):
+    flags = AgentFlags(fallback, mac, unready)
     assert AgentFlags.parse(("xdata=1:20251125120000", *flags.encode(), "future=1")) == flags
 
 

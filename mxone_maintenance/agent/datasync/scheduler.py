@@ -25,7 +25,7 @@ from mxone_maintenance.agent.datasync.values import Job, LastSync, Pair, PairSta
 from mxone_maintenance.agent.datasync.words import status_entry, sync_alarm_text
 from mxone_maintenance.core.contracts import xdata
 from mxone_maintenance.core.model import Cluster
-from mxone_maintenance.core.paths import Paths
+from mxone_maintenance.core.paths import VAR, Paths
 
 log = logging.getLogger("mxone-cluster-agent")
 
@@ -82,6 +82,7 @@ class DataSyncScheduler:
     samples: dict[str, deque] = field(default_factory=dict)
     peer_stamps: dict[str, dict[int, str]] = field(default_factory=dict)
     local_stamps: dict[int, str] = field(default_factory=dict)
+    copies: dict[int, int] = field(default_factory=dict)     # on the standby: backups held per LIM
     states: tuple[PairState, ...] = ()
     config: Cluster | None = None
     order_pending: bool = False
@@ -109,6 +110,15 @@ class DataSyncScheduler:
 
     def heartbeat_flags(self) -> tuple[str, ...]:
         return xdata_flags(self.local_stamps)
+
+    def unready(self) -> frozenset[int]:
+        """On the standby: the LIMs it is not ready for yet -- fewer than two backups of the regular and
+        no good sync since this agent started (a new or replaced standby, DESIGN §5). A good sync pulls
+        the two newest the regular has (lim_sync.fill_backups), so a regular with one version is served."""
+        if self.config is None or role_of(self.config, self.node) != "standby":
+            return frozenset()
+        return frozenset(pair.lim for pair, book in self.books.items()
+                         if self.copies.get(pair.lim, 0) < xdata.STANDBY_KEEP and not (book.last and book.last.ok))
 
     # -- one cycle
 
@@ -170,6 +180,9 @@ class DataSyncScheduler:
         role = role_of(self.config, self.node)
         stamps = {pair.lim: xdata.newest_stamp_held(self.paths, role, pair.lim) for pair in self.books}
         self.local_stamps = {lim: stamp for lim, stamp in stamps.items() if stamp is not None}
+        if role == "standby":
+            self.copies = {pair.lim: len(xdata.versions_in(self.paths.real(VAR / xdata.standby_folder(pair.lim)), pair.lim))
+                           for pair in self.books}
 
     def check_clocks(self, config: Cluster, alarms: Any) -> None:
         for name in config.member_names:

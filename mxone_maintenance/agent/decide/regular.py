@@ -17,6 +17,8 @@ def regular(cycle: Cycle, lim: ClusterLim) -> None:
     serving = lim.lim in cycle.obs.active
     if cycle.failed(standby) and not cycle.cut_off:  # our own cable out says nothing of the standby
         cycle.alarm(alarms.STANDBY_DOWN)
+    elif cycle.alive(standby) and lim.lim in sb.unready:  # a new standby without our backups yet
+        cycle.alarm(alarms.STANDBY_DOWN)
     if lim.lim in cycle.obs.fallback_orders and serving and not standby_serves:
         cycle.completed.add(lim.lim)
 

@@ -174,7 +174,8 @@ class Agent:
     def send_heartbeat(self, config: Cluster, held: set[IPv4Interface], now: float) -> None:
         own = heartbeats.OwnLims(tuple(sorted(lim.lim for lim in config.lims if lim.alias in held)),
                                  tuple(sorted(self.senses.blocked(config, self.wiring.effects, now))))
-        flags = AgentFlags(frozenset(self.orders), self.wiring.own_mac).encode() + self.datasync.heartbeat_flags()
+        flags = AgentFlags(frozenset(self.orders), self.wiring.own_mac, self.datasync.unready()).encode() \
+            + self.datasync.heartbeat_flags()
         self.beats.send(config, self.wiring.channel, own, self.memory.releasing, flags, now)
 
     def status_now(self) -> AgentStatus:
