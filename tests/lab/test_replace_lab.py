@@ -65,6 +65,9 @@ def test_a_dead_regular_rebuilt_gets_its_lim_back_with_the_standbys_data(lab1):
     wait_for("LIM 1 on sb1", lambda: served_by(lab1, 1) == "sb1", DETECT_S + 6, lab=lab1)
     time.sleep(1.0)                                  # a later second than lim1's backup
     made_on_standby = backup(lab1, "sb1")            # the standby ran LIM 1: this is the newest data
+    (lab1.host_dir("sb1") / "var/xdata" / made_on_standby / "big.dat").write_bytes(os.urandom(6 << 20))
+    settings = lab1.host_dir("lim1") / "etc/agent.yaml"       # the new lim1's agent pulls slowly
+    settings.write_text(settings.read_text() + "sync: {bwlimit_kbps: 2000}\n")
 
     lab1.replace("lim1", address="10.77.0.111/24")   # new hardware at the base address
     assert lab1.addresses("lim1") == ["10.77.0.111/24"] and versions(lab1, "lim1") == []
@@ -89,6 +92,12 @@ def test_a_dead_regular_rebuilt_gets_its_lim_back_with_the_standbys_data(lab1):
     assert [line for line in known_hosts(lab1).splitlines() if "lim1" in line] == \
         [f"lim1,10.77.0.111 ssh-ed25519 {new_key}"], "the old key is pinned no more"
 
+    def pulling() -> str | None:
+        status = utility(lab1, "cluster", "status").stdout
+        line = next((line.strip() for line in status.splitlines() if "LIM 1 to lim1: running: pulling" in line), None)
+        return line if line and served_by(lab1, 1) == "sb1" else None
+    shown = wait_for("the pull in cluster status while sb1 still serves LIM 1", pulling, 15, interval=0.2, lab=lab1)
+    assert shown.startswith(f"LIM 1 to lim1: running: pulling {made_on_standby} from sb1, ") and "MB so far" in shown
     wait_for("LIM 1 back on lim1", lambda: served_by(lab1, 1) == "lim1", 30, lab=lab1)
     back_s = time.monotonic() - started
     assert made_on_standby in versions(lab1, "lim1"), "the standby's newest data came back first"

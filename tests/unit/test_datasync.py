@@ -31,8 +31,10 @@ from mxone_maintenance.agent.datasync.due import (
     why_due,
 )
 from mxone_maintenance.agent.datasync.flags import parse_xdata_flags, xdata_flags
+from mxone_maintenance.agent.datasync.folders import transfer_progress
 from mxone_maintenance.agent.datasync.peers import pairs_of
 from mxone_maintenance.agent.datasync.values import Job, LastSync, Pair, PairState
+from mxone_maintenance.agent.datasync.words import status_entry
 from mxone_maintenance.agent.heartbeat import Counters, Heartbeat
 from mxone_maintenance.agent.heartbeat_flags import AgentFlags
 from mxone_maintenance.agent.main import status_text
@@ -277,6 +279,22 @@ def test_a_standby_is_ready_for_a_lim_with_two_backups_or_after_a_good_sync(tmp_
     rig.cycle(fake_sync())
     assert rig.scheduler.unready() == frozenset()              # a good sync took what lim2 has
     assert Rig(tmp_path, "lim1").scheduler.unready() == frozenset()   # a regular never says it
+
+
+def test_a_pull_under_way_shows_the_version_and_the_bytes_already_here(tmp_path):
+    folder = tmp_path / "xdata"
+    assert transfer_progress(folder, 1) is None                       # no folder yet
+    partial = folder / f".partial-xdata_1_{STAMP}"
+    (partial / "sub").mkdir(parents=True)
+    (partial / "reload.dat").write_bytes(b"x" * 1000)
+    (partial / "sub/.big.dat.Xy12ab").write_bytes(b"y" * 3 * 2**20)   # rsync's temporary file
+    (folder / f"xdata_1_{LATER}").mkdir()
+    assert transfer_progress(folder, 1) == (f"xdata_1_{STAMP}", 1000 + 3 * 2**20)
+    assert transfer_progress(folder, 2) is None
+    busy = PairState(Pair(1, "sb1"), True, busy=True)
+    assert status_entry(busy, 0.0, transfer_progress(folder, 1))["state"] == \
+        f"running: pulling xdata_1_{STAMP} from sb1, 3.0 MB so far"
+    assert status_entry(PairState(Pair(1, "sb1"), True), 0.0, transfer_progress(folder, 1))["state"] == "idle"
 
 
 def test_the_regular_pulls_when_the_standby_advertises_newer_data(tmp_path):

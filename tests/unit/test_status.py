@@ -82,3 +82,13 @@ def test_the_standbys_last_sync_per_lim_is_shown_with_its_age():
     assert "LIM 1: last sync FAILED 2025-11-2" in text and "(42 s ago), xdata_1_20251125172000" in text
     assert "LIM 2: never synced (waiting: lim2 not heard)" in text
     assert text.index("LIM 1: last sync") < text.index("LIM 2: never synced")
+
+
+def test_a_regular_pulling_the_standbys_data_shows_its_progress():
+    pulling = SyncEntry(1, "sb1", state="running: pulling xdata_1_20251125172000 from sb1, 120.5 MB so far")
+    reports = {"lim1": ServerReport("lim1", True, replace(agent("lim1"), sync=(pulling,))),
+               "lim2": ServerReport("lim2", True, replace(agent("lim2", [2]), sync=(SyncEntry(2, "sb1"),))),
+               "sb1": ServerReport("sb1", True, agent("sb1", [1]))}
+    lines = status_text(StatusReport((merge_status(cluster(), reports),))).splitlines()
+    assert "    LIM 1 to lim1: running: pulling xdata_1_20251125172000 from sb1, 120.5 MB so far" in lines
+    assert not [line for line in lines if "to lim2" in line]      # an idle regular adds nothing

@@ -109,3 +109,26 @@ def prune_regular_versions(paths: Paths, lim: int, pulled: Iterable[Version] = (
     the regular's own newest version (one not in `pulled`) stays whatever the standby's stamps say."""
     folder = paths.real(VAR / xdata.regular_folder())
     return _remove_all(folder, xdata.regular_versions_to_prune(xdata.versions_in(folder, lim), pulled))
+
+
+def transfer_progress(folder: Path, lim: int) -> tuple[str, int] | None:
+    """A pull of LIM `lim` under way into `folder`: the version's name and the bytes already there (the
+    partial folder and rsync's temporary files in it); None when none is."""
+    prefix = xdata.PARTIAL_PREFIX + xdata.VERSION_PREFIX + f"{lim}_"
+    partial = next((entry for entry in _entries(folder) if entry.name.startswith(prefix)), None)
+    if partial is None:
+        return None
+    size = 0
+    for root, _dirs, files in os.walk(partial):
+        for name in files:
+            with contextlib.suppress(OSError):          # rsync renames its temporary files as it goes
+                size += os.lstat(os.path.join(root, name)).st_size
+    return partial.name.removeprefix(xdata.PARTIAL_PREFIX), size
+
+
+def _entries(folder: Path) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as found:
+            return list(found)
+    except OSError:
+        return []

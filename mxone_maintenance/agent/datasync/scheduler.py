@@ -20,6 +20,7 @@ from mxone_maintenance.agent.datasync import records
 from mxone_maintenance.agent.datasync.clock import SKEW_SAMPLES, clock_alarm_text, clock_held, median_skew
 from mxone_maintenance.agent.datasync.due import DAILY_S, MAX_PARALLEL, due_syncs
 from mxone_maintenance.agent.datasync.flags import parse_xdata_flags, xdata_flags
+from mxone_maintenance.agent.datasync.folders import transfer_progress
 from mxone_maintenance.agent.datasync.peers import pairs_of, role_of
 from mxone_maintenance.agent.datasync.values import Job, LastSync, Pair, PairState
 from mxone_maintenance.agent.datasync.words import status_entry, sync_alarm_text
@@ -271,4 +272,10 @@ class DataSyncScheduler:
 
     def status(self) -> list[dict]:
         now = self.clock()
-        return [status_entry(state, now) for state in self.states]
+        return [status_entry(state, now, self.transfer(state)) for state in self.states]
+
+    def transfer(self, state: PairState) -> tuple[str, int] | None:
+        if not state.busy or self.config is None:
+            return None
+        folder = xdata.folders_of(role_of(self.config, self.node), state.pair.lim)[0]
+        return transfer_progress(self.paths.real(VAR / folder), state.pair.lim)

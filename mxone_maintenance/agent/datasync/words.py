@@ -37,8 +37,9 @@ def sync_alarm_text(last: LastSync, pair: Pair) -> str:
     return f"{alarm_keys.SYNC_TEXT}: LIM {pair.lim} with {pair.peer}: {last.error or 'unknown error'}"
 
 
-def status_entry(state: PairState, now: float) -> dict:
-    """One LIM's line in the agent's status JSON ("sync": [...])."""
+def status_entry(state: PairState, now: float, transfer: tuple[str, int] | None = None) -> dict:
+    """One LIM's line in the agent's status JSON ("sync": [...]); `transfer`: the version being pulled
+    and the bytes already here."""
     last = state.last
     entry: dict[str, Any] = {"lim": state.pair.lim, "peer": state.pair.peer,
                              "state": hold_reason(state) or "idle",
@@ -47,6 +48,8 @@ def status_entry(state: PairState, now: float) -> dict:
                              "reloaded": None, "clock_skew_s": None}
     if state.peer_skew is not None:
         entry["clock_skew_s"] = round(state.peer_skew, 2)
+    if state.busy and transfer is not None:
+        entry["state"] = f"running: pulling {transfer[0]} from {state.pair.peer}, {transfer[1] / 2**20:.1f} MB so far"
     if last is not None:
         entry.update(last=round(last.wall, 3), ok=last.ok, age_s=round(max(0.0, now - last.at), 1),
                      direction=last.direction, version=last.version, reason=last.reason,

@@ -73,8 +73,11 @@ class SyncRow:
     ok: bool | None
     version: str
     state: str
+    to: str = ""            # a regular pulling the standby's data (a fallback or a replaced server coming)
 
     def describe(self) -> str:
+        if self.to:
+            return f"LIM {self.lim} to {self.to}: {self.state}"
         if self.ok is None:
             return f"LIM {self.lim}: never synced ({self.state})"
         outcome = "ok" if self.ok else "FAILED"
@@ -176,7 +179,13 @@ def _alarms(reports: dict[str, ServerReport]) -> tuple[Alarm, ...]:
 def _syncs(cluster: Cluster, reports: dict[str, ServerReport]) -> tuple[SyncRow, ...]:
     standby = reports.get(cluster.standby.server)
     entries = sorted(standby.agent.sync if standby and standby.agent is not None else (), key=lambda e: e.lim)
-    return tuple(SyncRow(e.lim, _clock(e.last), e.age_s, e.ok, e.version or "", e.state) for e in entries)
+    rows = [SyncRow(e.lim, _clock(e.last), e.age_s, e.ok, e.version or "", e.state) for e in entries]
+    for item in cluster.lims:          # a regular's own pull shows while it runs (what its fallback waits for)
+        report = reports.get(item.server)
+        for e in report.agent.sync if report is not None and report.agent is not None else ():
+            if e.lim == item.lim and e.state.startswith("running"):
+                rows.append(SyncRow(e.lim, _clock(e.last), e.age_s, e.ok, e.version or "", e.state, to=item.server))
+    return tuple(rows)
 
 
 def merge_status(cluster: Cluster, reports: dict[str, ServerReport]) -> ClusterReport:
