@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from helpers.strategies import sample_system
@@ -25,6 +26,11 @@ def inventory(tmp_path: Path) -> tuple[Path, Paths]:
     return path, Paths(root=tmp_path)
 
 
+def removed(system, name: str):
+    """A change of system.yaml only (what the lock guards): the server's cleaning is left out."""
+    return replace(server_ops.plan_remove_server(system, RemoveServer(name)), servers=())
+
+
 def settings(tmp_path: Path) -> SshSettings:
     return SshSettings(key_file=tmp_path / "no-key", known_hosts=tmp_path / "known_hosts")
 
@@ -32,8 +38,8 @@ def settings(tmp_path: Path) -> SshSettings:
 def test_two_plans_from_one_read_the_second_is_refused(tmp_path):
     path, paths = inventory(tmp_path)
     system = config.load_system(path)
-    first = server_ops.plan_remove_server(system, RemoveServer("lim3"))
-    second = server_ops.plan_remove_server(system, RemoveServer("lim2"))
+    first = removed(system, "lim3")
+    second = removed(system, "lim2")
     assert apply_plan(first, paths, path, settings(tmp_path)).ok
     after_first = path.read_text()
     result = apply_plan(second, paths, path, settings(tmp_path))
@@ -47,7 +53,7 @@ def test_two_plans_from_one_read_the_second_is_refused(tmp_path):
 def test_a_run_while_another_holds_the_lock_is_refused_with_who_and_since(tmp_path, monkeypatch):
     path, paths = inventory(tmp_path)
     before = path.read_text()
-    plan = server_ops.plan_remove_server(config.load_system(path), RemoveServer("lim3"))
+    plan = removed(config.load_system(path), "lim3")
     monkeypatch.setenv("SUDO_USER", "alice")
     with one_change(path, "cluster create"):
         result = apply_plan(plan, paths, path, settings(tmp_path))
@@ -61,7 +67,7 @@ def test_a_run_while_another_holds_the_lock_is_refused_with_who_and_since(tmp_pa
 
 def test_a_lock_that_cannot_be_made_is_one_line_and_changes_nothing(tmp_path):
     path, paths = inventory(tmp_path)
-    plan = server_ops.plan_remove_server(config.load_system(path), RemoveServer("lim3"))
+    plan = removed(config.load_system(path), "lim3")
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("")
     result = apply_plan(plan, paths, blocked / "system.yaml", settings(tmp_path))
@@ -77,7 +83,7 @@ def test_an_unfinished_change_refuses_every_other_change_and_names_it(tmp_path):
     system = config.load_system(path)
     write_journal(path, Journal("cluster lock", "lock LIM 1 to the standby server", "tech", 0.0, system, system))
     before = path.read_text()
-    result = apply_plan(server_ops.plan_remove_server(system, RemoveServer("lim3")), paths, path, settings(tmp_path))
+    result = apply_plan(removed(system, "lim3"), paths, path, settings(tmp_path))
     assert not result.ok
     assert result.message.startswith("an interrupted change is not finished: lock LIM 1 to the standby server "
                                      "(cluster lock, started ")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from mxone_maintenance.core import config as files
 from mxone_maintenance.core.rules import RuleViolation, system_errors
+from mxone_maintenance.core.version import product_version
 from mxone_maintenance.utility.ops import cluster as ops
 from mxone_maintenance.utility.ops import servers as server_ops
 from mxone_maintenance.utility.ops.plan import Plan
@@ -278,11 +279,20 @@ def test_fallback_and_sync_are_orders() -> None:
 
 # --- servers and standby servers ---------------------------------------------------------------------------
 
+SEEN = server_ops.SeenKey("ssh-ed25519", "AAAAC3Nza", "SHA256:abc", pinned=False)
+AGENT = f"has the cluster agent installed, the same version as this utility ({product_version()})"
+CLEANING = LEAVING[:-1]
+
+
 def test_server_add_and_remove() -> None:
     system = clustered(1, 2)
     plan = server_ops.plan_add_server(system, AddServer("lim4", "10.77.0.14/24", 4))
-    assert plan.text().splitlines()[0] == "Plan: add server lim4 (10.77.0.14/24, LIM 4)"
-    assert "lim4 answers over SSH with its pinned host key" in plan.text()
+    assert plan.text().splitlines() == [
+        "Plan: add server lim4 (10.77.0.14/24, LIM 4)",
+        "  Checked before anything changes:",
+        "    - lim4 (10.77.0.14) answers over SSH (its host key's fingerprint is shown before the plan is applied)",
+        f"    - lim4 {AGENT}",
+        "  System file: server lim4 added"]
     assert plan.after.server("lim4").lim == 4 and system_errors(plan.after) == []
     free = server_ops.plan_add_server(system, AddServer("spare2", "10.77.0.31/24"))
     assert free.after.server("spare2").role == "free"
@@ -295,23 +305,77 @@ def test_server_add_and_remove() -> None:
     refused(lambda: server_ops.plan_add_server(system, AddServer("x", "10.77.0.300/24")), "bad-address",
             "10.77.0.300")
     refused(lambda: server_ops.plan_add_server(system, AddServer("lim 4", "10.77.0.44/24")), "bad-name", "'lim 4'")
+    refused(lambda: server_ops.plan_add_server(system, AddServer("x", "10.77.1.44/24")), "cluster-subnet",
+            "10.77.1.44/24 is not on 10.77.0.0/24")
     removed = server_ops.plan_remove_server(system, RemoveServer("lim3"))
-    assert removed.after.server("lim3") is None and "server lim3 removed" in removed.text()
+    assert removed.text().splitlines() == [
+        "Plan: remove server lim3 from the system", "  lim3 (10.77.0.13):", *(f"    - {s}" for s in CLEANING),
+        "  Checked before anything changes:", "    - lim3 answers over SSH with its pinned host key",
+        "  System file: server lim3 removed"]
+    assert removed.after.server("lim3") is None
     refused(lambda: server_ops.plan_remove_server(system, RemoveServer("lim1")), "server-in-cluster", "lim1", "c1")
     refused(lambda: server_ops.plan_remove_server(system, RemoveServer("ghost")), "unknown-server", "ghost")
 
 
+def test_server_add_with_the_presented_key() -> None:
+    system = clustered(1, 2)
+    plan = server_ops.plan_add_server(system, AddServer("lim4", "10.77.0.14/24", 4), SEEN)
+    assert plan.text().splitlines()[1:6] == [
+        "  lim4 (10.77.0.14):",
+        "    - pin its host key ssh-ed25519 SHA256:abc in this utility's known_hosts",
+        "  Checked before anything changes:",
+        "    - lim4 (10.77.0.14) presents ssh-ed25519 SHA256:abc: not pinned yet, compare it with the server's "
+        "own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub)",
+        "    - lim4 answers over SSH with that host key"]
+    pinned = server_ops.plan_add_server(system, AddServer("lim4", "10.77.0.14/24", 4),
+                                        server_ops.SeenKey("ssh-ed25519", "AAAAC3Nza", "SHA256:abc", pinned=True))
+    assert not pinned.changes_servers
+    assert "    - lim4 (10.77.0.14) presents ssh-ed25519 SHA256:abc, the key pinned for it" in pinned.text()
+
+
 def test_standby_add_and_remove() -> None:
     system = clustered(1, 2)
-    plan = server_ops.plan_add_standby(system, AddStandby("spare1"))
+    plan = server_ops.plan_add_standby(system, AddStandby("spare1"), SEEN)
     assert plan.after.server("spare1").role == "standby"
-    assert "spare1 (10.77.0.30)" in plan.text() or "spare1 answers over SSH" in plan.text()
+    assert plan.text().splitlines() == [
+        "Plan: make spare1 a standby server",
+        "  spare1 (10.77.0.30):",
+        "    - pin its host key ssh-ed25519 SHA256:abc in this utility's known_hosts",
+        "    - create /var/opt/eri_sn/standby/ (mode 0755, the standby's copies of the regulars' data)",
+        *(f"    - create /var/opt/eri_sn/standby/lim{n}/ (mode 0755, copies of LIM {n})" for n in (1, 2, 3)),
+        "  Checked before anything changes:",
+        "    - spare1 (10.77.0.30) presents ssh-ed25519 SHA256:abc: not pinned yet, compare it with the server's "
+        "own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub)",
+        "    - spare1 answers over SSH with that host key",
+        f"    - spare1 {AGENT}",
+        "    - spare1 has free disk for two data backups of each of lim1, lim2, lim3",
+        "  System file: server spare1 becomes a standby server"]
+    assert [(s.server, s.address) for s in plan.servers[1:]] == \
+        [("lim1", "10.77.0.101"), ("lim2", "10.77.0.102"), ("lim3", "10.77.0.13")], "asked for their data's size"
     refused(lambda: server_ops.plan_add_standby(system, AddStandby("lim3")), "standby-role", "lim3", "LIM 3")
     refused(lambda: server_ops.plan_add_standby(system, AddStandby("sb1")), "already-standby", "sb1")
     back = server_ops.plan_remove_standby(plan.after, RemoveStandby("spare1"))
     assert back.after.server("spare1").role == "free"
+    assert back.text().splitlines()[1:9] == [
+        "  spare1 (10.77.0.30):", *(f"    - {s}" for s in CLEANING),
+        "    - remove /var/opt/eri_sn/standby/ (the standby's copies of the regulars' data)",
+        "  Checked before anything changes:"]
     refused(lambda: server_ops.plan_remove_standby(system, RemoveStandby("sb1")), "server-in-cluster", "sb1", "c1")
     refused(lambda: server_ops.plan_remove_standby(system, RemoveStandby("lim3")), "not-standby", "lim3")
+
+
+def test_a_server_removed_while_down_is_removed_uncleaned_only_when_allowed() -> None:
+    from mxone_maintenance.utility.ops.apply_checks import skip_down
+    from mxone_maintenance.utility.ops.plan import catch_up_words
+    plan = server_ops.plan_remove_server(clustered(1, 2), RemoveServer("lim3"))
+    down = {"lim3": "lim3 (10.77.0.13): connection timed out after 5 s"}
+    skipped, problem = skip_down(plan, down, frozenset())
+    assert skipped == {} and (problem.message, problem.can_wait) == (down["lim3"], True)
+    skipped, problem = skip_down(plan, down, frozenset({"lim3"}))
+    assert problem is None
+    assert skipped == {"lim3": "not answering: is removed from system.yaml anyway, with nothing on it cleaned"}
+    standby = server_ops.plan_remove_standby(sample_system(), RemoveStandby("sb1"))
+    assert catch_up_words(standby, "sb1") == "becomes a free server in system.yaml anyway, with nothing on it cleaned"
 
 
 # --- every plan of a valid system gives a valid system -----------------------------------------------------

@@ -61,7 +61,8 @@ def test_submenus_of_servers_and_standby(tmp_path):
     press(app, "1")
     assert app.top.title == "Server in system"
     assert [line[3:] for line in menu_lines(app)] == ["List servers in system", "Add server to system",
-                                                      "Remove server from system"]
+                                                      "Remove server from system",
+                                                      "Replace a server rebuilt on new hardware"]
     press(app, "esc", "2")
     assert app.top.title == "Standby server in system"
 

@@ -47,10 +47,7 @@ def _refuse_if_unfinished(session: Session, plan: Plan) -> None:
                      "`mxone_maintenance cluster finish` or undo it with `cluster undo` first")
 
 
-def execute(session: Session, plan: Plan, recovering: Journal | None = None,
-            prepare: Callable[[], None] | None = None) -> int:
-    """`prepare`: what must be done here once the technician said yes, before any server is changed
-    (server replace: pin the accepted host key)."""
+def execute(session: Session, plan: Plan, recovering: Journal | None = None) -> int:
     if recovering is None:
         _refuse_if_unfinished(session, plan)
     if session.json and session.dry_run:
@@ -68,8 +65,6 @@ def execute(session: Session, plan: Plan, recovering: Journal | None = None,
     if not _confirm(session):
         session.say("Not applied: nothing was changed.")
         return EXIT_FAILED
-    if prepare is not None:
-        prepare()
     from mxone_maintenance.utility.ops.apply import apply_plan
     result = apply_plan(plan, session.paths, session.system_file, session.ssh_settings(), session.progress,
                         allow_down=session.allow_down, recovering=recovering)

@@ -122,7 +122,7 @@ def run_sync(session: Session, args, system: System) -> int:
 
 def run_server_add(session: Session, args, system: System) -> int:
     request = AddServer(args.name, args.address, _int_arg(args.lim, "LIM number"))
-    return execute(session, server_ops.plan_add_server(system, request))
+    return execute(session, _final(session, server_ops.propose_add_server(system, request)))
 
 
 def run_server_remove(session: Session, args, system: System) -> int:
@@ -130,7 +130,7 @@ def run_server_remove(session: Session, args, system: System) -> int:
 
 
 def run_standby_add(session: Session, args, system: System) -> int:
-    return execute(session, server_ops.plan_add_standby(system, AddStandby(args.server)))
+    return execute(session, _final(session, server_ops.propose_add_standby(system, AddStandby(args.server))))
 
 
 def run_standby_remove(session: Session, args, system: System) -> int:

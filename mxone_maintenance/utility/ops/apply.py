@@ -8,10 +8,9 @@ one interrupted for good stays in the journal until `cluster finish` or `cluster
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -29,6 +28,7 @@ from mxone_maintenance.utility.ops.change_lock import ChangeRefused, check_uncha
 from mxone_maintenance.utility.ops.cluster_keys import key_file
 from mxone_maintenance.utility.ops.generations import GenerationConflict, numbered_above_servers, rolled_forward, \
     undo_cluster_file
+from mxone_maintenance.utility.ops.host_key_pins import new_keys, pin_new, trusting_new
 from mxone_maintenance.utility.ops.journal import Journal, JournalError, clear_journal, read_journal, write_journal
 from mxone_maintenance.utility.ops.pending import PendingError, leaves_of, read_pending, write_pending
 from mxone_maintenance.utility.ops.plan import (
@@ -38,7 +38,6 @@ from mxone_maintenance.utility.ops.plan import (
     DropSyncKey,
     MakeFolder,
     OrderAgent,
-    PinHostKey,
     Plan,
     PruneXdata,
     RemoveAddress,
@@ -50,7 +49,6 @@ from mxone_maintenance.utility.ops.plan import (
 )
 from mxone_maintenance.utility.remote.errors import RemoteError
 from mxone_maintenance.utility.remote.fleet import Fleet
-from mxone_maintenance.utility.remote.host_key_scan import PresentedKey, repin, trusting
 from mxone_maintenance.utility.remote.settings import Host, SshSettings
 from mxone_maintenance.utility.remote.ssh import Connection
 from mxone_maintenance.utility.remote.transaction import RemoveFile as RemoteRemoveFile
@@ -156,7 +154,9 @@ def _folder_changes(conn: Connection, step: MakeFolder, planned: set[str]) -> li
                 for path in reversed(missing)]
     if step.path in planned:
         return []
-    old = conn.run(["stat", "-c", "%a", "--", step.path]).stdout.strip()
+    kind, old = conn.run(["stat", "-c", "%F %a", "--", step.path]).stdout.strip().rsplit(" ", 1)
+    if kind != "directory":
+        raise RemoteError(conn.host, f"{step.path} is there but is not a folder ({kind})")
     if int(old, 8) == step.mode:
         return []
     return [RunCommand(("chmod", mode, "--", step.path), undo=("chmod", old, "--", step.path),
@@ -346,45 +346,23 @@ def _check_journal(system_file: Path, recovering: Journal | None) -> None:
                             "`mxone_maintenance cluster finish` or undo it with `cluster undo` first")
 
 
-def _new_keys(plan: Plan) -> list[tuple[Host, PresentedKey]]:
-    return [(Host(s.server, s.address), PresentedKey(step.key_type, step.blob, step.fingerprint))
-            for s in plan.servers for step in s.steps if isinstance(step, PinHostKey)]
-
-
-@contextlib.contextmanager
-def _trusting(settings: SshSettings, keys: list[tuple[Host, PresentedKey]]) -> Iterator[SshSettings]:
-    """Settings that trust, for each new server, only the key the plan showed (known_hosts untouched)."""
-    with contextlib.ExitStack() as stack:
-        for host, key in keys:
-            settings = stack.enter_context(trusting(settings, host, key))
-        yield settings
-
-
-def _pinned(known_hosts: Path, keys: list[tuple[Host, PresentedKey]], ending: _Ending) -> _Ending:
-    """The new servers' keys pinned for good, once their change is made."""
-    per_server = dict(ending.result.per_server)
-    for host, key in keys:
-        repin(known_hosts, host, key)
-        per_server[host.name] = f"{per_server.get(host.name, 'unchanged')}; host key {key.described} pinned"
-    return replace(ending, result=replace(ending.result, per_server=per_server))
-
-
 def _apply_locked(plan: Plan, paths: Paths, system_file: Path, settings: SshSettings, progress: ProgressFn,
                   parallel: bool, allow_down: frozenset[str], recovering: bool) -> ApplyResult:
     hosts = [Host(s.server, s.address) for s in plan.servers]
-    keys = _new_keys(plan)
+    keys = new_keys(plan)
     try:
         if not hosts:
             ending = _Ending(ApplyResult(True, plan.title), plan.after)
         else:
-            with _trusting(settings, keys) as trusted, \
+            with trusting_new(settings, keys) as trusted, \
                     Fleet(hosts, trusted, progress=progress, parallel=parallel) as fleet:
                 if plan.is_order and plan.changes_servers:
                     ending = _Ending(_give_orders(fleet, plan))
                 else:
                     ending = _change_servers(fleet, plan, trusted, progress, allow_down, system_file, recovering)
         if ending.result.ok and keys:
-            ending = _pinned(settings.known_hosts, keys, ending)
+            said = pin_new(settings.known_hosts, keys, ending.result.per_server)
+            ending = replace(ending, result=replace(ending.result, per_server=said))
         _record(paths, system_file, plan, ending, recovering)
         return ending.result
     except RemoteError as err:

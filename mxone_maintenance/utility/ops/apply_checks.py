@@ -1,5 +1,6 @@
 """What apply asks the servers before anything changes: who answers and which cluster.yaml each holds,
-who may be left out (`--allow-down`), and whether the standby has disk for the data backups."""
+who may be left out (`--allow-down`), whether a joining server runs our cluster agent, and whether the
+standby has disk for the data backups."""
 from __future__ import annotations
 
 import re
@@ -8,7 +9,9 @@ from dataclasses import dataclass
 from mxone_maintenance.core import config
 from mxone_maintenance.core import paths as product_paths
 from mxone_maintenance.core.model import Cluster
+from mxone_maintenance.utility.ops.agent_check import AgentMissing, require_agent
 from mxone_maintenance.utility.ops.plan import (
+    AgentCheck,
     CleanStaged,
     DiskCheck,
     Plan,
@@ -69,8 +72,9 @@ def _catches_up(step) -> bool:
 
 def skip_down(plan: Plan, down: dict[str, str], allow_down: frozenset[str]) -> tuple[dict, Refusal | None]:
     """The servers to leave out (allowed down, and their part can wait), or the refusal. A server whose
-    LIM stops because it is down (ServerPlan.must_be_down) must not answer, and its part waits."""
-    steps = {s.server: s.steps for s in plan.servers if s.steps}
+    LIM stops because it is down (ServerPlan.must_be_down) must not answer, and its part waits. One that
+    leaves (ServerPlan.leaving) may be left out uncleaned: nothing of a cluster waits for it."""
+    steps = {s.server: s.steps for s in plan.servers if s.steps and not s.leaving}
     dead = {s.server: s for s in plan.servers if s.must_be_down}
     for server in dead:
         if server not in down:
@@ -86,6 +90,23 @@ def skip_down(plan: Plan, down: dict[str, str], allow_down: frozenset[str]) -> t
             return {}, Refusal(server, f"{error}; its part of this change cannot wait for it: {waiting[0]}")
     return {server: ("not answering: its part waits for `cluster finish` when it is back" if server in dead
                      else f"not answering: {catch_up_words(plan, server)}") for server in down}, None
+
+
+# --- the cluster agent -----------------------------------------------------------------------------------
+
+def _agent_problem(conn: Connection) -> str | None:
+    try:
+        require_agent(conn)
+    except AgentMissing as err:
+        return str(err)
+    return None
+
+
+def check_agents(fleet: Fleet, check: AgentCheck) -> Refusal | None:
+    for outcome in fleet.each(_agent_problem, list(check.servers)).values():
+        if not outcome.ok or outcome.value:
+            return Refusal(outcome.host, outcome.error or outcome.value)
+    return None
 
 
 # --- disk -----------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from ipaddress import IPv4Interface
 
 from mxone_maintenance.core import paths as product_paths
 from mxone_maintenance.core.model import System
+from mxone_maintenance.core.version import product_version
 
 # where staged hidden files may be left: the product's folders, root's .ssh, the network configuration
 STAGING_FOLDERS = (str(product_paths.ETC), str(product_paths.AUTHORIZED_KEYS.parent), str(product_paths.XDATA_DIR),
@@ -125,8 +126,43 @@ class OrderAgent:
         return self.note or f"tell the cluster agent: {' '.join(self.args)}"
 
 
+@dataclass(frozen=True)
+class MakeFolder:
+    """A folder the product needs (made with its missing parents; an existing one gets the mode)."""
+    path: str
+    mode: int = 0o755
+    note: str = ""
+
+    def describe(self) -> str:
+        extra = f", {self.note}" if self.note else ""
+        return f"create {self.path}/ (mode {self.mode:04o}{extra})"
+
+
+@dataclass(frozen=True)
+class RemoveFolder:
+    """A folder of the product's, with all it holds (nothing when it is not there)."""
+    path: str
+    note: str = ""
+
+    def describe(self) -> str:
+        extra = f" ({self.note})" if self.note else ""
+        return f"remove {self.path}/{extra}"
+
+
+@dataclass(frozen=True)
+class PinHostKey:
+    """The host key the server presented when the plan was made (shown in it): apply trusts only that key
+    for the server, and pins it in this utility's known_hosts once the change is made."""
+    key_type: str
+    blob: str
+    fingerprint: str
+
+    def describe(self) -> str:
+        return f"pin its host key {self.key_type} {self.fingerprint} in this utility's known_hosts"
+
+
 Step = (WriteFile | RemoveFile | AddAddress | RemoveAddress | SetBootAddress | PruneXdata | AllowSyncKey | DropSyncKey
-        | WriteClusterHostKeys | CleanStaged | OrderAgent)
+        | WriteClusterHostKeys | CleanStaged | OrderAgent | MakeFolder | RemoveFolder | PinHostKey)
 
 
 @dataclass(frozen=True)
@@ -135,6 +171,7 @@ class ServerPlan:
     address: str              # where the utility connects (address without prefix)
     steps: tuple[Step, ...]
     must_be_down: bool = False  # a dead regular whose LIM stops: its part waits for `cluster finish`
+    leaving: bool = False       # leaves the system or the standby role: allowed down, it stays uncleaned
 
 
 @dataclass(frozen=True)
@@ -148,6 +185,16 @@ class DiskCheck:
 
 
 @dataclass(frozen=True)
+class AgentCheck:
+    """Servers that must run the cluster agent, the same version as this utility (checked over SSH)."""
+    servers: tuple[str, ...]
+
+    def describe(self) -> str:
+        return (f"{', '.join(self.servers)} has the cluster agent installed, the same version as this utility "
+                f"({product_version()})")
+
+
+@dataclass(frozen=True)
 class Plan:
     action: str                         # e.g. "cluster create"
     title: str                          # one line a technician reads first
@@ -156,6 +203,7 @@ class Plan:
     servers: tuple[ServerPlan, ...] = ()
     checks: tuple[str, ...] = ()        # what apply checks over SSH before it changes anything
     disk_check: DiskCheck | None = None
+    agent_check: AgentCheck | None = None
     system_change: str = ""             # what happens to system.yaml, "" if nothing
     secrets: dict[str, bytes] = field(default_factory=dict, compare=False)   # e.g. a new cluster key
 
@@ -167,6 +215,9 @@ class Plan:
     def is_order(self) -> bool:
         return all(isinstance(step, OrderAgent) for s in self.servers for step in s.steps)
 
+    def all_checks(self) -> list[str]:
+        return list(self.checks) + [check.describe() for check in (self.agent_check, self.disk_check) if check]
+
     def lines(self) -> list[str]:
         """The plan as text: a heading, then per server what changes, then the checks."""
         out = [f"Plan: {self.title}"]
@@ -175,7 +226,7 @@ class Plan:
                 continue
             out.append(f"  {server.server} ({server.address}):")
             out.extend(f"    - {step.describe()}" for step in server.steps)
-        checks = list(self.checks) + ([self.disk_check.describe()] if self.disk_check else [])
+        checks = self.all_checks()
         if checks:
             out.append("  Checked before anything changes:")
             out.extend(f"    - {check}" for check in checks)
@@ -192,7 +243,7 @@ class Plan:
             "title": self.title,
             "servers": [{"server": s.server, "address": s.address, "steps": [step.describe() for step in s.steps]}
                         for s in self.servers if s.steps],
-            "checks": list(self.checks) + ([self.disk_check.describe()] if self.disk_check else []),
+            "checks": self.all_checks(),
             "system_change": self.system_change,
         }
 
@@ -201,5 +252,9 @@ def catch_up_words(plan: Plan, server: str) -> str:
     """What a server left out of a change (`--allow-down`) gets when it is back."""
     if any(s.server == server and s.must_be_down for s in plan.servers):
         return "gets its part (leaving the cluster) from `cluster finish` when it is back"
+    if any(s.server == server and s.leaving for s in plan.servers):
+        kept = plan.after.server(server)
+        change = "is removed from system.yaml" if kept is None else f"becomes a {kept.role} server in system.yaml"
+        return f"{change} anyway, with nothing on it cleaned"
     cluster = plan.after.cluster_of_server(server)
     return f"takes generation {cluster.generation} from its peers when it is back" if cluster else "left as it is"

@@ -7,6 +7,9 @@ authorized_keys line, the members' host keys and its network file naming its bas
 the alias is not touched: whoever serves the LIM holds it). Every other member gets the members' host
 keys again, since the new server's key is not the old one's and their agents sync with it.
 
+The key the server presented is trusted for it while the change is made and pinned in known_hosts only
+once it is made (PinHostKey), its agent checked first (AgentCheck).
+
 What follows is the agents' (SCENARIOS row 23 and the standby's readiness): a new regular pulls its
 LIM's newest data from the standby that runs it before the LIM moves back by the cluster's fallback
 type; a new standby pulls two backups of every regular before it counts as ready.
@@ -16,7 +19,17 @@ from __future__ import annotations
 from mxone_maintenance.core.model import Cluster, Server, System
 from mxone_maintenance.core.rules import refusal
 from mxone_maintenance.utility.ops import cluster as cluster_ops
-from mxone_maintenance.utility.ops.plan import AddAddress, CleanStaged, DiskCheck, Plan, ServerPlan, Step
+from mxone_maintenance.utility.ops.plan import (
+    AddAddress,
+    AgentCheck,
+    CleanStaged,
+    DiskCheck,
+    PinHostKey,
+    Plan,
+    ServerPlan,
+    Step,
+)
+from mxone_maintenance.utility.remote.settings import PresentedKey
 
 
 def find_server(system: System, name: str) -> Server:
@@ -42,17 +55,20 @@ def _new_server_steps(system: System, cluster: Cluster, name: str, key: bytes) -
     return (CleanStaged(), *joining)
 
 
-def plan_replace(system: System, name: str, key: bytes, old_key: str, new_key: str) -> Plan:
-    """`old_key` and `new_key`: the pinned and the presented host key ("ssh-ed25519 SHA256:...")."""
+def plan_replace(system: System, name: str, key: bytes, old_key: str, new: PresentedKey) -> Plan:
+    """`old_key`: the pinned host key ("ssh-ed25519 SHA256:..." or "none"); `new`: the one presented."""
     server = find_server(system, name)
     cluster = system.cluster_of_server(server.name)
-    accepted = f"host key {new_key} accepted" + (f" (was {old_key})" if old_key != new_key else " (unchanged)")
-    checks = (f"{name} answers at {replace_address(system, name)} with host key {new_key}",
-              f"the cluster agent on {name} is the version of this utility")
+    accepted = f"host key {new.described} accepted" + \
+        (f" (was {old_key})" if old_key != new.described else " (unchanged)")
+    checks = (f"{name} answers at {replace_address(system, name)} with host key {new.described}",)
+    pin = PinHostKey(new.key_type, new.blob, new.fingerprint)
     if cluster is None:
         return Plan(action="server replace", title=f"replace {name} (in no cluster): {accepted}", before=system,
-                    after=system, servers=(ServerPlan(name, replace_address(system, name), ()),), checks=checks)
-    servers = [ServerPlan(name, replace_address(system, name), _new_server_steps(system, cluster, name, key))]
+                    after=system, servers=(ServerPlan(name, replace_address(system, name), (pin,)),),
+                    checks=checks, agent_check=AgentCheck((name,)))
+    steps = _new_server_steps(system, cluster, name, key)
+    servers = [ServerPlan(name, replace_address(system, name), (steps[0], pin, *steps[1:]))]
     servers += [ServerPlan(member, cluster_ops.address_of(system, member), (cluster_ops.host_keys(cluster),))
                 for member in cluster.member_names if member != name]
     standby = cluster.standby.server == name
@@ -62,4 +78,11 @@ def plan_replace(system: System, name: str, key: bytes, old_key: str, new_key: s
     return Plan(action="server replace",
                 title=f"replace {name} ({role} of cluster {cluster.name}, generation {cluster.generation}): "
                       f"{accepted}",
-                before=system, after=system, servers=tuple(servers), checks=checks, disk_check=disk)
+                before=system, after=system, servers=tuple(servers), checks=checks, disk_check=disk,
+                agent_check=AgentCheck((name,)))
+
+
+def preview_replace(system: System, name: str, given: str) -> Plan:
+    """The plan the menus show before Apply: the fingerprint the technician typed, not yet held against
+    the server (final_replace_plan does that after Apply)."""
+    return plan_replace(system, name, b"", "the pinned key", PresentedKey("the key", "", f"{given} (checked after Apply)"))

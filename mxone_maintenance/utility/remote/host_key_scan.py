@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import paramiko
@@ -23,18 +23,7 @@ import paramiko
 from mxone_maintenance.core.contracts.host_keys import known_hosts_line
 from mxone_maintenance.utility.remote import host_keys
 from mxone_maintenance.utility.remote.errors import RemoteError
-from mxone_maintenance.utility.remote.settings import Host, SshSettings
-
-
-@dataclass(frozen=True)
-class PresentedKey:
-    key_type: str
-    blob: str               # base64, as known_hosts holds it
-    fingerprint: str        # SHA256:..., as `ssh-keygen -lf` prints it
-
-    @property
-    def described(self) -> str:
-        return f"{self.key_type} {self.fingerprint}"
+from mxone_maintenance.utility.remote.settings import Host, PresentedKey, SshSettings
 
 
 def _of(key: paramiko.PKey) -> PresentedKey:
@@ -56,18 +45,25 @@ def pinned_key(host: Host, settings: SshSettings) -> PresentedKey | None:
 
 
 def _labels(line: str) -> list[str]:
+    """The host names a pin line is for; none for comments, blank lines and @cert-authority / @revoked
+    lines (the admin's trust settings, not a pinned key: kept as they are)."""
     words = line.split()
-    if not words or line.lstrip().startswith("#"):
+    if not words or words[0].startswith(("#", "@")):
         return []
-    field = words[1] if words[0].startswith("@") and len(words) > 1 else words[0]
-    return field.split(",")
+    return words[0].split(",")
+
+
+def _hashed_match(label: str, name: str) -> bool:
+    try:
+        return paramiko.HostKeys.hash_host(name, label) == label
+    except (AssertionError, ValueError, TypeError):     # a damaged entry (another host's): no match
+        return False
 
 
 def _names_match(labels: Sequence[str], names: Sequence[str]) -> bool:
     for label in labels:
         if label.startswith("|1|"):           # hashed: HashKnownHosts yes
-            salt = label.split("|")[2] if label.count("|") >= 3 else ""
-            if any(paramiko.HostKeys.hash_host(name, salt) == label for name in names):
+            if any(_hashed_match(label, name) for name in names):
                 return True
         elif label in names:
             return True
@@ -75,9 +71,13 @@ def _names_match(labels: Sequence[str], names: Sequence[str]) -> bool:
 
 
 def repinned_text(text: str, host: Host, key: PresentedKey) -> str:
-    """known_hosts text with every line for the host's name or address replaced by one for `key`."""
+    """known_hosts text with every line pinning a key for the host's name or address (a line naming it
+    among others too) replaced by one for `key`; every other line kept byte for byte."""
     names = [host.name, host.known_hosts_address]
-    kept = [line for line in text.splitlines() if not _names_match(_labels(line), names)]
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    kept = [line for line in lines if not _names_match(_labels(line), names)]
     kept.append(known_hosts_line(names, key.key_type, key.blob))
     return "\n".join(kept) + "\n"
 
@@ -92,7 +92,8 @@ def repin(known_hosts: Path, host: Host, key: PresentedKey) -> None:
         with open(fd, encoding="utf-8", closefd=False) as handle:
             text = handle.read()
         new = known_hosts.with_name(f".{known_hosts.name}.mxone-repin")
-        new_fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        new.unlink(missing_ok=True)             # what a killed run left (any mode, even a symlink)
+        new_fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with open(new_fd, "w", encoding="utf-8") as handle:
             handle.write(repinned_text(text, host, key))
             handle.flush()

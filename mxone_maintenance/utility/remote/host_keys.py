@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import paramiko
+from paramiko.hostkeys import InvalidHostKey
 
 from mxone_maintenance.core.contracts.host_keys import HostKeyPolicy, known_hosts_line
 from mxone_maintenance.utility.remote.errors import HostKeyChanged, HostKeyUnknown, RemoteError
@@ -32,10 +33,14 @@ def pinned_keys(host: Host, policy: HostKeyPolicy) -> Pinned | None:
     try:
         if policy.known_hosts.exists():
             known.load(str(policy.known_hosts))
-    except (OSError, paramiko.SSHException, ValueError) as e:
-        raise RemoteError(host, f"cannot read {policy.known_hosts}: {e}") from None
+    except (OSError, paramiko.SSHException, ValueError, InvalidHostKey) as e:
+        raise RemoteError(host, f"cannot read {policy.known_hosts}: {' '.join(str(e).split()) or type(e).__name__}"
+                          ) from None
     for label in policy.lookup_names(host.name, host.address, host.port):
-        entry = known.lookup(label)
+        try:
+            entry = known.lookup(label)
+        except AssertionError:          # paramiko's check of a hashed entry's salt
+            raise RemoteError(host, f"cannot read {policy.known_hosts}: a hashed entry is damaged") from None
         if entry:
             return label, entry
     return None

@@ -31,6 +31,18 @@ class Host:
 
 
 @dataclass(frozen=True)
+class PresentedKey:
+    """A server's host key as it presented it (host_key_scan.py), or as a plan pins it."""
+    key_type: str
+    blob: str               # base64, as known_hosts holds it
+    fingerprint: str        # SHA256:..., as `ssh-keygen -lf` prints it
+
+    @property
+    def described(self) -> str:
+        return f"{self.key_type} {self.fingerprint}"
+
+
+@dataclass(frozen=True)
 class SshSettings:
     """How to reach servers; one instance is shared by every connection of a run."""
 

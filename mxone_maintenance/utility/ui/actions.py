@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from mxone_maintenance.utility.ops.views import clusters_text, servers_text
-from mxone_maintenance.utility.ui import cluster_forms, system_forms
+from mxone_maintenance.utility.ui import cluster_forms, replace_form, system_forms
 from mxone_maintenance.utility.ui.forms import ActionEnv
 from mxone_maintenance.utility.ui.screens import Screen, TextScreen
 from mxone_maintenance.utility.ui.status_screen import StatusScreen
@@ -44,6 +44,7 @@ ACTIONS: dict[str, Factory] = {
     "list_servers": lambda env, _rt: TextScreen("List servers in system", servers_text(env.system)),
     "add_server": _form(system_forms.AddServerForm),
     "remove_server": _form(system_forms.RemoveServerForm),
+    "replace_server": _form(replace_form.ReplaceServerForm),
     "list_standby": lambda env, _rt: TextScreen("List standby servers", servers_text(env.system, ("standby",))),
     "add_standby": _form(system_forms.AddStandbyForm),
     "remove_standby": _form(system_forms.RemoveStandbyForm),
