@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import urwid
+
 from mxone_maintenance.core.paths import Paths
 from mxone_maintenance.utility.cli import Session
 from mxone_maintenance.utility.ui.app import App
+from mxone_maintenance.utility.ui.palette import PALETTE
 
 SIZE = (80, 24)
 
@@ -43,18 +46,36 @@ def box_text(app: App) -> str:
     return " ".join(" ".join(row[left + 1:right].split()) for row in shown[top + 1:bottom])
 
 
-def attributes_of(app: App, text: str) -> set[str]:
-    """The display attributes of TEXT where it is drawn on screen (one row), innermost first."""
+def drawn_with(app: App, text: str) -> list:
+    """The display attributes (with their layers) TEXT is drawn with on screen (its first row)."""
     canvas = app.root.render(SIZE, focus=True)
     for row, plain in zip(canvas.content(), canvas.text):
         at = plain.decode().find(text)
         if at < 0:
             continue
-        found, col = set(), 0
+        found, col = [], 0
         for attr, _charset, raw in row:
             width = len(raw.decode())
             if col < at + len(text) and col + width > at:
-                found.add(getattr(attr, "layers", (attr,))[0])
+                found.append(attr)
             col += width
         return found
     raise AssertionError(f"{text!r} is not on screen:\n{screen(app)}")
+
+
+def attributes_of(app: App, text: str) -> set[str]:
+    """The display attributes of TEXT where it is drawn on screen (one row), innermost first."""
+    return {getattr(attr, "layers", (attr,))[0] for attr in drawn_with(app, text)}
+
+
+# Where urwid keeps each colour mode's setting in a palette entry (BaseScreen.resolve_attr's index).
+PALETTE_INDEX = {16: 0, 1: 1, 88: 2, 256: 3, 2**24: 4}
+
+
+def looks_of(app: App, text: str, colors: int) -> set[tuple[str, str]]:
+    """(foreground, background) a terminal with COLORS colours shows TEXT in: its attributes resolved
+    through the palette the way the screen does (1: the monochrome settings, e.g. "default,standout")."""
+    terminal = urwid.display.raw.Screen()
+    terminal.register_palette(PALETTE)
+    specs = (terminal.resolve_attr(attr, PALETTE_INDEX[colors]) for attr in drawn_with(app, text))
+    return {(spec.foreground, spec.background) for spec in specs}

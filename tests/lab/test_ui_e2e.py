@@ -95,7 +95,7 @@ def test_create_a_cluster_through_the_menus_and_see_it_in_show_status(lab, tmp_p
             ui.keys("Tab")
         ui.keys("Enter")                                      # [Show plan]
         ui.wait_for("Plan: create cluster c1: LIM 1, 2 with standby sb1", "< Apply >")
-        ui.keys("Enter")                                      # [Apply]
+        ui.keys("Left", "Enter")                              # the plan starts on Back: [Apply] is left of it
         result = ui.wait_for_any("Done: create cluster c1", "FAILED", timeout=90)
         if "FAILED" in result:
             pytest.fail(f"apply failed:\n{result}")

@@ -161,7 +161,7 @@ def test_apply_shows_progress_per_server_then_done(tmp_path, monkeypatch):
     submit(app)
     focus_on_apply = app.top
     assert isinstance(focus_on_apply, PlanScreen)
-    press(app, "enter")                                  # the Apply button has the focus
+    press(app, "left", "enter")                          # ← to Apply: Back has the focus
     assert "lim1         staged" in seen["progress"] and "sb1          staged" in seen["progress"]
     assert isinstance(app.top, ResultScreen)
     text = screen(app)
@@ -180,7 +180,7 @@ def test_failed_apply_names_the_server_and_nothing_changed(tmp_path, monkeypatch
     open_create(app)
     fill_lim(app, 1, "10.77.0.111")
     submit(app)
-    press(app, "enter")
+    press(app, "left", "enter")                          # ← to Apply
     text = screen(app)
     assert "FAILED: lim1: not enough free disk; nothing was changed" in text
 
@@ -227,7 +227,7 @@ def test_change_form_nothing_to_change_and_a_priority(tmp_path):
 @pytest.mark.parametrize("item, title", [
     ("5", "Change failover behavior to preloaded"), ("6", "Add a LIM to existing cluster"),
     ("7", "Remove a LIM from existing cluster"), ("8", "Delete cluster in system"),
-    ("9", "Move LIM from standby to regular server"), ("0", "Lock LIM to server"),
+    ("9", "Move LIM from standby to regular server"), ("a", "Lock LIM to server"),
 ])
 def test_every_cluster_form_reaches_its_plan_without_ssh(tmp_path, monkeypatch, item, title):
     monkeypatch.setattr(Session, "ssh_settings", lambda self: pytest.fail("no SSH before Apply"))
@@ -246,7 +246,7 @@ def test_sync_and_list(tmp_path):
     app = make_app(tmp_path, CLUSTERED)
     press(app, "3", "1")
     assert "Cluster c1 (generation 1)" in screen(app)
-    press(app, "esc", "s", "s", "enter")                 # s: Show status, then Sync
+    press(app, "esc", "c")                               # c: item 12, Sync
     assert app.top.title == "Sync exchange data within cluster"
     submit(app)
     assert "Plan: sync exchange data within cluster c1" in screen(app)

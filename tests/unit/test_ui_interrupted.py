@@ -48,7 +48,7 @@ NOTICE = "Interrupted change: add LIM 2 to cluster c1 (cluster add-lim, started 
 BLOCKED = "an interrupted change must be finished or undone first"
 CHANGING = {"3": "Create new cluster in system", "4": "Change fallback type or priority",
             "5": "Change failover behavior to preloaded", "6": "Add a LIM to existing cluster",
-            "7": "Remove a LIM from existing cluster", "8": "Delete cluster in system", "0": "Lock LIM to server"}
+            "7": "Remove a LIM from existing cluster", "8": "Delete cluster in system", "a": "Lock LIM to server"}
 STILL_USABLE = ["List all clusters", "Show status", "Move LIM from standby to regular server",
                 "Sync exchange data within cluster"]
 RECOVERY = ["Finish the interrupted change", "Undo the interrupted change"]
@@ -197,12 +197,12 @@ def test_finish_shows_its_plan_and_applies_it_with_the_journal(tmp_path, monkeyp
     seen: dict = {}
     monkeypatch.setattr(apply_module, "apply_plan", fake_apply)
     app = make_app(tmp_path)
-    press(app, "3", "f")                                     # the only item with an f
+    press(app, "3", "d")                                     # d: item 13, Finish
     assert isinstance(app.top, PlanScreen)
     text = screen(app)
     assert "Plan: finish the interrupted change: add LIM 2 to cluster c1" in text
     assert "lim2 (10.77.0.12):" in text and "< Apply >" in text
-    press(app, "enter")                                      # Apply has the focus
+    press(app, "left", "enter")                              # ← to Apply: Back has the focus
     (plan, options), = calls
     assert plan.title.startswith("finish the interrupted change")
     assert options["recovering"] == the_journal() and options["allow_down"] == frozenset()
@@ -217,7 +217,7 @@ def test_finish_after_the_change_was_finished_elsewhere_says_so(tmp_path):
     app = make_app(tmp_path)
     press(app, "3")
     clear_journal(tmp_path / "system.yaml")                 # e.g. `cluster finish` on another terminal
-    press(app, "f")
+    press(app, "d")
     assert "There is no interrupted change any more: it was finished or undone meanwhile." in box_text(app)
     press(app, "enter")
     assert app.top.title == "Cluster handling" and not set(RECOVERY) & set(labels(app))
@@ -234,7 +234,7 @@ def test_undo_shows_its_plan(tmp_path, monkeypatch, fake_ssh):
     text = screen(app)
     assert "Plan: undo the interrupted change: add LIM 2 to cluster c1" in text
     assert "cluster c1 at generation 3" in "\n".join(app.top.proposal.plan.lines())
-    press(app, "enter")
+    press(app, "left", "enter")                              # ← to Apply
     assert calls[0]["recovering"] == the_journal()
     assert "Done: undo the interrupted change" in screen(app)
 
@@ -245,5 +245,5 @@ def test_finish_that_cannot_get_the_cluster_key_says_nothing_was_changed(tmp_pat
     monkeypatch.setattr(interrupted, "cluster_key", lambda *a: (_ for _ in ()).throw(
         OSError("sb1: connection refused")))
     app = make_app(tmp_path)
-    press(app, "3", "f", "enter")
+    press(app, "3", "d", "left", "enter")
     assert "FAILED: sb1: connection refused; nothing was changed" in screen(app)

@@ -19,27 +19,37 @@ def test_every_command_has_keys_and_help():
         assert item.keys and item.help and item.short
 
 
-def test_item_letters_leave_out_the_keys_of_other_commands():
-    letters = keys.binding(keys.Command.ITEM_LETTER).keys
-    assert "q" not in letters and "r" not in letters
+def test_item_keys_leave_out_the_keys_of_other_commands():
+    assert keys.ITEM_KEYS[:12] == tuple("123456789abc")
+    assert "q" not in keys.ITEM_KEYS and "?" not in keys.ITEM_KEYS
     assert keys.command_for("q", "menu") == keys.Command.QUIT
-    assert keys.command_for("c", "menu") == keys.Command.ITEM_LETTER
+    assert keys.command_for("c", "menu") == keys.Command.ITEM
     assert keys.command_for("c", "form") is None
+
+
+def test_quit_and_help_have_a_key_that_works_in_a_text_field_too():
+    for key, command in (("f10", keys.Command.QUIT), ("f1", keys.Command.HELP), ("q", keys.Command.QUIT),
+                         ("?", keys.Command.HELP)):
+        for context in ("menu", "form", "view", "choice", "status"):
+            assert keys.command_for(key, context) == command, (key, context)
 
 
 def test_help_overlay_lists_every_binding():
     text = "\n".join(row.decode() for row in HelpScreen().render((76, 40)).text)
     for item in keys.BINDINGS:
         assert item.help[:40] in text.replace("\n", " ") or item.help[:30] in text
-    for shown in ("Esc", "Backspace", "Enter", "F1 ?", "q Q", "Tab"):
+    for shown in ("Esc", "Backspace", "Enter", "F1", "F10", "q Q", "Tab", "← →"):
         assert shown in text
+    assert "a letter in a text field" in text.replace("\n", " ")
 
 
 def test_footer_shows_the_keys():
     footer = keys.footer_text("menu")
     for part in ("Enter", "Esc back", "q quit", "F1 help", "1-9"):
         assert part in footer
-    assert "Tab" in keys.footer_text("form")
+    form = keys.footer_text("form")
+    assert "Tab" in form and "F10 quit" in form and "q quit" not in form     # q is a letter in a field
+    assert "←→ button" in keys.footer_text("choice") and "q quit" in keys.footer_text("choice")
 
 
 def test_every_palette_entry_has_a_mono_setting_urwid_accepts():

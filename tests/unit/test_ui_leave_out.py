@@ -79,7 +79,7 @@ def applied_priority_change(tmp_path: Path) -> App:
     app.top.submit()
     assert isinstance(app.top, PlanScreen), screen(app)
     assert "Plan: change cluster c1: LIM 1 priority 1 " in screen(app)
-    press(app, "enter")                                      # Apply has the focus
+    press(app, "left", "enter")                              # ← to Apply: Back has the focus
     return app
 
 

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 from helpers import uitools
-from helpers.uitools import press, screen
+from helpers.uitools import attributes_of, box_text, press, screen
 
 from mxone_maintenance.utility.ui.app import App
 from mxone_maintenance.utility.ui.menu_screen import MenuScreen
-from mxone_maintenance.utility.ui.screens import HelpScreen, NoticeScreen
+from mxone_maintenance.utility.ui.screens import HelpScreen, NoticeScreen, QuestionScreen
 
 SIZE = (80, 24)
 SERVERS = """schema: 1
@@ -97,20 +97,31 @@ def test_digit_opens_item_and_escape_goes_back_one_level(tmp_path):
     assert app.top.title == "Cluster handling"
     press(app, "backspace")
     assert isinstance(app.top, MenuScreen) and app.top.title == "MX-ONE maintenance"
-    press(app, "esc")                               # the main menu stays
-    assert len(app.stack) == 1
 
 
-def test_letter_hotkeys_open_a_unique_item_and_cycle_otherwise(tmp_path):
+def test_every_item_has_its_key_beside_it_and_the_key_works(tmp_path):
     app = make_app(tmp_path)
-    press(app, "c")                                 # only "Cluster handling" starts with c
-    assert app.top.title == "Cluster handling"
-    press(app, "c")                                 # Create, Change, Change: moves, does not open
-    assert app.top.title == "Cluster handling" and app.top.focus_index == 2
-    press(app, "c")
-    assert app.top.focus_index == 3
-    press(app, "enter")
+    press(app, "3")
+    assert [line[:3] for line in menu_lines(app)] == [f"{key}  " for key in "123456789abc"]
+    press(app, "b")                                 # item 11: no cluster yet, so it says why
+    assert app.top.title == "Cluster handling" and app.top.focus_index == 10
+    assert attributes_of(app, "b  Unlock LIM from server") == {"item off focus"}
     assert "No cluster yet" in screen(app)
+    press(app, "1")
+    assert app.top.title == "List all clusters"
+
+
+def test_esc_on_the_main_menu_asks_to_leave_with_stay_focused(tmp_path):
+    app = make_app(tmp_path)
+    press(app, "esc")
+    assert isinstance(app.top, QuestionScreen) and "Leave MX-ONE maintenance?" in box_text(app)
+    assert attributes_of(app, "< Stay >") == {"button focus"} and attributes_of(app, "< Leave >") == {"button"}
+    press(app, "enter")                             # Stay
+    assert not app.exited and len(app.stack) == 1
+    press(app, "esc", "esc")                        # Esc on the question is Stay too
+    assert not app.exited and len(app.stack) == 1
+    press(app, "esc", "right", "enter")
+    assert app.exited
 
 
 def test_q_leaves_and_exit_item_leaves(tmp_path):
@@ -159,5 +170,7 @@ def test_backspace_in_a_form_only_deletes_text(tmp_path):
     assert app.top.name.text == ""
     app.top.submit()
     assert "! type the cluster name" in screen(app)
-    press(app, "esc")
+    press(app, "esc")                               # the name was deleted: leaving asks
+    assert isinstance(app.top, QuestionScreen) and "Leave the form?" in box_text(app)
+    press(app, "right", "enter")
     assert app.top.title == "Cluster handling"

@@ -61,7 +61,7 @@ def test_another_key_after_apply_is_refused_and_nothing_is_applied(tmp_path, mon
     monkeypatch.setattr(replace_checks, "final_replace_plan", other_key)
     app = replace_form(tmp_path)
     type_fingerprint(app, GOOD)
-    press(app, "enter")                                      # Apply
+    press(app, "left", "enter")                              # ← to Apply: Back has the focus
     assert isinstance(app.top, ResultScreen), screen(app)
     text = " ".join(box_text(app).split())
     assert "FAILED" in text and f"lim1 presents ssh-ed25519 SHA256:{'Z' * 43}" in text

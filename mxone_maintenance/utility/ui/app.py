@@ -42,6 +42,7 @@ from mxone_maintenance.utility.ui.terminal import SessionLog, leave_process, ui_
 from mxone_maintenance.utility.ui.worker import InlineRuntime, LoopRuntime, Runtime
 
 PRODUCT = "MX-ONE maintenance"
+TYPED_LOST = "The values typed in this form are not kept."
 
 
 class Desk(urwid.WidgetWrap):
@@ -166,6 +167,7 @@ class App:
         return True
 
     def back(self) -> None:
+        """One level back; leaving the main menu (the utility) or a form's typed values asks first."""
         if isinstance(self.top, QuestionScreen):
             self.top.answer_no()
             return
@@ -173,6 +175,16 @@ class App:
             self.note = "A change is being applied: wait for the result."
             self.redraw()
             return
+        if self.top.typed:
+            self._ask("Leave the form?", f"{TYPED_LOST} Leave the form?", "Leave the form", self._leave_form)
+            return
+        if len(self.stack) == 1:
+            self._ask("Leave?", f"Leave {PRODUCT}?", "Leave", self.exit)
+            return
+        self.pop()
+
+    def _leave_form(self) -> None:
+        self.stack.pop()                     # the question; the form goes as Esc would take it
         self.pop()
 
     def help(self) -> None:
@@ -180,16 +192,23 @@ class App:
             self.push(HelpScreen())
 
     def quit(self) -> None:
-        if not any(s.busy for s in self.stack):
-            self.exit()
+        """Leave at once, unless that would break off a change or lose a form's typed values: then ask."""
+        if any(s.busy for s in self.stack):
+            if not isinstance(self.top, QuestionScreen):
+                self._ask("Leave?", "A change is being applied to the servers. Leaving now may leave it half "
+                                    "done. Leave anyway?", "Leave anyway", self.exit)
             return
-        if isinstance(self.top, QuestionScreen):
+        if self.top.typed:
+            self._ask("Leave?", f"{TYPED_LOST} Leave {PRODUCT}?", "Leave", self.exit)
             return
-        question = QuestionScreen("Leave?", "A change is being applied to the servers. Leaving now may leave it "
-                                            "half done. Leave anyway?", yes="Leave anyway", no="Stay")
-        urwid.connect_signal(question, "no", lambda *_: self.pop())
-        urwid.connect_signal(question, "yes", lambda *_: self.exit())
-        self.push(question)
+        self.exit()
+
+    def _ask(self, title: str, question: str, yes: str, on_yes: Callable[[], None]) -> None:
+        """A question over the top screen; No ("Stay", the focused answer) closes it."""
+        screen = QuestionScreen(title, question, yes=yes, no="Stay")
+        urwid.connect_signal(screen, "no", lambda *_: self.pop())
+        urwid.connect_signal(screen, "yes", lambda *_: on_yes())
+        self.push(screen)
 
     def _mark_exited(self) -> None:
         self.exited = True

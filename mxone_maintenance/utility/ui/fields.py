@@ -42,6 +42,7 @@ class TextField(urwid.WidgetWrap):
 
     def __init__(self, caption: str, text: str = "", parse: Parser | None = None, width: int | None = None) -> None:
         self.parse = parse or (lambda value: value)
+        self.initial = text
         self.edit = FieldEdit(caption, text, self._check_quietly)
         self.error = urwid.Text("")
         self._pile = urwid.Pile([urwid.AttrMap(self.edit, "edit", "edit focus")])
@@ -54,6 +55,11 @@ class TextField(urwid.WidgetWrap):
 
     def set_text(self, text: str) -> None:
         self.edit.set_edit_text(text)
+
+    @property
+    def typed(self) -> bool:
+        """The technician changed the value the form offered (leaving would lose it)."""
+        return self.text != self.initial
 
     def show_error(self, message: str | None) -> None:
         self.error.set_text(("error", f"  ! {message}") if message else "")
@@ -89,6 +95,16 @@ class TextField(urwid.WidgetWrap):
             self._check_quietly()
             if not self.text.strip():
                 self.show_error(None)
+
+
+def text_fields(widget: urwid.Widget) -> list[TextField]:
+    """The text fields in WIDGET (through wrappers such as Padding and AttrMap, and containers)."""
+    if isinstance(widget, TextField):
+        return [widget]
+    inner = widget._w if isinstance(widget, urwid.WidgetWrap) else getattr(widget, "original_widget", None)
+    if inner is not None:
+        return text_fields(inner)
+    return [field for part, _options in getattr(widget, "contents", ()) for field in text_fields(part)]
 
 
 class ChoiceField(urwid.WidgetWrap, Generic[T]):

@@ -13,7 +13,7 @@ from mxone_maintenance.core.rules import RuleViolation
 from mxone_maintenance.utility.ops.access import SshSettings
 from mxone_maintenance.utility.ops.proposals import Proposal
 from mxone_maintenance.utility.ops.requests import RequestError
-from mxone_maintenance.utility.ui.fields import Invalid, Message, TextField, button_row
+from mxone_maintenance.utility.ui.fields import Invalid, Message, TextField, button_row, text_fields
 from mxone_maintenance.utility.ui.keys import Command, command_for
 from mxone_maintenance.utility.ui.screens import Screen
 
@@ -62,6 +62,11 @@ class Form(Screen):
         if bad:
             raise Invalid("check the marked fields")
         return values
+
+    @property
+    def typed(self) -> bool:
+        """A field shown holds a value the technician typed (leaving asks first)."""
+        return any(field.typed for row in self.walker for field in text_fields(row))
 
     # ---------------------------------------------------------------- layout and submit
     def relayout(self) -> None:

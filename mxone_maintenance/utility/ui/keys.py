@@ -1,11 +1,12 @@
-"""Every key binding of the menus, in one table with its help text (zulip-terminal style).
+"""Every key binding of the menus, in one table with its help text (zulip-terminal style). A command may
+have two bindings: a letter that a text field takes as typing (q, ?) and a key that works everywhere
+(F10, F1).
 
 Code asks `command_for(key, context)`; it never compares raw key names. The help overlay and the
 footer are generated from this table, and a test checks it for clashes.
 """
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass
 from enum import Enum
 
@@ -18,11 +19,11 @@ class Command(Enum):
     ACTIVATE = "activate"
     BACK = "back"
     BACKSPACE_BACK = "back (Backspace)"
+    BUTTON = "button"
     QUIT = "quit"
     HELP = "help"
     REFRESH = "refresh"
-    ITEM_NUMBER = "item number"
-    ITEM_LETTER = "item letter"
+    ITEM = "item"
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,12 @@ class Binding:
     short: str              # the footer's word for it
     help: str
     context: str | tuple[str, ...]   # "global" everywhere; else only on these kinds of screen
-    footer: bool = True
+    footer: bool | tuple[str, ...] = True    # a tuple: shown in the footer only on these kinds of screen
 
 
-ITEM_DIGITS = tuple("1234567890")              # item 1..9, then 0 for item 10
-ITEM_LETTERS = tuple(string.ascii_lowercase)
+# The key shown beside each menu item: 1..9, then letters (q always quits, so it is left out).
+ITEM_KEYS = tuple("123456789abcdefghijklmnoprstuvwxyz")
+TEXT_FIELD_NOTE = "a letter in a text field"
 
 BINDINGS: tuple[Binding, ...] = (
     Binding(Command.UP, ("up",), "↑↓", "move", "move up", "global"),
@@ -45,24 +47,22 @@ BINDINGS: tuple[Binding, ...] = (
     Binding(Command.NEXT_FIELD, ("tab",), "Tab", "next field", "next field", "form"),
     Binding(Command.PREV_FIELD, ("shift tab",), "S-Tab", "previous", "previous field", "form", footer=False),
     Binding(Command.ACTIVATE, ("enter",), "Enter", "select", "open the item, press the button, tick the box", "global"),
-    Binding(Command.BACK, ("esc",), "Esc", "back", "back one level", "global"),
+    Binding(Command.BACK, ("esc",), "Esc", "back", "back one level; asks before leaving the utility or a form "
+            "with typed values", "global"),
     Binding(Command.BACKSPACE_BACK, ("backspace",), "Backspace", "back",
-            "back one level too, except in a form (there it only deletes text)", ("menu", "view", "status"),
+            "back one level too, except in a form (there it only deletes text)", ("menu", "view", "status", "choice"),
             footer=False),
-    Binding(Command.ITEM_NUMBER, ITEM_DIGITS, "1-9", "item", "open menu item 1..9, 0 opens item 10", "menu"),
-    Binding(Command.ITEM_LETTER, tuple(k for k in ITEM_LETTERS if k not in ("q", "r")), "a-z", "item",
-            "go to the next item starting with that letter (opens it when it is the only one)", "menu",
-            footer=False),
+    Binding(Command.BUTTON, ("left", "right"), "←→", "button", "go to the other button", "choice"),
+    Binding(Command.ITEM, ITEM_KEYS, "1-9 a-z", "item",
+            "open the item with that key, shown beside it", "menu"),
     Binding(Command.REFRESH, ("r",), "r", "refresh", "refresh now", "status"),
-    Binding(Command.QUIT, ("q", "Q"), "q", "quit", "leave the utility (asks when a change is in progress)", "global"),
-    Binding(Command.HELP, ("f1", "?"), "F1", "help", "this help", "global"),
+    Binding(Command.QUIT, ("q", "Q"), "q", "quit", f"leave the utility ({TEXT_FIELD_NOTE})", "global",
+            footer=("menu", "view", "status", "choice")),
+    Binding(Command.QUIT, ("f10",), "F10", "quit", "leave the utility, from a text field too", "global",
+            footer=("form",)),
+    Binding(Command.HELP, ("f1",), "F1", "help", "this help", "global"),
+    Binding(Command.HELP, ("?",), "?", "help", f"this help ({TEXT_FIELD_NOTE})", "global", footer=False),
 )
-
-_BY_COMMAND = {b.command: b for b in BINDINGS}
-
-
-def binding(command: Command) -> Binding:
-    return _BY_COMMAND[command]
 
 
 def contexts(item: Binding) -> tuple[str, ...]:
@@ -96,15 +96,19 @@ def clashes() -> list[str]:
     return found
 
 
+def in_footer(item: Binding, context: str) -> bool:
+    shown_in = item.footer if isinstance(item.footer, tuple) else ("global",) if item.footer else ()
+    return bool({"global", context} & set(contexts(item))) and bool({"global", context} & set(shown_in))
+
+
 def footer_text(context: str) -> str:
-    shown = [f"{b.shown} {b.short}" for b in BINDINGS
-             if b.footer and {"global", context} & set(contexts(b))]
-    return "  ".join(shown)
+    return "  ".join(f"{b.shown} {b.short}" for b in BINDINGS if in_footer(b, context))
 
 
 def help_lines() -> list[tuple[str, str, str]]:
     """(keys, what, where) for every binding: the help overlay shows exactly these."""
     where = {"global": "everywhere", "menu": "in a menu", "form": "in a form", "status": "in Show status",
+             "choice": "on a plan or question",
              "view": "on other screens"}
     return [(" ".join(_key_name(k) for k in b.keys) if len(b.keys) <= 4 else b.shown, b.help,
              ", ".join(where[c] for c in contexts(b))) for b in BINDINGS]
@@ -112,7 +116,7 @@ def help_lines() -> list[tuple[str, str, str]]:
 
 def _key_name(key: str) -> str:
     return {"up": "↑", "down": "↓", "esc": "Esc", "enter": "Enter", "backspace": "Backspace", "tab": "Tab",
-            "shift tab": "Shift-Tab", "f1": "F1"}.get(key, key)
+            "shift tab": "Shift-Tab", "f1": "F1", "f10": "F10", "left": "←", "right": "→"}.get(key, key)
 
 
 META = "meta "

@@ -1,5 +1,6 @@
-"""A menu drawn from the menu data: numbered items, hotkeys, and the reason an item cannot be used now;
-while a change is interrupted, the line naming it and the items that finish or undo it (ui/interrupted.py)."""
+"""A menu drawn from the menu data: each item with its key (1..9, then a, b, c...), and the reason an
+item cannot be used now; while a change is interrupted, the line naming it and the items that finish or
+undo it (ui/interrupted.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,7 +10,7 @@ import urwid
 from mxone_maintenance.utility.ui import interrupted
 from mxone_maintenance.utility.ui.availability import SystemOrError, reason_unavailable
 from mxone_maintenance.utility.ui.interrupted import JournalState
-from mxone_maintenance.utility.ui.keys import ITEM_DIGITS, Command, command_for
+from mxone_maintenance.utility.ui.keys import ITEM_KEYS, Command, command_for
 from mxone_maintenance.utility.ui.menu_tree import Menu, MenuItem
 from mxone_maintenance.utility.ui.screens import Screen, text_rows
 
@@ -19,8 +20,8 @@ class MenuRow(urwid.WidgetWrap):
 
     def __init__(self, number: int, item: MenuItem) -> None:
         self.item = item
-        digit = ITEM_DIGITS[number] if number < len(ITEM_DIGITS) else " "
-        self.text = urwid.Text(f"{digit}  {item.label}")
+        key = ITEM_KEYS[number] if number < len(ITEM_KEYS) else " "
+        self.text = urwid.Text(f"{key}  {item.label}")
         self.attr = urwid.AttrMap(self.text, "item", "item focus")
         super().__init__(self.attr)
 
@@ -108,23 +109,12 @@ class MenuScreen(Screen):
 
     def _handlers(self) -> dict[Command, Callable[[str], None]]:
         return {Command.ACTIVATE: lambda _k: self.activate(self.focus_index),
-                Command.ITEM_NUMBER: self._by_number,
-                Command.ITEM_LETTER: self._by_letter}
+                Command.ITEM: self._by_key}
 
-    def _by_number(self, key: str) -> None:
-        index = ITEM_DIGITS.index(key)
+    def _by_key(self, key: str) -> None:
+        index = ITEM_KEYS.index(key)
         if index < len(self.entries):
             self.activate(index)
-
-    def _by_letter(self, key: str) -> None:
-        matches = [i for i, row in enumerate(self.entries) if row.item.label[:1].lower() == key.lower()]
-        if not matches:
-            return
-        if len(matches) == 1:
-            self.activate(matches[0])
-            return
-        following = [i for i in matches if i > self.focus_index]
-        self.walker.set_focus((following or matches)[0])
 
     def activate(self, index: int) -> None:
         self.walker.set_focus(index)

@@ -22,6 +22,7 @@ class Screen(urwid.WidgetWrap):
     context = "view"
     overlay = False
     busy = False                          # True while a change is being applied (q asks, Esc waits)
+    typed = False                         # True while it holds typed values leaving would lose (forms)
 
     def box_size(self, cols: int, rows: int) -> tuple[int, int]:
         return cols, rows
@@ -75,9 +76,11 @@ class TextScreen(Screen):
 
 
 class PlanScreen(Screen):
-    """The plan, and an explicit choice: Apply or Back. `recovering`: the journal of the interrupted change
+    """The plan, and an explicit choice: Apply or Back. Back has the focus, so Enter pressed once too
+    often changes nothing; Apply needs a move (←). `recovering`: the journal of the interrupted change
     this plan finishes or undoes (applied with it)."""
     signals = ["apply", "back"]
+    context = "choice"
 
     def __init__(self, title: str, proposal: Proposal, recovering: Journal | None = None) -> None:
         self.title = "Plan"
@@ -86,7 +89,8 @@ class PlanScreen(Screen):
         self.recovering = recovering
         lines = [("plan title" if i == 0 else "body", line) for i, line in enumerate(proposal.plan.lines())]
         buttons = button_row([("Apply", lambda: self._emit("apply", proposal)), ("Back", lambda: self._emit("back"))])
-        note = urwid.Text(("hint", "Nothing has changed yet. Apply makes these changes."))
+        buttons.focus_position = 1
+        note = urwid.Text(("hint", "Nothing has changed yet. Apply (←, then Enter) makes these changes."))
         super().__init__(text_and_buttons(lines, buttons, note))
 
 
@@ -143,17 +147,19 @@ class HelpScreen(Screen):
     def __init__(self) -> None:
         rows: list = [Focusable(urwid.Columns([(15, urwid.Text(("key", keys))), urwid.Text(f"{what} ({where})")]))
                       for keys, what, where in help_lines()]
-        self._rows = len(rows)
         rows += [urwid.Divider(), urwid.Text(("hint", "Esc closes this help."))]
+        self._lines = rows
         super().__init__(urwid.ListBox(urwid.SimpleFocusListWalker(rows)))
 
     def box_size(self, cols: int, rows: int) -> tuple[int, int]:
-        return min(cols, 76), min(rows, self._rows * 2 + 4)
+        width = min(cols, 76)
+        return width, min(rows, sum(line.rows((width - 2,)) for line in self._lines) + 2)
 
 
 class QuestionScreen(Screen):
     """A yes/no question in a box (e.g. leave while a change is applied); No has the focus, Esc is No."""
     signals = ["yes", "no"]
+    context = "choice"
     overlay = True
 
     def __init__(self, title: str, question: str, yes: str, no: str) -> None:
