@@ -1,14 +1,13 @@
 """mxone-cluster-agent [--root DIR] run | status [--json] | fallback N | sync
 
-`run` is the daemon in the foreground (systemd Type=simple; logs to stderr). The other commands ask
-the running agent over its control socket. Exit codes: 0 ok, 1 the operation failed (agent not
-running, order refused), 2 invalid request (usage, not root).
+`run` is the daemon in the foreground (systemd Type=notify with a watchdog: sd_notify.py; logs to
+stderr, with syslog priorities when that is the journal: logs.py). The other commands ask the running
+agent over its control socket. Exit codes: EXIT_CODES below (also in --help).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import signal
 import sys
@@ -27,8 +26,10 @@ from mxone_maintenance.agent.datasync import (
     status_lines,
 )
 from mxone_maintenance.agent.decide import probe_timeout
+from mxone_maintenance.agent.logs import log_to, say_error
 from mxone_maintenance.agent.runtime import Agent, Effects, NullSync
 from mxone_maintenance.agent.runtime.ports import HeartbeatPort, MakeChannel, MakeEffects
+from mxone_maintenance.agent.sd_notify import Notifier
 from mxone_maintenance.agent.settings import AgentSettings, SettingsError, load_settings
 from mxone_maintenance.core.contracts import wire
 from mxone_maintenance.core.contracts.agent_status import AgentStatus, StatusError
@@ -37,6 +38,12 @@ from mxone_maintenance.core.paths import Paths
 from mxone_maintenance.core.version import product_version
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+EXIT_CONFIG = 78    # sysexits.h EX_CONFIG; the unit's RestartPreventExitStatus: a restart cannot fix it
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK:<3} ok (run: stopped by SIGTERM or SIGINT)
+  {EXIT_FAILED:<3} the operation failed (agent not running, order refused; run: no control socket)
+  {EXIT_INVALID:<3} invalid request (usage, not root)
+  {EXIT_CONFIG:<3} run: the configuration cannot be used (agent.yaml); systemd does not restart it"""
 
 
 def real_effects(settings: AgentSettings) -> MakeEffects:
@@ -94,13 +101,13 @@ def not_root_error(uid: int, command: str) -> str | None:
 
 
 def run(paths: Paths) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(message)s")
+    log_to(sys.stderr)
+    notifier = Notifier.from_env()      # before any child: the Service Nodes must not inherit it
     try:
         settings = load_settings(paths.agent_settings)
     except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        say_error(str(exc), sys.stderr)
+        return EXIT_CONFIG
     agent = Agent(paths, settings.node, real_effects(settings), real_channel(settings.node),
                   make_sync=lambda config, node: ClusterDataSync(paths, config, node, settings,
                                                                  agent.datasync.skew))
@@ -117,13 +124,13 @@ def run(paths: Paths) -> int:
     try:
         server = ControlServer(paths.agent_socket, agent_handlers(agent))
     except OSError as exc:
-        print(f"error: cannot open the control socket {paths.agent_socket}: {exc.strerror or exc}",
-              file=sys.stderr)
+        say_error(f"cannot open the control socket {paths.agent_socket}: {exc.strerror or exc}", sys.stderr)
         return EXIT_FAILED
     try:
-        agent.run()
+        agent.run(notifier=notifier)
     finally:
         server.close()
+        notifier.close()
     return EXIT_OK
 
 
@@ -177,7 +184,8 @@ def _show_status(reply: dict, as_json: bool) -> int:
 # --- the command line -------------------------------------------------------------------------------
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mxone-cluster-agent", description="MX-ONE cluster agent")
+    p = argparse.ArgumentParser(prog="mxone-cluster-agent", description="MX-ONE cluster agent",
+                                epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", help="prefix for all product paths (tests, lab); default $MXONE_ROOT or /")
     p.add_argument("--version", action="version", version=f"mxone-cluster-agent {product_version()}")
     sub = p.add_subparsers(dest="command", required=True)

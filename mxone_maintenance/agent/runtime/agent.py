@@ -31,11 +31,26 @@ from mxone_maintenance.agent.runtime.senses import Senses
 from mxone_maintenance.agent.runtime.services import Services
 from mxone_maintenance.agent.runtime.status import agent_status
 from mxone_maintenance.agent.runtime.wiring import Wiring
+from mxone_maintenance.agent.sd_notify import Notifier
 from mxone_maintenance.core.contracts.agent_status import AgentStatus
 from mxone_maintenance.core.model import Cluster
 from mxone_maintenance.core.paths import Paths
 
 log = logging.getLogger("mxone-cluster-agent")
+
+
+def status_line(status: AgentStatus) -> str:
+    """systemctl status's one line, e.g. `cluster c1 generation 4: LIM 1 running here`."""
+    if not status.cluster:
+        return f"idle: {status.config}"
+    parts = [f"LIM {', '.join(map(str, status.running))} running here" if status.running
+             else "no LIM running here"]
+    if status.blocked:
+        parts.append(f"LIM {', '.join(map(str, status.blocked))} blocked (preloaded passive)")
+    active = sum(alarm.active for alarm in status.alarms)
+    if active:
+        parts.append(f"{active} alarm{'s' if active > 1 else ''}")
+    return f"cluster {status.cluster} generation {status.generation}: " + ", ".join(parts)
 
 
 class Agent:
@@ -188,13 +203,16 @@ class Agent:
 
     # --- the loop -------------------------------------------------------------------------------------
 
-    def run(self, wait: loop.Wait | None = None) -> None:
-        """Loop until stop_requested; `wait(seconds, sources)` sleeps until the next tick or a datagram."""
+    def run(self, wait: loop.Wait | None = None, notifier: Notifier | None = None) -> None:
+        """Loop until stop_requested; `wait(seconds, sources)` sleeps until the next tick or a datagram;
+        `notifier` tells systemd (sd_notify.py) that the loop runs, and that it stops."""
         log.info("agent for %s started (root %s)", self.node, self.paths.root)
+        notifier = notifier or Notifier(None)
         self.doorbell = loop.Doorbell()
         try:
-            loop.run(self, wait or loop.wait_readable)
+            loop.run(self, wait or loop.wait_readable, lambda: notifier.cycled(status_line(self.published)))
         finally:
+            notifier.stopping()
             self.services.stop_worker()
             self.probing.stop_worker()
             self.close_channel()

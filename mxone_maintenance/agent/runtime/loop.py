@@ -105,12 +105,15 @@ class Looping(Protocol):
     def wake_sources(self) -> Sequence[Any]: ...
 
 
-def run(agent: Looping, wait: Wait) -> None:
-    """Until stop_requested; `wait(seconds, sources)` sleeps until the next tick or a source is readable."""
+def run(agent: Looping, wait: Wait, cycled: Callable[[], None] = lambda: None) -> None:
+    """Until stop_requested; `wait(seconds, sources)` sleeps until the next tick or a source is readable.
+    `cycled()` follows each cycle that ran to its end (the systemd watchdog's ping: a loop stuck in a
+    cycle, or failing in every one, sends none)."""
     while not agent.stop_requested:
         try:
             if agent.cycle_needed():
                 agent.cycle()
+                cycled()
         except Exception:  # noqa: BLE001 - a bug in one cycle must not stop the agent
             log.exception("cycle failed")
         wait(agent.tick(), agent.wake_sources())
