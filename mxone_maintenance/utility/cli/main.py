@@ -4,9 +4,13 @@ Every error line is printed by `_error`, which escapes anything not printable in
 holds (typed in, read from a file, said by a server), the technician sees one line and the terminal
 takes no control sequence from it. The values inside are escaped and short where they are put into the
 message, too (config.shown); this is the one place every line passes.
+
+With --json an error is also one JSON object on stdout, {"ok": false, "error": "<the line>", "exit": N}
+(docs/INTERFACES.md), so stdout holds one JSON document whatever happens.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -31,6 +35,32 @@ def _error(text: str) -> None:
         print(f"error: {one_line(text)}", file=sys.stderr, flush=True)
     except (OSError, ValueError):     # stderr itself closed: nothing is left to tell
         pass
+
+
+def _fail(text: str, code: int, as_json: bool, prefix: str = "error: ") -> int:
+    """The error line on stderr and, with --json, the error object on stdout; returns the exit code."""
+    if prefix:
+        _error(text)
+    else:
+        try:
+            print(one_line(text), file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass
+    if as_json:
+        try:
+            print(json.dumps({"ok": False, "error": one_line(text), "exit": code}), flush=True)
+        except (OSError, ValueError):
+            pass
+    return code
+
+
+def wants_json(argv: Sequence[str]) -> bool:
+    """Whether --json is asked for, read from the words themselves (so also when they do not parse);
+    argparse takes an unambiguous prefix (--js) as well. Words after `--` are values, not options."""
+    words = list(argv)
+    if "--" in words:
+        words = words[:words.index("--")]
+    return any(len(word) > 2 and "--json".startswith(word) for word in words)
 
 
 class _WarningLine(logging.Handler):
@@ -93,20 +123,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
+    as_json = wants_json(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
     except UsageError as err:
-        _error(str(err))
-        return EXIT_INVALID
+        return _fail(str(err), EXIT_INVALID, as_json)
     session = _session(args)
     refusal = refuse_non_root(session.paths)
     if refusal:
-        print(refusal, file=sys.stderr)
-        return EXIT_FAILED
+        return _fail(refusal.removeprefix("error: "), EXIT_FAILED, args.json)
     if args.group is None:
         if not _has_terminal():
-            _error(NO_TERMINAL)
-            return EXIT_FAILED
+            return _fail(NO_TERMINAL, EXIT_FAILED, args.json)
         from mxone_maintenance.utility.ui.app import run_menus  # urwid loads only for the menus
         return run_menus(session.for_menus())
     try:
@@ -115,11 +143,8 @@ def _main(argv: Sequence[str] | None) -> int:
             session.check_audit_log()
         return args.handler(session, args, system)
     except (RuleViolation, RequestError) as err:
-        _error(str(err))
-        return EXIT_INVALID
+        return _fail(str(err), EXIT_INVALID, args.json)
     except Failed as err:
-        _error(str(err))
-        return EXIT_FAILED
+        return _fail(str(err), EXIT_FAILED, args.json)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_FAILED
+        return _fail("interrupted", EXIT_FAILED, args.json, prefix="")

@@ -45,8 +45,9 @@ def run_server_replace(session: Session, args, system: System) -> int:
     settings = session.ssh_settings()
     try:
         presented, pinned = presented_key(host, settings), pinned_key(host, settings)
-        session.say(f"{server.name} at {host.where} presents host key {presented.described}")
-        session.say(f"  pinned in {settings.known_hosts}: {pinned.described if pinned else 'none'}")
+        if not session.json:              # --json: one document on stdout (the plan names both keys)
+            session.say(f"{server.name} at {host.where} presents host key {presented.described}")
+            session.say(f"  pinned in {settings.known_hosts}: {pinned.described if pinned else 'none'}")
         if not _accepted(session, args, server.name, presented, pinned):
             session.say("Not replaced: the host key was not accepted; nothing was changed.")
             return EXIT_FAILED
