@@ -69,7 +69,7 @@ def test_a_dead_regular_rebuilt_gets_its_lim_back_with_the_standbys_data(lab1):
     settings = lab1.host_dir("lim1") / "etc/agent.yaml"       # the new lim1's agent pulls slowly
     settings.write_text(settings.read_text() + "sync: {bwlimit_kbps: 2000}\n")
 
-    lab1.replace("lim1", address="10.77.0.111/24")   # new hardware at the base address
+    lab1.replace("lim1")                             # new hardware, set up as the old one was: at the base
     assert lab1.addresses("lim1") == ["10.77.0.111/24"] and versions(lab1, "lim1") == []
     pinned = known_hosts(lab1)
 
