@@ -4,7 +4,7 @@ a fake ssh that plays sshd's part (SSH_ORIGINAL_COMMAND, SSH_CONNECTION, the for
   * a compromised standby (any rsync sender, any tree) never plants set-id files, device or special
     files, symlinks out of the version, nor future-stamped versions on a regular, never has the regular's
     own newest version pruned or replaced, and gets nothing at all before it was seen running the LIM;
-  * the key line's forced command (agent/datasync/serve.py) serves each member what it needs only.
+  * the key line's forced command (agent/sync_serve.py) serves each member what it needs only.
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ mode, root = json.loads(os.environ["FAKE_HOSTS"])[host]
 os.environ.update(SSH_ORIGINAL_COMMAND=command, SSH_CONNECTION=f"{{bind or '10.9.9.9'}} 50000 {{host}} 22")
 var = os.path.join(root, "var/opt/eri_sn")
 if mode == "serve":            # the key line with members: our own forced command
-    os.execv(sys.executable, [sys.executable, "-I", "-m", "mxone_maintenance.agent.datasync.serve", "--root", root])
+    os.execv(sys.executable, [sys.executable, "-I", "-m", "mxone_maintenance.agent.sync_serve", "--root", root])
 if mode == "rrsync":           # the earlier key line
     os.execv("/usr/bin/rrsync", ["rrsync", "-ro", var])
 os.chdir(var)                  # "evil": a compromised peer runs whatever sender it likes: it sends

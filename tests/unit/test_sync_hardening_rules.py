@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from mxone_maintenance.agent.datasync import ClusterSync, DataSyncScheduler, SyncResult, records
 from mxone_maintenance.agent.datasync import peers as peers_module
 from mxone_maintenance.agent.datasync.folders import unsafe_entries
-from mxone_maintenance.agent.datasync.serve import Refused, access_for, check_sources, parse_request, server_argv
+from mxone_maintenance.agent.sync_serve import Refused, access_for, check_sources, parse_request, server_argv
 from mxone_maintenance.agent.runtime import AlarmBook
 from mxone_maintenance.agent.state import PeerView
 from mxone_maintenance.core.contracts import sync_keys, xdata
@@ -164,7 +164,7 @@ def test_the_utility_writes_from_with_exactly_the_members_base_addresses():
     assert re.search(r'(^|,)from="([^"]*)"', options)[2].split(",") == ["10.77.0.111", "10.77.0.112", "10.77.0.20"]
     assert f'command="{sync_keys.serve_command()}"' in options and options.endswith(",restrict")
     assert kind == "ssh-ed25519" and marker == sync_keys.SYNC_MARKER
-    assert "-I -m mxone_maintenance.agent.datasync.serve" in sync_keys.serve_command("/opt/x/bin/python")
+    assert "-I -m mxone_maintenance.agent.sync_serve" in sync_keys.serve_command("/opt/x/bin/python")
     with pytest.raises(sync_keys.KeyLineError):
         sync_keys.authorized_keys_line(sync_keys.make_sync_keypair()[1], members=["lim1"])
     old = sync_keys.authorized_keys_line(sync_keys.make_sync_keypair()[1])

@@ -12,8 +12,8 @@ The sync of one LIM:
   listing.py    the peer's versions     folders.py  our folders     transport.py  rsync over SSH
   records.py    a regular's memory: the standby ran the LIM, the versions it pulled
   outcome.py    SyncResult and the errors                 cli.py     the same by hand
-The other end:
-  serve.py      the sync key's forced command: what each member may read of this server's data
+The other end: agent/sync_serve.py, the sync key's forced command (outside this package, so an SSH login
+starts only what it needs).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """rsync over SSH to a cluster peer: the agent's only SSH place (OpenSSH, run by rsync).
 
 Every member holds the cluster's sync key (/etc/opt/eri_sn/sync.key, 0600) and lets it in only from
-the members' base addresses, through serve.py (core/contracts/sync_keys.py): read-only rsync of the
+the members' base addresses, through agent/sync_serve.py (core/contracts/sync_keys.py): read-only rsync of the
 versions the connecting member needs, nothing else. The server that needs data pulls it, nobody can
 push. Host keys follow the one policy of core/contracts/host_keys.py: cluster_known_hosts only, by
 server name (so new base addresses keep working), strict, nothing accepted or recorded.

@@ -5,13 +5,13 @@ Each member gets:
   /etc/opt/eri_sn/sync.key               the private key (mode 0600), the same on every member;
   /root/.ssh/authorized_keys             plus authorized_keys_line(public, members=...): from the
                                          members' base addresses only, through the agent's forced
-                                         command (agent/datasync/serve.py: read-only rsync of what the
+                                         command (agent/sync_serve.py: read-only rsync of what the
                                          connecting member needs: a regular the standby's versions of
                                          its own LIM, the standby a regular's xdata), nothing else (no
                                          shell, pty, forwarding);
   /etc/opt/eri_sn/cluster_known_hosts    every member's host key under its name and addresses
                                          (host_keys.cluster_known_hosts).
-The same line on every member: serve.py tells who connected, and to whom, from the addresses and the
+The same line on every member: agent/sync_serve.py tells who connected, and to whom, from the addresses and the
 server's own cluster.yaml. Without members (hand-made lab keys, lines of older versions) the line is the
 earlier one, rrsync read-only on all of /var/opt/eri_sn.
 """
@@ -46,7 +46,7 @@ SYNC_MARKER = "mxone-sync"
 RRSYNC = "/usr/bin/rrsync"
 SYNC_ROOT = "/var/opt/eri_sn"
 RESTRICTION = f'command="{RRSYNC} -ro {SYNC_ROOT}",restrict'
-SERVE_MODULE = "mxone_maintenance.agent.datasync.serve"   # the forced command of a line with members
+SERVE_MODULE = "mxone_maintenance.agent.sync_serve"   # the forced command of a line with members
 
 
 def make_sync_keypair(comment: str = SYNC_MARKER) -> tuple[bytes, str]:
@@ -99,7 +99,7 @@ def parse_key_line(line: str) -> tuple[str, str, str, str] | None:
 
 
 def serve_command(python: str | None = None) -> str:
-    """The forced command: the agent's serve.py under `python` (default: this program's interpreter --
+    """The forced command: the agent's sync_serve.py under `python` (default: this program's interpreter --
     the utility's, installed under the same prefix as the agents, e.g. /opt/mxone_install/venv), in
     isolated mode (no current folder or PYTHON* variables on its path)."""
     python = python or sys.executable
@@ -111,7 +111,7 @@ def serve_command(python: str | None = None) -> str:
 def authorized_keys_line(public_line: str, marker: str = SYNC_MARKER, *, members: Iterable[str] = (),
                          python: str | None = None) -> str:
     """The sync key's entry, every other SSH feature off. With `members` (their base addresses): only
-    from those addresses, through serve.py, which serves each member what it needs and nothing else;
+    from those addresses, through sync_serve.py, which serves each member what it needs and nothing else;
     without: rrsync read-only of /var/opt/eri_sn (the earlier line)."""
     kind, blob = public_key_words(public_line)
     addresses = list(dict.fromkeys(str(a) for a in members))

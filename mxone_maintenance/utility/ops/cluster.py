@@ -145,7 +145,7 @@ def standby_joining_steps(cluster: Cluster, key: bytes) -> tuple[Step, ...]:
 def staying_steps(cluster: Cluster, key: bytes | None = None) -> tuple[Step, ...]:
     """A member that stays gets the new cluster.yaml and the members' host keys; with `key` (a member
     joins) also the sync key's line naming the new member in from=. A member that leaves may stay named
-    there: serve.py hands nothing to a server its cluster.yaml does not list."""
+    there: agent/sync_serve.py hands nothing to a server its cluster.yaml does not list."""
     sync_line = (AllowSyncKey(sync_key_line(key, cluster)),) if key is not None else ()
     return (config_file(cluster), *sync_line, host_keys(cluster), PruneXdata())
 

@@ -1,7 +1,7 @@
 """The sync key's forced command on every member: what a member that connects with the cluster's sync key
 may read, and nothing else (core/contracts/sync_keys.py puts it in root's authorized_keys):
 
-  <python> -I -m mxone_maintenance.agent.datasync.serve [--root DIR]
+  <python> -I -m mxone_maintenance.agent.sync_serve [--root DIR]
 
 sshd runs it with SSH_ORIGINAL_COMMAND (what the client asked for) and SSH_CONNECTION (both addresses).
 Both ends are told by their base addresses in this server's cluster.yaml (it follows every change of
@@ -190,7 +190,7 @@ def serve(paths: Paths, environ: Mapping[str, str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mxone_maintenance.agent.datasync.serve",
+    parser = argparse.ArgumentParser(prog="python -m mxone_maintenance.agent.sync_serve",
                                      description="serve a cluster member's read of exchange data (sshd forced command)")
     parser.add_argument("--root", help="prefix for /etc/opt/eri_sn and /var/opt/eri_sn (tests)")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
