@@ -8,32 +8,74 @@ import urwid
 from mxone_maintenance.core.paths import Paths
 from mxone_maintenance.utility.cli import Session
 from mxone_maintenance.utility.ui.app import App
+from mxone_maintenance.utility.ui.look import UNICODE, Look
+from mxone_maintenance.utility.ui.session import MenuSession
 from mxone_maintenance.utility.ui.palette import PALETTE
 
 SIZE = (80, 24)
 
 
-def make_app(tmp_path: Path, text: str | None) -> App:
-    """The menus on `text` as system.yaml (None: no system file at all)."""
+def make_session(tmp_path: Path, text: str | None) -> MenuSession:
+    """What the command line gives the menus, on `text` as system.yaml (None: no system file at all)."""
     system_file = tmp_path / "system.yaml"
     if text is not None:
         system_file.write_text(text)
     session = Session(paths=Paths(tmp_path / "root"), system_file=system_file, json=False, dry_run=False,
                       yes=False, accept_new_host_key=False)
-    return App(session.for_menus())
+    return session.for_menus()
 
 
-def rows(app: App) -> list[str]:
-    return [row.decode() for row in app.root.render(SIZE, focus=True).text]
+def make_app(tmp_path: Path, text: str | None, drawn: Look = UNICODE) -> App:
+    """The menus on `text` as system.yaml, drawn in the look DRAWN (ASCII: a terminal in LANG=C)."""
+    return App(make_session(tmp_path, text), drawn=drawn)
 
 
-def screen(app: App) -> str:
-    return "\n".join(rows(app))
+def rows(app: App, size: tuple[int, int] = SIZE) -> list[str]:
+    return [row.decode() for row in app.root.render(size, focus=True).text]
 
 
-def press(app: App, *keys: str) -> None:
+def screen(app: App, size: tuple[int, int] = SIZE) -> str:
+    return "\n".join(rows(app, size))
+
+
+def press(app: App, *keys: str, size: tuple[int, int] = SIZE) -> None:
     for key in keys:
-        app.keypress(SIZE, key)
+        app.keypress(size, key)
+
+
+def focused(app: App) -> urwid.Widget:
+    """The widget at the end of the focus path of the top screen (a button, an edit, a tick box...)."""
+    widget = app.top._w
+    while not isinstance(widget, (urwid.Button, urwid.Edit, urwid.CheckBox)):
+        inner = getattr(widget, "focus", None) or getattr(widget, "original_widget", None)
+        if inner is None and isinstance(widget, urwid.WidgetWrap):
+            inner = widget._w
+        if inner is None:
+            break
+        widget = inner
+    return widget
+
+
+def focused_label(app: App) -> str:
+    """The label of the focused button or tick box, or the caption of the focused text field."""
+    widget = focused(app)
+    return widget.get_label() if hasattr(widget, "get_label") else getattr(widget, "caption", "")
+
+
+def tab_to(app: App, label: str, size: tuple[int, int] = SIZE) -> None:
+    """Tab until the focused field or button is LABEL (at most 40 times)."""
+    for _ in range(40):
+        if focused_label(app) == label:
+            return
+        press(app, "tab", size=size)
+    raise AssertionError(f"Tab does not reach {label!r}:\n{screen(app, size)}")
+
+
+def focus_shown(app: App, size: tuple[int, int] = SIZE) -> bool:
+    """Something on screen is drawn with a focus attribute ("... focus")."""
+    canvas = app.root.render(size, focus=True)
+    return any(str(getattr(attr, "layers", (attr,))[0]).endswith("focus")
+               for row in canvas.content() for attr, _cs, _text in row)
 
 
 def box_text(app: App) -> str:

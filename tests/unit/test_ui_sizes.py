@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from helpers import uitools
-from helpers.uitools import press, rows, screen
+from helpers.uitools import focused_label, press, rows, screen, tab_to
 
 from mxone_maintenance.core.model import Cluster, ClusterLim, StandbyRef
 from mxone_maintenance.utility.ops.status import Alarm, ClusterReport, LimRow, ServerReport, StatusReport
@@ -56,7 +56,7 @@ ACTION_SCREENS = [
     (("2", "1"), "List standby servers", "sb2         10.77.0.21/24"),
     (("2", "2"), "Make a free server a standby server", "spare (10.77.0.40/24)"),
     (("2", "3"), "Make a standby server free again", "sb2 (10.77.0.21/24)"),
-    (("3", "1"), "List all clusters", "1    lim1        10.77.0.111/24    10.77.0.11/24     5         regular"),
+    (("3", "1"), "List all clusters", "1    10.77.0.111/24  10.77.0.11/24  5         regular  lim1"),
     (("3", "3"), "Create new cluster in system", "Cluster name:"),
     (("3", "4"), "Change fallback type or priority", "Priority of LIM 1"),
     (("3", "5"), "Change failover behavior to preloaded", "It is removed only by deleting the cluster."),
@@ -114,18 +114,17 @@ def test_every_action_screen_fits_and_its_buttons_are_reached(tmp_path, keys, ti
         assert "< Back >" in shown
 
 
-def test_the_longest_form_scrolls_to_its_buttons_and_message(tmp_path):
+def test_the_longest_form_scrolls_to_its_buttons_and_its_first_error(tmp_path):
     app = make_app(tmp_path)
-    press(app, "3", "3")
-    for _ in range(3):
-        press(app, "tab")
-    press(app, " ")                                          # tick LIM 2: more fields appear
-    press(app, "tab", "tab", "tab", " ")                     # and LIM 3
-    for _ in range(40):
-        press(app, "tab")
-    press(app, "enter")                                      # [Show plan] with base addresses missing
+    press(app, "3", "3", "tab", "tab", " ")                  # from the name past the standby: tick LIM 2
+    press(app, "tab", "tab", "tab", " ")                     # past its base and priority: tick LIM 3
+    tab_to(app, "Show plan")
+    assert "< Show plan >" in screen(app)
+    press(app, "enter")                                      # base addresses missing
     shown = "\n".join(assert_whole(app, "Create new cluster in system"))
-    assert "Not yet:" in shown and "< Show plan >" in shown
+    assert "! type the new base address of LIM 2" in shown and "Not yet: check the marked fields." in shown
+    assert "more above (PgUp)" in shown
+    assert "New base address:" in focused_label(app)
 
 
 def test_plan_fits_and_scrolls(tmp_path):

@@ -5,10 +5,12 @@ without it (No has the focus) and, on Yes, apply again leaving it out.
 
 `run_menus(session)` is what `mxone_maintenance` without a subcommand runs (the command line fills the
 MenuSession). Nothing here talks to a server before the technician asks for something: SSH happens only
-in worker threads.
+in worker threads. A terminal that goes away (ssh dropped) ends the menus with one line in the UI log.
 """
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -23,7 +25,9 @@ from mxone_maintenance.utility.ops.proposals import Proposal, Replan
 from mxone_maintenance.utility.ui.actions import ACTIONS, EXIT
 from mxone_maintenance.utility.ui.forms import ActionEnv
 from mxone_maintenance.utility.ui.interrupted import FINISH, UNDO, JournalSource, recovery_screen
-from mxone_maintenance.utility.ui.keys import Command, command_for, footer_text, split_meta
+from mxone_maintenance.utility.ui import look
+from mxone_maintenance.utility.ui.footer import Footer
+from mxone_maintenance.utility.ui.keys import Command, command_for, split_meta
 from mxone_maintenance.utility.ui.menu_screen import MenuScreen
 from mxone_maintenance.utility.ui.menu_tree import ROOT_MENU, Menu, MenuDataError, MenuItem, load_tree
 from mxone_maintenance.utility.ui.palette import PALETTE
@@ -42,6 +46,7 @@ from mxone_maintenance.utility.ui.terminal import SessionLog, leave_process, ui_
 from mxone_maintenance.utility.ui.worker import InlineRuntime, LoopRuntime, Runtime
 
 PRODUCT = "MX-ONE maintenance"
+logger = logging.getLogger(__name__)
 TYPED_LOST = "The values typed in this form are not kept."
 
 
@@ -60,7 +65,8 @@ class Desk(urwid.WidgetWrap):
 
 class App:
     def __init__(self, session: MenuSession, runtime: Runtime | None = None,
-                 tree: dict[str, Menu] | None = None) -> None:
+                 tree: dict[str, Menu] | None = None, drawn: look.Look = look.UNICODE) -> None:
+        look.use(drawn)
         self.session = session
         self.runtime: Runtime = runtime or InlineRuntime()
         self.tree = tree or load_tree()
@@ -71,7 +77,7 @@ class App:
         self.exited = False
         self.exit: Callable[[], None] = self._mark_exited
         self.header = urwid.Text("", wrap="ellipsis")
-        self.footer = urwid.Text("")
+        self.footer = Footer()
         self.note = ""
         self.log_file: Path | None = None
         self.desk = Desk(self._resized)
@@ -124,9 +130,8 @@ class App:
 
     def redraw(self) -> None:
         crumbs = [s.title for s in self.stack[1:] if s.title]
-        self.header.set_text(" " + " › ".join([PRODUCT, *crumbs]))
-        keys = footer_text(self.top.context)
-        self.footer.set_text(f" {self.note}" if self.note else f" {keys}")
+        self.header.set_text(look.shown(" " + " › ".join([PRODUCT, *crumbs])))
+        self.footer.show(self.top.context, self.note)
         self._compose()
 
     def _compose(self) -> None:
@@ -134,7 +139,7 @@ class App:
         start = max((i for i, s in enumerate(self.stack) if not s.overlay), default=0)
         widget: urwid.Widget = urwid.SolidFill(" ")
         for screen in self.stack[start:]:
-            box = urwid.AttrMap(urwid.LineBox(screen, title=screen.title), "box")
+            box = urwid.AttrMap(look.current().box(screen, screen.title), "box")
             if not screen.overlay:
                 widget = box
                 continue
@@ -314,13 +319,21 @@ class App:
         self.redraw()
 
 
+def terminal_gone(err: BaseException) -> bool:
+    """What reading or drawing on a terminal that has gone away raises (ssh dropped, window closed):
+    urwid's end of input, or EIO/EPIPE on the tty."""
+    if isinstance(err, (urwid.InputClosedError, EOFError)):
+        return True
+    return isinstance(err, OSError) and err.errno in (errno.EIO, errno.EPIPE, errno.ECONNRESET)
+
+
 def run_menus(session: MenuSession) -> int:
     """Open the menus; returns the exit code (0; 1 when the menus cannot be shown).
 
     While they are open, logging and stderr go to the session's UI log (nothing draws over the screen);
     on leaving, threads still asking servers do not hold the process (see terminal.leave_process)."""
     try:
-        app = App(session)
+        app = App(session, drawn=look.from_environ(os.environ))     # once, from the locale set
     except MenuDataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -338,5 +351,10 @@ def run_menus(session: MenuSession) -> int:
         try:
             loop.run()
         except KeyboardInterrupt:
+            code = 1
+        except Exception as err:
+            if not terminal_gone(err):
+                raise
+            logger.info("terminal closed (%s: %s): menus ended", type(err).__name__, err)
             code = 1
     return leave_process(code)

@@ -1,8 +1,12 @@
 """The base of every action form: fields in a scrolling list, a line for a broken rule, and
 [Show plan] [Back]. A form turns its fields into a request, asks ops for the plan and emits `plan`.
+
+Submitted with errors, it moves the focus to the first field with a message (the list scrolls to it);
+a broken rule that quotes a typed value is shown under that field, any other above the buttons.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,8 +18,9 @@ from mxone_maintenance.utility.ops.access import SshSettings
 from mxone_maintenance.utility.ops.proposals import Proposal
 from mxone_maintenance.utility.ops.requests import RequestError
 from mxone_maintenance.utility.ui.fields import Invalid, Message, TextField, button_row, text_fields
-from mxone_maintenance.utility.ui.keys import Command, command_for
+from mxone_maintenance.utility.ui import focus
 from mxone_maintenance.utility.ui.screens import Screen
+from mxone_maintenance.utility.ui.scrolling import Scrolled
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class Form(Screen):
         self.message = Message()
         self.walker = urwid.SimpleFocusListWalker([])
         self.listbox = urwid.ListBox(self.walker)
-        super().__init__(self.listbox)
+        super().__init__(Scrolled(self.listbox))
         self.relayout()
 
     # ---------------------------------------------------------------- for subclasses
@@ -88,21 +93,44 @@ class Form(Screen):
             proposal = self.propose()
         except Invalid as err:
             self.message.show(f"Not yet: {err}.")
+            self.focus_first_error()
             return
         except (RuleViolation, RequestError) as err:
-            self.message.show(str(err))
+            self._refused(str(err))
             return
         self._emit("plan", proposal)
 
-    def keypress(self, size, key: str):
-        """Tab and Shift-Tab walk the fields like ↓ and ↑ (urwid's own "next selectable" would jump
-        into the middle of a row of buttons); in the row of buttons they go from button to button."""
-        before = self.walker.focus
-        move = {Command.NEXT_FIELD: "down", Command.PREV_FIELD: "up"}.get(command_for(key, self.context))
-        if move is not None and not isinstance(self.listbox.focus, urwid.Columns):
-            rest = self.listbox.keypress(size, move)
-        else:
-            rest = super().keypress(size, key)
-        if self.walker.focus != before and isinstance(self.listbox.focus, urwid.Columns):
-            self.listbox.focus.focus_position = 0       # arriving at the buttons: the first one, always
-        return rest
+    def _refused(self, message: str) -> None:
+        """A broken rule: under the field whose typed value it names, else above the buttons."""
+        field = field_named_in(message, [f for row in self.walker for f in text_fields(row)])
+        if field is None:
+            self.message.show(message)
+            self.listbox.set_focus(len(self.walker) - 1)
+            return
+        field.show_error(message)
+        self.message.show("Not possible: see the marked field.")
+        focus.focus_on(self.listbox, field)
+
+    def focus_first_error(self) -> None:
+        """The focus to the first field with a message, or to the field just above a message of its own
+        (Choose at least one LIM), in the middle of the list so the message under it shows too."""
+        for position, row in enumerate(self.walker):
+            marked = [f for f in text_fields(row) if f.has_error]
+            if marked:
+                focus.focus_on(self.listbox, marked[0])
+                return
+            if isinstance(row, Message) and row is not self.message and row.text:
+                before = [path for path, _stop in focus.stops(self.listbox) if path[0][1] < position]
+                if before:
+                    focus.go(before[-1])
+                    self.listbox.set_focus_valign("middle")
+                return
+
+
+def field_named_in(message: str, fields: list[TextField]) -> TextField | None:
+    """The first field whose typed value MESSAGE names as a whole word (a rule quotes what it refuses)."""
+    for field in fields:
+        value = field.text.strip()
+        if field.typed and len(value) >= 3 and re.search(rf"(?<![\w.]){re.escape(value)}(?![\w])", message):
+            return field
+    return None

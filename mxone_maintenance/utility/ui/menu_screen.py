@@ -11,6 +11,7 @@ from mxone_maintenance.utility.ui import interrupted
 from mxone_maintenance.utility.ui.availability import SystemOrError, reason_unavailable
 from mxone_maintenance.utility.ui.interrupted import JournalState
 from mxone_maintenance.utility.ui.keys import ITEM_KEYS, Command, command_for
+from mxone_maintenance.utility.ui.look import current, shown
 from mxone_maintenance.utility.ui.menu_tree import Menu, MenuItem
 from mxone_maintenance.utility.ui.screens import Screen, text_rows
 
@@ -21,7 +22,7 @@ class MenuRow(urwid.WidgetWrap):
     def __init__(self, number: int, item: MenuItem) -> None:
         self.item = item
         key = ITEM_KEYS[number] if number < len(ITEM_KEYS) else " "
-        self.text = urwid.Text(f"{key}  {item.label}")
+        self.text = urwid.Text(shown(f"{key}  {item.label}"))
         self.attr = urwid.AttrMap(self.text, "item", "item focus")
         super().__init__(self.attr)
 
@@ -74,10 +75,10 @@ class MenuScreen(Screen):
             self.entries = [MenuRow(i, item) for i, item in enumerate(items)]
             self.walker[:] = self.entries
             self.walker.set_focus(min(focus, len(self.entries) - 1))
-        self.notice.set_text(notice)
+        self.notice.set_text(shown(notice))
         top = [(urwid.AttrMap(self.notice, "error" if isinstance(state, str) else "warning"), ("pack", None)),
-               (urwid.Divider("─"), ("pack", None))] if notice else []
-        self.pile.contents = top + [(self.listbox, ("weight", 1)), (urwid.Divider("─"), ("pack", None)),
+               (urwid.Divider(current().line), ("pack", None))] if notice else []
+        self.pile.contents = top + [(self.listbox, ("weight", 1)), (urwid.Divider(current().line), ("pack", None)),
                                     (urwid.AttrMap(self.message, "warning"), ("pack", None))]
         self.pile.focus_position = len(top)
 
@@ -93,7 +94,7 @@ class MenuScreen(Screen):
 
     def _focus_moved(self) -> None:
         reason = self.reason(self.focus_index) if self.entries else None
-        self.message.set_text(reason or "")
+        self.message.set_text(shown(reason or ""))
 
     # ---------------------------------------------------------------- keys
     def keypress(self, size, key: str):
@@ -120,7 +121,7 @@ class MenuScreen(Screen):
         self.walker.set_focus(index)
         reason = self.reason(index)
         if reason:
-            self.message.set_text(reason)
+            self.message.set_text(shown(reason))
             return
         self._emit("open", self.entries[index].item)
 

@@ -10,8 +10,13 @@ import urwid
 
 from mxone_maintenance.utility.ops.journal import Journal
 from mxone_maintenance.utility.ops.proposals import Proposal
+from mxone_maintenance.utility.ui import focus
 from mxone_maintenance.utility.ui.fields import button_row
-from mxone_maintenance.utility.ui.keys import help_lines
+from mxone_maintenance.utility.ui.keys import Command, command_for, help_lines
+from mxone_maintenance.utility.ui.look import shown
+from mxone_maintenance.utility.ui.scrolling import Scrolled, TextAndButtons
+
+TABS = {Command.NEXT_FIELD: True, Command.PREV_FIELD: False}
 
 
 class Screen(urwid.WidgetWrap):
@@ -30,13 +35,30 @@ class Screen(urwid.WidgetWrap):
     def closing(self) -> None:
         """Called when the screen leaves the stack (stop timers)."""
 
-
-class Line(urwid.Text):
-    """A line of text the focus can rest on, so ↑↓ scroll a long text."""
-    _selectable = True
-
     def keypress(self, size, key: str):
-        return key
+        """Tab and Shift-Tab, once the focused widget has seen them (a text field checks its value as it
+        is left): to the next or previous field or button (ui/focus.py)."""
+        rest = super().keypress(size, key)
+        forward = TABS.get(command_for(rest, self.context)) if rest is not None else None
+        if forward is not None and focus.tab(self._w, forward):
+            return None
+        return rest
+
+
+class Line(urwid.WidgetWrap):
+    """A line of text; wrapped, it keeps its indent (and a "- " item's text stays right of the dash).
+    The focus never rests on it: ↑↓ PgUp PgDn scroll the text by rows and pages (ui/scrolling.py)."""
+
+    def __init__(self, markup) -> None:
+        attr, text = markup if isinstance(markup, tuple) else (None, markup)
+        text = shown(text)
+        rest = text.lstrip(" ")
+        indent = len(text) - len(rest) + (2 if rest.startswith("- ") else 0)
+        if indent == 0:
+            super().__init__(urwid.Text((attr, text)))
+            return
+        super().__init__(urwid.Columns([(indent, urwid.Text((attr, text[:indent]))),
+                                        urwid.Text((attr, text[indent:]))]))
 
 
 class Focusable(urwid.WidgetWrap):
@@ -54,15 +76,9 @@ def text_rows(text: str, cols: int) -> int:
     return urwid.Text(text).rows((max(cols, 1),))
 
 
-def text_and_buttons(lines: Sequence, buttons: urwid.Widget, note: urwid.Widget | None = None) -> urwid.Pile:
+def text_and_buttons(lines: Sequence, buttons: urwid.Widget, note: urwid.Widget | None = None) -> TextAndButtons:
     """Text from its first line (↑↓ PgUp PgDn scroll it) above buttons that keep the focus."""
-    body = urwid.ListBox(urwid.SimpleFocusListWalker([Line(line) for line in lines] or [Line("")]))
-    rows: list = [body, ("pack", urwid.Divider())]
-    rows += [("pack", note)] if note is not None else []
-    rows.append(("pack", buttons))
-    pile = urwid.Pile(rows)
-    pile.focus_position = len(rows) - 1
-    return pile
+    return TextAndButtons([Line(line) for line in lines] or [Line("")], buttons, note)
 
 
 class TextScreen(Screen):
@@ -90,18 +106,19 @@ class PlanScreen(Screen):
         lines = [("plan title" if i == 0 else "body", line) for i, line in enumerate(proposal.plan.lines())]
         buttons = button_row([("Apply", lambda: self._emit("apply", proposal)), ("Back", lambda: self._emit("back"))])
         buttons.focus_position = 1
-        note = urwid.Text(("hint", "Nothing has changed yet. Apply (←, then Enter) makes these changes."))
+        note = urwid.Text(("hint", shown("Nothing has changed yet. Apply (←, then Enter) makes these changes.")))
         super().__init__(text_and_buttons(lines, buttons, note))
 
 
 class ProgressScreen(Screen):
     """One line per server, updated while the plan is applied in a worker thread (the app replaces it
     with the result)."""
+    context = "progress"
 
     def __init__(self, title: str, servers: Sequence[str]) -> None:
         self.title = "Applying"
         self.busy = True
-        self.heading = urwid.Text(("busy", "Applying… do not leave until the result is shown."))
+        self.heading = urwid.Text(("busy", shown("Applying… do not leave until the result is shown.")))
         self._rows: dict[str, urwid.Text] = {}
         self.walker = urwid.SimpleFocusListWalker([self.heading, urwid.Divider()])
         for server in servers:
@@ -142,14 +159,18 @@ class HelpScreen(Screen):
     """Every key binding, generated from the key table."""
     signals = ["back"]
     title = "Keys"
+    context = "help"
     overlay = True
 
     def __init__(self) -> None:
-        rows: list = [Focusable(urwid.Columns([(15, urwid.Text(("key", keys))), urwid.Text(f"{what} ({where})")]))
+        rows: list = [urwid.Columns([(15, urwid.Text(("key", shown(keys)))), urwid.Text(shown(f"{what} ({where})"))])
                       for keys, what, where in help_lines()]
         rows += [urwid.Divider(), urwid.Text(("hint", "Esc closes this help."))]
         self._lines = rows
-        super().__init__(urwid.ListBox(urwid.SimpleFocusListWalker(rows)))
+        super().__init__(Scrolled(urwid.ListBox(urwid.SimpleFocusListWalker(rows))))
+
+    def selectable(self) -> bool:
+        return True                           # it takes ↑↓ PgUp PgDn, though no row takes the focus
 
     def box_size(self, cols: int, rows: int) -> tuple[int, int]:
         width = min(cols, 76)
@@ -166,9 +187,7 @@ class QuestionScreen(Screen):
         self.title = title
         self._question = question
         buttons = button_row([(no, lambda: self._emit("no")), (yes, lambda: self._emit("yes"))])
-        pile = urwid.Pile([urwid.Text(question), urwid.Divider(), buttons])
-        pile.focus_position = 2
-        super().__init__(urwid.Filler(pile, valign="top"))
+        super().__init__(TextAndButtons([Line(question)], buttons))
 
     def answer_no(self) -> None:
         self._emit("no")
@@ -191,9 +210,7 @@ class NoticeScreen(Screen):
         self.title = title
         self._text = text
         ok = button_row([("OK", lambda: self._emit("back"))])
-        pile = urwid.Pile([urwid.Text(("error", text)), urwid.Divider(), ok])
-        pile.focus_position = 2
-        super().__init__(urwid.Filler(pile, valign="top"))
+        super().__init__(TextAndButtons([Line(("error", text))], ok))
 
     def box_size(self, cols: int, rows: int) -> tuple[int, int]:
         width = min(cols, 76)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import urwid
 
 from mxone_maintenance.utility.ui.keys import Command, command_for
+from mxone_maintenance.utility.ui.look import current, shown
 from mxone_maintenance.utility.ui.screens import Screen, clock
 from mxone_maintenance.utility.ui.status_table import status_rows
 from mxone_maintenance.utility.ui.worker import Runtime
@@ -28,13 +29,13 @@ class StatusScreen(Screen):
         self.every = every
         self.updated = urwid.Text("")
         self.state = urwid.Text("", align="right")
-        self.walker = urwid.SimpleFocusListWalker([urwid.Text(("hint", "Asking the cluster agents…"))])
+        self.walker = urwid.SimpleFocusListWalker([urwid.Text(("hint", shown("Asking the cluster agents…")))])
         self.running = False
         self.open = True
         self._timer: object | None = None
         self._last = "not yet"
         header = urwid.Columns([self.updated, self.state])
-        super().__init__(urwid.Frame(urwid.ListBox(self.walker), header=urwid.Pile([header, urwid.Divider("─")])))
+        super().__init__(urwid.Frame(urwid.ListBox(self.walker), header=urwid.Pile([header, urwid.Divider(current().line)])))
         self.refresh()
 
     def _header(self, note: str = "") -> None:
@@ -45,7 +46,7 @@ class StatusScreen(Screen):
         if self.running or not self.open:
             return
         self.running = True
-        self._header("refreshing…")
+        self._header(shown("refreshing…"))
         self.runtime.submit(self.collect, self._collected, self._failed)
 
     def _collected(self, report) -> None:
