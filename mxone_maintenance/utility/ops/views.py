@@ -1,25 +1,58 @@
-"""Plain-text views of the system for the command line and the menus (pure), in columns that fit 80."""
+"""Plain-text views of the system for the command line and the menus (pure), in lines that fit 80."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mxone_maintenance.core import config
-from mxone_maintenance.core.model import Cluster, System
+from mxone_maintenance.core.model import Cluster, ClusterLim, System
+
+WIDTH = 78                      # what the menus' box shows unwrapped in an 80-column terminal
+_GAP = "  "
+_LIM_HEADINGS = ("LIM", "base", "alias", "priority", "lock")
 
 
-def _cluster_block(c: Cluster) -> str:
-    """The settings on their own lines, then one line per LIM."""
-    lines = [f"Cluster {c.name} (generation {c.generation}): standby {c.standby.server}",
-             f"  failover {c.failover}, fallback {c.fallback}, detect {c.detect_s:g} s, heartbeat {c.heartbeat_s:g} s",
-             f"  {'LIM':<5}{'server':<12}{'base':<18}{'alias':<18}{'priority':<10}lock"]
-    lines += [f"  {item.lim:<5}{item.server:<12}{str(item.base):<18}{str(item.alias):<18}{item.priority:<10}"
-              f"{item.lock or '-'}" for item in c.lims]
-    return "\n".join(lines)
+def _wrap(parts: Sequence[str], sep: str, first: str = "", indent: str = "  ") -> list[str]:
+    """PARTS joined by SEP, broken between parts (never inside one, so a name stays whole) into lines of at
+    most WIDTH: the first starts with FIRST, the others with INDENT."""
+    lines = [first + parts[0]]
+    for part in parts[1:]:
+        if len(lines[-1]) + len(sep) + len(part) <= WIDTH:
+            lines[-1] += sep + part
+        else:
+            lines[-1] += sep.rstrip()
+            lines.append(indent + part)
+    return lines
+
+
+def _lim_rows(lims: Sequence[ClusterLim]) -> list[str]:
+    """A heading and one line per LIM, the server last; a server name too long for its line goes on the
+    next line, where the base column starts (a 63-character name fits there)."""
+    cells = [_LIM_HEADINGS] + [(str(item.lim), str(item.base), str(item.alias), str(item.priority),
+                                item.lock or "-") for item in lims]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(_LIM_HEADINGS))]
+    fixed = [_GAP + _GAP.join(cell.ljust(w) for cell, w in zip(row, widths)) + _GAP for row in cells]
+    lines = [fixed[0] + "server"]
+    for row, item in zip(fixed[1:], lims):
+        if len(row) + len(item.server) <= WIDTH:
+            lines.append(row + item.server)
+        else:
+            lines += [row.rstrip(), " " * (len(_GAP) * 2 + widths[0]) + "server " + item.server]
+    return lines
+
+
+def _cluster_block(c: Cluster) -> list[str]:
+    """Its name, its settings (one line unless names or values are long), then its LIMs."""
+    settings = (f"standby {c.standby.server}", f"failover {c.failover}", f"fallback {c.fallback}",
+                f"detect {c.detect_s:g} s", f"heartbeat {c.heartbeat_s:g} s")
+    return (_wrap((f"Cluster {c.name}", f"(generation {c.generation})"), " ")
+            + _wrap(settings, ", ", first=_GAP) + _lim_rows(c.lims))
 
 
 def clusters_text(system: System) -> str:
-    """List all clusters."""
+    """List all clusters: a block for each, a blank line between them."""
     if not system.clusters:
         return "No clusters in the system."
-    return "\n\n".join(_cluster_block(c) for c in system.clusters)
+    return "\n\n".join("\n".join(_cluster_block(c)) for c in system.clusters)
 
 
 def clusters_data(system: System) -> dict:
