@@ -121,3 +121,31 @@ def looks_of(app: App, text: str, colors: int) -> set[tuple[str, str]]:
     terminal.register_palette(PALETTE)
     specs = (terminal.resolve_attr(attr, PALETTE_INDEX[colors]) for attr in drawn_with(app, text))
     return {(spec.foreground, spec.background) for spec in specs}
+
+
+# lim1 and lim2 with LIM 1 and 2, the standby sb1; no cluster yet, or c1 with LIM 1 (the forms' tests)
+TWO_LIMS = """schema: 1
+servers:
+  - {name: lim1, address: 10.77.0.11/24, lim: 1}
+  - {name: lim2, address: 10.77.0.12/24, lim: 2}
+  - {name: sb1,  address: 10.77.0.20/24, role: standby}
+clusters: []
+"""
+
+
+def with_lim1_clustered(lock: str = "null") -> str:
+    """TWO_LIMS with cluster c1 of LIM 1 on lim1 and the standby sb1 (generation 1, `lock` as given)."""
+    return TWO_LIMS.replace("clusters: []", f"""clusters:
+  - schema: 1
+    cluster: c1
+    generation: 1
+    fallback: automatic
+    failover: normal
+    detect_s: 60
+    heartbeat_s: 1
+    port: 7400
+    interface: eth0
+    standby: {{server: sb1, base: 10.77.0.20/24}}
+    lims:
+      - {{lim: 1, server: lim1, base: 10.77.0.111/24, alias: 10.77.0.11/24, priority: 5, lock: {lock}}}
+""")

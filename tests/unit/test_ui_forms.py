@@ -16,13 +16,7 @@ from mxone_maintenance.utility.ui.cluster_forms import CreateClusterForm
 from mxone_maintenance.utility.ui.screens import PlanScreen, ProgressScreen, ResultScreen
 
 SIZE = (80, 24)
-SYSTEM = """schema: 1
-servers:
-  - {name: lim1, address: 10.77.0.11/24, lim: 1}
-  - {name: lim2, address: 10.77.0.12/24, lim: 2}
-  - {name: sb1,  address: 10.77.0.20/24, role: standby}
-clusters: []
-"""
+SYSTEM = uitools.TWO_LIMS
 
 
 def make_app(tmp_path: Path, text: str = SYSTEM) -> App:
@@ -196,20 +190,7 @@ def test_quit_while_applying_asks(tmp_path):
     assert isinstance(app.top, ProgressScreen) and "wait for the result" in screen(app)
 
 
-CLUSTERED = SYSTEM.replace("clusters: []", """clusters:
-  - schema: 1
-    cluster: c1
-    generation: 1
-    fallback: automatic
-    failover: normal
-    detect_s: 60
-    heartbeat_s: 1
-    port: 7400
-    interface: eth0
-    standby: {server: sb1, base: 10.77.0.20/24}
-    lims:
-      - {lim: 1, server: lim1, base: 10.77.0.111/24, alias: 10.77.0.11/24, priority: 5, lock: null}
-""")
+CLUSTERED = uitools.with_lim1_clustered(lock="null")
 
 
 def test_change_form_nothing_to_change_and_a_priority(tmp_path):

@@ -8,27 +8,8 @@ from helpers.uitools import attributes_of, focus_shown, focused_label, press, sc
 
 from mxone_maintenance.utility.ui.screens import PlanScreen, QuestionScreen, ResultScreen
 
-SYSTEM = """schema: 1
-servers:
-  - {name: lim1, address: 10.77.0.11/24, lim: 1}
-  - {name: lim2, address: 10.77.0.12/24, lim: 2}
-  - {name: sb1,  address: 10.77.0.20/24, role: standby}
-clusters: []
-"""
-CLUSTERED = SYSTEM.replace("clusters: []", """clusters:
-  - schema: 1
-    cluster: c1
-    generation: 1
-    fallback: automatic
-    failover: normal
-    detect_s: 60
-    heartbeat_s: 1
-    port: 7400
-    interface: eth0
-    standby: {server: sb1, base: 10.77.0.20/24}
-    lims:
-      - {lim: 1, server: lim1, base: 10.77.0.111/24, alias: 10.77.0.11/24, priority: 5, lock: regular}
-""")
+SYSTEM = uitools.TWO_LIMS
+CLUSTERED = uitools.with_lim1_clustered(lock="regular")
 # Every stop of the create form, in order: the fields, then the buttons.
 CREATE_STOPS = ["Cluster name:       ", "sb1 (10.77.0.20/24)", "LIM 1 on lim1 (10.77.0.11/24)",
                 "LIM 2 on lim2 (10.77.0.12/24)", "automatic (back to the regular server when it is up)",

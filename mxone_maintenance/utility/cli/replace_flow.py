@@ -15,7 +15,7 @@ import sys
 from mxone_maintenance.core.model import System
 from mxone_maintenance.utility.cli.apply_flow import execute
 from mxone_maintenance.utility.cli.session import EXIT_FAILED, Failed, Session
-from mxone_maintenance.utility.ops.replace import find_server, plan_replace, replace_address
+from mxone_maintenance.utility.ops.replace import find_server, replace_address
 from mxone_maintenance.utility.remote.settings import Host
 
 
@@ -36,8 +36,7 @@ def _accepted(session: Session, args, name: str, presented, pinned) -> bool:
 
 
 def run_server_replace(session: Session, args, system: System) -> int:
-    from mxone_maintenance.utility.ops.cluster_keys import cluster_key
-    from mxone_maintenance.utility.ops.replace_checks import ReplaceRefused
+    from mxone_maintenance.utility.ops.replace_checks import ReplaceRefused, accepted_plan
     from mxone_maintenance.utility.remote.errors import RemoteError
     from mxone_maintenance.utility.remote.host_key_scan import pinned_key, presented_key
     server = find_server(system, args.name)
@@ -51,11 +50,7 @@ def run_server_replace(session: Session, args, system: System) -> int:
         if not _accepted(session, args, server.name, presented, pinned):
             session.say("Not replaced: the host key was not accepted; nothing was changed.")
             return EXIT_FAILED
-        cluster = system.cluster_of_server(server.name)
-        key = cluster_key(session.paths, system, cluster.name, settings) if cluster is not None else b""
-    except ReplaceRefused as err:
+        plan = accepted_plan(session.paths, settings, system, server.name, presented, pinned)
+    except (ReplaceRefused, RemoteError) as err:
         raise Failed(f"{err}; nothing was changed") from None
-    except RemoteError as err:
-        raise Failed(f"{err}; nothing was changed") from None
-    plan = plan_replace(system, server.name, key, pinned.described if pinned else "none", presented)
     return execute(session, plan)

@@ -36,6 +36,13 @@ def final_replace_plan(paths: Paths, settings: SshSettings, system: System, name
     host = Host(server.name, replace_address(system, server.name))
     presented, pinned = presented_key(host, settings), pinned_key(host, settings)
     refuse_other_key(server.name, given, presented)
-    cluster = system.cluster_of_server(server.name)
+    return accepted_plan(paths, settings, system, server.name, presented, pinned)
+
+
+def accepted_plan(paths: Paths, settings: SshSettings, system: System, name: str, presented: PresentedKey,
+                  pinned: PresentedKey | None) -> Plan:
+    """The replace plan once the presented key is accepted: with the cluster's key (the copy kept here,
+    else the standby's). Raises RemoteError."""
+    cluster = system.cluster_of_server(name)
     key = cluster_key(paths, system, cluster.name, settings) if cluster is not None else b""
-    return plan_replace(system, server.name, key, pinned.described if pinned else "none", presented)
+    return plan_replace(system, name, key, pinned.described if pinned else "none", presented)
