@@ -1,0 +1,1 @@
+"""What webserver_config and the servers' node side share."""
