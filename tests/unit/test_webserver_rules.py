@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mxone_maintenance.core.config.system_file import parse_system
-from mxone_maintenance.webserver.node.keepalived_conf import check_script, keepalived_conf
+from mxone_maintenance.webserver.node.keepalived_conf import check_script, keepalived_conf, notify_script
 from mxone_maintenance.webserver.node.platform import Platform
 from mxone_maintenance.webserver.node.postgres import passfile_entry
 from mxone_maintenance.webserver.shared.pair_file import PairFileError, pair_text, parse_pair
@@ -96,12 +96,13 @@ def test_passfile_fields_are_escaped():
 
 def test_keepalived_prefers_the_master_and_manual_fallback_does_not_preempt():
     vip = IPv4Interface("10.77.0.50/24")
-    master = keepalived_conf(settings_for(PAIR, "master", vip, "rep"), "/opt/py")
-    standby = keepalived_conf(settings_for(PAIR, "standby", vip, "rep").with_changes(fallback="manual"), "/opt/py")
+    master = keepalived_conf(settings_for(PAIR, "master", vip, "rep"))
+    standby = keepalived_conf(settings_for(PAIR, "standby", vip, "rep").with_changes(fallback="manual"))
     assert "priority 150" in master and "nopreempt" not in master and "unicast_peer {\n        10.77.0.20" in master
     assert "priority 100" in standby and "nopreempt" in standby and "unicast_src_ip 10.77.0.20" in standby
     assert "virtual_router_id 50" in master and "10.77.0.50/24 dev eth0" in master
-    assert 'notify "/opt/py -I -m mxone_maintenance.webserver.node notify"' in master
+    assert "notify /etc/opt/eri_sn/pmsnm-notify" in master
+    assert notify_script("/opt/my venv/py").endswith("exec '/opt/my venv/py' -I -m mxone_maintenance.webserver.node notify \"$@\"\n")
 
 
 def test_only_the_masters_check_requires_a_caught_up_standby():

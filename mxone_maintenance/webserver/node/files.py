@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from mxone_maintenance.core.config.atomic import write_atomic
-from mxone_maintenance.webserver.node.keepalived_conf import CHECK_SCRIPT
+from mxone_maintenance.webserver.node.keepalived_conf import CHECK_SCRIPT, NOTIFY_SCRIPT
 from mxone_maintenance.webserver.shared.pair_file import PairFileError, PairSettings, pair_text, parse_pair
 
 PAIR_FILE = Path("/etc/opt/eri_sn/redundancy.yaml")
@@ -34,6 +34,6 @@ def write_file(path: str | Path, text: str, mode: int = 0o644) -> None:
 
 
 def remove_pair_files(keepalived_conf: str) -> None:
-    for path in (PAIR_FILE, Path(CHECK_SCRIPT), Path(keepalived_conf)):
+    for path in (PAIR_FILE, Path(CHECK_SCRIPT), Path(NOTIFY_SCRIPT), Path(keepalived_conf)):
         if path.exists() or path.is_symlink():
             os.unlink(path)

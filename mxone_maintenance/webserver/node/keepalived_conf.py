@@ -15,14 +15,18 @@ from mxone_maintenance.webserver.shared.pair_file import PairSettings
 PRIORITY = {"master": 150, "standby": 100}
 ADVERT_S = 1
 CHECK_SCRIPT = "/etc/opt/eri_sn/pmsnm-check"
+NOTIFY_SCRIPT = "/etc/opt/eri_sn/pmsnm-notify"
 NOTIFY_MODULE = "mxone_maintenance.webserver.node"
 
 
-def notify_command(python: str) -> str:
-    return f"{python} -I -m {NOTIFY_MODULE} notify"
+def notify_script(python: str) -> str:
+    """keepalived runs scripts only from paths no other user can write (enable_script_security): the
+    notify is this root-owned wrapper in /etc/opt/eri_sn, wherever the interpreter is installed."""
+    return (f"#!/bin/sh\n# keepalived notify of PM/SNM redundancy, written by webserver_config; do not edit\n"
+            f"exec {shlex.quote(python)} -I -m {NOTIFY_MODULE} notify \"$@\"\n")
 
 
-def keepalived_conf(pair: PairSettings, python: str) -> str:
+def keepalived_conf(pair: PairSettings) -> str:
     preempt = "" if pair.fallback == "automatic" else "    nopreempt\n"
     return f"""# PM/SNM redundancy of cluster {pair.cluster}, written by webserver_config; do not edit
 global_defs {{
@@ -54,7 +58,7 @@ vrrp_instance PMSNM {{
     track_script {{
         pmsnm_database
     }}
-    notify "{notify_command(python)}"
+    notify {NOTIFY_SCRIPT}
 }}
 """
 

@@ -10,9 +10,11 @@ from pathlib import Path
 from mxone_maintenance.webserver.node import postgres as db
 from mxone_maintenance.webserver.node import services
 from mxone_maintenance.webserver.node.files import read_pair, remove_pair_files, write_file, write_pair
-from mxone_maintenance.webserver.node.keepalived_conf import CHECK_SCRIPT, check_script, keepalived_conf
+from mxone_maintenance.webserver.node.keepalived_conf import CHECK_SCRIPT, NOTIFY_SCRIPT, check_script, keepalived_conf, \
+    notify_script
 from mxone_maintenance.webserver.node.platform import Platform
 from mxone_maintenance.webserver.node.run import NodeError
+from mxone_maintenance.webserver.node.transitions import held
 from mxone_maintenance.webserver.shared.pair_file import Before, PairSettings
 from mxone_maintenance.webserver.shared.scram import scram_verifier
 
@@ -33,7 +35,8 @@ def units_before(platform: Platform, saved_data: str | None = None) -> Before:
 def write_redundancy_files(platform: Platform, pair: PairSettings) -> None:
     write_pair(pair)
     write_file(CHECK_SCRIPT, check_script(pair, platform), 0o755)
-    write_file(platform.keepalived_conf, keepalived_conf(pair, sys.executable), 0o644)
+    write_file(NOTIFY_SCRIPT, notify_script(sys.executable), 0o755)
+    write_file(platform.keepalived_conf, keepalived_conf(pair), 0o644)
 
 
 def hand_units_to_keepalived(platform: Platform) -> None:
@@ -64,17 +67,18 @@ def setup_master(platform: Platform, pair: PairSettings, password: str) -> dict:
     db.configure(pg, pair)
     (Path(pg.data) / "standby.signal").unlink(missing_ok=True)
     log.info("setup as master of %s: restarting the database with replication on", pair.peer_name)
-    if services.active(platform, platform.redundancy_unit):
-        services.stop(platform, platform.redundancy_unit)
-    services.stop(platform, platform.webserver_unit)
-    services.stop(platform, platform.database_unit)
-    services.start(platform, platform.database_unit)
-    write_redundancy_files(platform, pair)
-    hand_units_to_keepalived(platform)
-    services.start(platform, platform.webserver_unit)     # serving on its own address until it holds the VIP
+    with held():
+        if services.active(platform, platform.redundancy_unit):
+            services.stop(platform, platform.redundancy_unit)
+        services.stop(platform, platform.webserver_unit)
+        services.stop(platform, platform.database_unit)
+        services.start(platform, platform.database_unit)
+        write_redundancy_files(platform, pair)
+        hand_units_to_keepalived(platform)
+        services.start(platform, platform.webserver_unit)     # serving on its own address until it holds the VIP
     services.start(platform, platform.redundancy_unit)
-    held = db.wait_until(lambda: services.holds_address(pair.interface, str(pair.virtual_ip.ip)), SERVING_WAIT_S)
-    return {"holds_virtual_ip": held}
+    holds = db.wait_until(lambda: services.holds_address(pair.interface, str(pair.virtual_ip.ip)), SERVING_WAIT_S)
+    return {"holds_virtual_ip": holds}
 
 
 def setup_standby(platform: Platform, pair: PairSettings, password: str) -> dict:
@@ -87,6 +91,14 @@ def setup_standby(platform: Platform, pair: PairSettings, password: str) -> dict
     else:
         before = old.before
     pair = pair.with_changes(before=before)
+    with held():
+        return copy_master(platform, pair, password)
+
+
+def copy_master(platform: Platform, pair: PairSettings, password: str) -> dict:
+    pg = platform.postgres
+    data = Path(pg.data)
+    before = pair.before
     db.write_passfile(pg, pair, password)
     for unit in (platform.redundancy_unit, platform.webserver_unit, platform.database_unit):
         if services.active(platform, unit):
@@ -139,8 +151,9 @@ def release(platform: Platform) -> dict:
 
 def hold_still(platform: Platform) -> dict:
     """Before the master leaves the pair: keepalived stopped here, so this side does not take over."""
-    if services.active(platform, platform.redundancy_unit):
-        services.stop(platform, platform.redundancy_unit)
+    with held():
+        if services.active(platform, platform.redundancy_unit):
+            services.stop(platform, platform.redundancy_unit)
     return {"stopped": True}
 
 
@@ -148,6 +161,11 @@ def remove(platform: Platform) -> dict:
     pair = read_pair()
     if pair is None:
         return {"removed": False}
+    with held():
+        return remove_here(platform, pair)
+
+
+def remove_here(platform: Platform, pair: PairSettings) -> dict:
     pg = platform.postgres
     services.set_enabled(platform, platform.redundancy_unit, False)
     if services.active(platform, platform.redundancy_unit):

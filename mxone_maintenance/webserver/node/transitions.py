@@ -10,6 +10,7 @@ base backup when rewinding cannot). keepalived runs notify scripts concurrently;
 state it was told and converges under one lock, and gives up as soon as a newer state is recorded."""
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -26,6 +27,7 @@ from mxone_maintenance.webserver.shared.pair_file import PairSettings
 
 WANTED = Path("/run/mxone-pmsnm.state")
 LOCK = Path("/run/mxone-pmsnm.lock")
+HOLD = Path("/run/mxone-pmsnm.hold")      # webserver_config is changing this server: notify only records
 PEER_PRIMARY_WAIT_S = 60.0     # a demoted side waits this long for the other side's promotion
 COLD_START_WAIT_S = 10.0       # both down: the one that was primary waits this long for the other
 SWITCHOVER_WAIT_S = 20.0       # a promoting side waits this long for the old primary's clean stop
@@ -140,10 +142,32 @@ class Transition:
             self.become_backup()
 
 
-def on_notify(platform: Platform, pair: PairSettings, state: str) -> None:
-    record(state)
+@contextlib.contextmanager
+def locked():
     with open(LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+@contextlib.contextmanager
+def held():
+    """While webserver_config sets up or removes the pair here, keepalived's notify (of a keepalived being
+    stopped, say) changes nothing: the hold is made once any running transition has ended."""
+    with locked():
+        HOLD.write_text(f"{os.getpid()}\n")
+    try:
+        yield
+    finally:
+        with locked():
+            HOLD.unlink(missing_ok=True)
+
+
+def on_notify(platform: Platform, pair: PairSettings, state: str) -> None:
+    record(state)
+    with locked():
+        if HOLD.exists():
+            log.info("%s: webserver_config is changing this server; nothing done", state)
+            return
         if wanted() != state:
             log.info("%s superseded by %s before it ran", state, wanted())
             return
