@@ -3,6 +3,8 @@ tests/conftest.py), the benchmarks and the chaos run.
 
     def test_something(lab):                 # the lab with 2 LIMs (lim1, lim2, sb1, client)
         lab.exec("lim1", "data_backup")
+        lab.http("10.77.0.11", "/wbm")       # (200, "SNM on lim1\n") from the client, or None
+        lab.psql("lim1", "SELECT count(*) FROM rows")
     def test_bigger(lab_up):
         lab = lab_up(3)                       # the lab with 3 LIMs (rebuilt only if N differs)
 
@@ -13,6 +15,7 @@ tests/conftest.py), the benchmarks and the chaos run.
 from __future__ import annotations
 
 import ctypes
+import http.client
 import json
 import os
 import shlex
@@ -26,6 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 LAB_SCRIPT = REPO / "scripts/lab"
 NETNS_PREFIX = "mxlab-"
 SERVICE_PORT = 7001
+HTTP_PORT = 80                                        # the stand-in PM/SNM (scripts/lab-webapp)
+PSQL = "/usr/lib/postgresql/15/bin/psql"
 CLONE_NEWNET = 0x40000000
 VENV_BIN = Path(sys.executable).parent      # the venv running us: its agent is the one the lab starts
 
@@ -210,6 +215,26 @@ class Lab:
         except OSError:
             return None
         return data.decode().strip() or None
+
+    def http(self, host_ip: str, path: str, method: str = "GET", body: str | None = None,
+             timeout: float = 1.0) -> tuple[int, str] | None:
+        """An HTTP request from the client to HOST_IP:80 (the stand-in PM/SNM); (status, body) or None
+        when nothing answers."""
+        try:
+            with socket_in_netns(NETNS_PREFIX + "client", timeout) as sock:
+                sock.connect((host_ip, HTTP_PORT))
+                conn = http.client.HTTPConnection(host_ip, HTTP_PORT, timeout=timeout)
+                conn.sock = sock
+                conn.request(method, path, body=None if body is None else body.encode())
+                response = conn.getresponse()
+                return response.status, response.read().decode(errors="replace")
+        except (OSError, http.client.HTTPException):
+            return None
+
+    def psql(self, host: str, sql: str) -> str:
+        """SQL run as postgres inside HOST on the database snm; its output (unaligned, tuples only)."""
+        return self.exec(host, "runuser", "-u", "postgres", "--", PSQL, "-h", "/run/postgresql", "-d", "snm",
+                         "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql).stdout.strip()
 
     def ssh_command(self, address: str, *cmd: str) -> list[str]:
         """Plain OpenSSH from the root namespace with the admin key and the pinned host keys."""
