@@ -107,7 +107,7 @@ def test_keepalived_prefers_the_master_and_manual_fallback_does_not_preempt():
 
 def test_only_the_masters_check_requires_a_caught_up_standby():
     vip = IPv4Interface("10.77.0.50/24")
-    assert '"t|streaming|t"' in check_script(settings_for(PAIR, "master", vip, "rep"), Platform())
+    assert '"t|t"' in check_script(settings_for(PAIR, "master", vip, "rep"), Platform())
     assert '"t|"*' in check_script(settings_for(PAIR, "standby", vip, "rep"), Platform())
 
 

@@ -69,12 +69,13 @@ def check_script(pair: PairSettings, platform: Platform) -> str:
     pg = platform.postgres
     psql = " ".join(shlex.quote(word) for word in [
         "runuser", "-u", pg.user, "--", pg.tool("psql"), "-h", pg.socket, "-p", str(pg.port), "-d", "postgres",
-        "-XAtq", "-c", "select pg_is_in_recovery(), coalesce((select status from pg_stat_wal_receiver), 'none'), "
-                       "pg_last_wal_receive_lsn() is not distinct from pg_last_wal_replay_lsn()"])
-    standby_ok = '"t|streaming|t"' if pair.preferred else '"t|"*'
+        "-XAtq", "-c", "select pg_is_in_recovery(), coalesce(pg_last_wal_receive_lsn() is not null and "
+                       "pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn(), false)"])
+    standby_ok = '"t|t"' if pair.preferred else '"t|"*'
     return f"""#!/bin/sh
 # keepalived track script of PM/SNM redundancy, written by webserver_config; do not edit.
-# 0: this server's database can serve ({'primary, or a standby streaming and caught up' if pair.preferred
+# 0: this server's database can serve ({'primary, or a standby that has streamed since it started and '
+                                         'replayed all it received' if pair.preferred
                                          else 'primary, or any running standby'}).
 out=$({psql} 2>/dev/null) || exit 1
 case "$out" in

@@ -25,13 +25,17 @@ from mxone_maintenance.webserver.tool.status import gather, status_document, sta
 PROG = "webserver_config"
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 EXAMPLES = """examples:
-  webserver_config                                   the menus (SNM Configuration Tool)
+  webserver_config
   webserver_config redundancy status
   webserver_config redundancy setup --role master --virtual-ip 10.77.0.50 --replication-user replicator
   webserver_config redundancy setup --role standby --virtual-ip 10.77.0.50 --replication-user replicator
-  printf '%s\\n' "$MANAGER_PW" "$REPL_PW" | webserver_config redundancy setup --role master ... --yes
+  webserver_config redundancy setup --role master --virtual-ip 10.77.0.50 --replication-user replicator --yes
   webserver_config redundancy fallback --yes
-  webserver_config redundancy remove --role master --yes; webserver_config redundancy remove --role standby --yes
+  webserver_config redundancy remove --role master --yes
+  webserver_config redundancy remove --role standby --yes
+
+Without a terminal the secrets are read from stdin, one per line: the mxone_manager password, then the
+replication role's password (e.g. printf '%s\\n' "$MANAGER_PW" "$REPL_PW" | webserver_config ... --yes).
 
 exit status:
   0  done
@@ -183,6 +187,17 @@ def fail(text: str, code: int, as_json: bool) -> int:
     return code
 
 
+NO_TERMINAL = ("the menus need a terminal (there is none here); without one, run a subcommand: "
+               "webserver_config redundancy ... (see webserver_config --help)")
+
+
+def _has_terminal() -> bool:
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in words
@@ -191,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.geteuid() != 0 and not Paths.from_env(args.root).is_test_tree:
             return fail("webserver_config must be run as root (sudo)", EXIT_FAILED, as_json)
         if args.group is None:
+            if not _has_terminal():
+                return fail(NO_TERMINAL, EXIT_INVALID, as_json)
             from mxone_maintenance.webserver.tool.menus import run_menus
             return run_menus(context_for(args))
         return run_redundancy(args)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from ipaddress import IPv4Interface
 from pathlib import Path
 
 from mxone_maintenance.utility.ops.inventory import SystemFileError, load_system
@@ -14,6 +15,7 @@ from mxone_maintenance.webserver.tool import plans
 from mxone_maintenance.webserver.tool.apply import Progress, Secrets, apply_plan
 from mxone_maintenance.webserver.tool.node_client import NodeClient, NodeFailed
 from mxone_maintenance.webserver.tool.pair import Pair, PairProblem, find_pair, replication_user, virtual_ip
+from mxone_maintenance.webserver.tool.server_facts import ServerFacts
 from mxone_maintenance.webserver.tool.status import Answered, gather
 
 
@@ -66,16 +68,36 @@ class SetupRequest:
 def plan_for_setup(context: Context, pair: Pair, clients: dict[str, NodeClient], request: SetupRequest,
                    install: Callable[[str], bool], restart: Callable[[], bool]) -> plans.Plan:
     facts = ask_both(clients).facts
+    setup_values(pair, request, facts)
+    name = snm_to_install(pair, facts)
+    wants_install = name is not None and install(name)
+    return plan_setup_from(context, pair, facts, request, install=wants_install,
+                           restart=request.role == "master" or restart())
+
+
+def setup_values(pair: Pair, request: SetupRequest, facts: dict[str, ServerFacts]) -> tuple[IPv4Interface, str]:
+    """The virtual IP and replication user as asked, else as set now (a reconfigure without them)."""
     current = facts[pair.master].pair or facts[pair.standby].pair
     vip = virtual_ip(pair, request.vip) if request.vip else (current.virtual_ip if current else None)
     user = replication_user(request.user) if request.user else (current.replication_user if current else None)
     if vip is None or user is None:
         raise PairProblem("give --virtual-ip and --replication-user")
-    mine = facts[pair.name_of(request.role)]
-    wants_install = mine.snm_version is None and mine.can_install_snm and install(mine.name)
+    return vip, user
+
+
+def snm_to_install(pair: Pair, facts: dict[str, ServerFacts]) -> str | None:
+    """The standby, when SNM is missing there and it can install it: both setups need SNM on the standby
+    (the master's own SNM is a rule, plans.plan_setup), so that is where the install is offered."""
+    found = facts[pair.standby]
+    return found.name if found.snm_version is None and found.can_install_snm else None
+
+
+def plan_setup_from(context: Context, pair: Pair, facts: dict[str, ServerFacts], request: SetupRequest,
+                    install: bool, restart: bool) -> plans.Plan:
+    """The setup or reconfigure plan from what both servers said (the menus ask their questions between)."""
+    vip, user = setup_values(pair, request, facts)
     return plans.plan_setup(pair, request.role, vip, user, facts, context.known_host(pair, request.role),
-                            install=wants_install, restart=request.role == "master" or restart(),
-                            reconfigure=request.reconfigure)
+                            install=install, restart=restart, reconfigure=request.reconfigure)
 
 
 def apply(plan: plans.Plan, clients: dict[str, NodeClient], secrets: Secrets, progress: Progress) -> None:
@@ -92,4 +114,4 @@ def close(clients: dict[str, NodeClient]) -> None:
 
 
 __all__ = ["Context", "Failed", "NodeFailed", "PairProblem", "SetupRequest", "apply", "ask_both", "close",
-           "plan_for_setup"]
+           "plan_for_setup", "plan_setup_from", "setup_values", "snm_to_install"]
