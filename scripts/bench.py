@@ -175,6 +175,12 @@ def bench_replace_registered(args) -> dict:
     return bench_replace(args)
 
 
+@bench("pmsnm")
+def bench_pmsnm_registered(args) -> dict:
+    from bench_pmsnm import bench_pmsnm
+    return bench_pmsnm(args)
+
+
 @bench("failover")
 def bench_failover_registered(args) -> dict:
     from bench_failover import bench_failover

@@ -15,11 +15,13 @@ CLOCK_PREFIX = "clock:"              # a peer's clock differs too much for mtime
 GENERATION_PREFIX = "generation:"    # a peer runs another generation of cluster.yaml for too long
 HEARTBEAT_SOCKET = "heartbeat-socket"            # the heartbeat socket cannot be opened (retried every cycle)
 HEARTBEAT_CLOCK_PREFIX = "heartbeat-clock:"      # a peer's heartbeats are refused: its clock is too far off
+CHECK_PREFIX = "check:"              # the Service Node's health check of a LIM cannot run, or (standby) fails
+PAUSED = "paused"                    # maintenance mode
 
 SYNC_TEXT = "Standby cluster has failed to synchronize data"
 
 RUNTIME_PREFIXES = (CONFIG, CLUSTER_KEY, NOT_MEMBER, EFFECT_PREFIX, SYNC_PREFIX, CLOCK_PREFIX, GENERATION_PREFIX,
-                    HEARTBEAT_SOCKET, HEARTBEAT_CLOCK_PREFIX)
+                    HEARTBEAT_SOCKET, HEARTBEAT_CLOCK_PREFIX, CHECK_PREFIX, PAUSED)
 
 
 def sync(lim: int) -> str:
@@ -44,3 +46,11 @@ def effect(what: str | int) -> str:
 
 def owned_by_runtime(key: str) -> bool:
     return key.startswith(RUNTIME_PREFIXES)
+
+
+def check_cannot_run(lim: int) -> str:
+    return f"{CHECK_PREFIX}run:{lim}"
+
+
+def check_failing(lim: int) -> str:
+    return f"{CHECK_PREFIX}failing:{lim}"

@@ -30,6 +30,7 @@ class PeerView:
     mac: str | None = None               # its interface MAC (to tell cluster from foreign ARP)
     generation: int = 0
     unready: frozenset[int] = frozenset()   # a standby: LIMs it lacks backups of (not ready for them)
+    sick: frozenset[int] = frozenset()      # LIMs whose Service Node failed its health check there
 
     @property
     def active(self) -> frozenset[int]:
@@ -38,13 +39,13 @@ class PeerView:
 
 
 def heard(peer: PeerView, now: float, heartbeat_s: float, *, running=(), blocked=(), releasing=(),
-          fallback_orders=(), mac: str | None = None, generation: int = 0, unready=()) -> PeerView:
+          fallback_orders=(), mac: str | None = None, generation: int = 0, unready=(), sick=()) -> PeerView:
     """The peer's view after a valid heartbeat arrived at `now` (keeps or restarts the heard period)."""
     gap = peer.last_heard is None or now - peer.last_heard > HEARD_GAP_PERIODS * heartbeat_s
     return replace(peer, last_heard=now, heard_since=now if gap else peer.heard_since,
                    running=frozenset(running), blocked=frozenset(blocked), releasing=frozenset(releasing),
                    fallback_orders=frozenset(fallback_orders), mac=mac or peer.mac, generation=generation,
-                   unready=frozenset(unready))
+                   unready=frozenset(unready), sick=frozenset(sick))
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ class Memory:
     target: int | None = None                    # standby: the LIM it is taking or runs
     released: tuple[tuple[int, float], ...] = ()    # (lim, when) handed back, announced as releasing
     announced: tuple[tuple[int, float], ...] = ()   # (lim, when) last gratuitous ARP
+    takeovers: tuple[tuple[int, float], ...] = ()   # standby: (lim, when) it took a LIM from a failed regular
+    damped: frozenset[int] = frozenset()            # standby: LIMs whose automatic fallback flapping made manual
 
     def released_at(self, lim: int) -> float | None:
         return next((at for number, at in self.released if number == lim), None)
@@ -94,6 +97,8 @@ class Observations:
     memory: Memory = field(default_factory=Memory)
     link_down: bool = False                        # no carrier on the cluster interface (cable out)
     link_back_at: float | None = None              # when the carrier last came back while we ran
+    sick: frozenset[int] = frozenset()             # LIMs whose Service Node failed its health check here
+    paused: bool = False                           # maintenance mode: keep serving, decide nothing
 
     def peer(self, name: str) -> PeerView:
         return next((p for p in self.peers if p.name == name), PeerView(name))

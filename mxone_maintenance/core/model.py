@@ -19,6 +19,8 @@ DEFAULT_PRIORITY = 5
 DEFAULT_PORT = 7400            # heartbeat UDP port (7001 is the Service Node's)
 DEFAULT_INTERFACE = "eth0"
 DEFAULT_HEARTBEAT_S = 1.0
+DEFAULT_FLAP_RETURNS = 3
+DEFAULT_FLAP_WINDOW_S = 600.0
 DEFAULT_DETECT_S = {"normal": 60.0, "preloaded": 30.0}
 
 
@@ -62,6 +64,9 @@ class Cluster:
     port: int = DEFAULT_PORT
     interface: str = DEFAULT_INTERFACE
     schema: int = 1
+    hold_s: float | None = None          # fallback hold time (None: max(3 heartbeats, 2 s))
+    flap_returns: int = DEFAULT_FLAP_RETURNS   # this many failures of a regular within flap_window_s ...
+    flap_window_s: float = DEFAULT_FLAP_WINDOW_S   # ... make its LIM's automatic fallback manual
 
     def lim(self, number: int) -> ClusterLim | None:
         return next((item for item in self.lims if item.lim == number), None)

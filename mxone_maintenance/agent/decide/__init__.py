@@ -9,7 +9,10 @@ DESIGN §6 and SCENARIOS.md, rule by rule. Every node runs the same function ove
 - fallback: the standby hands the LIM back (automatic: after the regular was heard for the hold time
   H; manual: when ordered) and announces the release; the regular takes the alias only once it has
   seen that release, so there are never two holders;
-- before taking an alias that nobody handed over, probe it with ARP; an answer blocks the takeover.
+- before taking an alias that nobody handed over, probe it with ARP; an answer blocks the takeover;
+- a regular whose Service Node failed its health check releases its LIM (the standby takes it as from a
+  failed regular); a LIM taken over K times within T falls back only when ordered (flap damping);
+- paused (maintenance mode): every node keeps what it serves and decides nothing.
 Preloaded clusters run the LIM on both sides: "release" is Block, "take" is Unblock + Announce.
 
 The parts: timing.py (every time, from the config), cycle.py (one decision in the making: what this
@@ -35,6 +38,7 @@ from mxone_maintenance.agent.decide.timing import (
     settle_time,
 )
 from mxone_maintenance.agent.state import Decision, Observations
+from mxone_maintenance.core.contracts.lim_state import LimState
 from mxone_maintenance.core.model import Cluster
 
 __all__ = ["announce_period", "decide", "hold_time", "preprobe_lead", "probe_fresh_time", "probe_timeout",
@@ -46,12 +50,27 @@ def decide(config: Cluster, observations: Observations, now: float) -> Decision:
     cycle = Cycle(config, observations, now)
     if observations.link_down:
         cycle.alarm(alarms.link_down(config))
-    if observations.node == config.standby.server:
+    if observations.paused:
+        _paused(cycle)
+    elif observations.node == config.standby.server:
         standby(cycle)
     else:
         _regular_node(cycle)
     cycle.forget_old_releases()
     return cycle.decision()
+
+
+def _paused(cycle: Cycle) -> None:
+    """Maintenance mode: serve what is served (its gratuitous ARP goes on), take nothing, release
+    nothing, yield nothing; the alarms stand as they are."""
+    cycle.target = cycle.obs.memory.target
+    cycle.frozen = True
+    for lim in cycle.config.lims:
+        holders = ([cycle.obs.node] if lim.lim in cycle.obs.active else []) + \
+            [p.name for p in cycle.obs.peers if cycle.alive(p.name) and lim.lim in p.active]
+        if lim.lim in cycle.obs.active:
+            cycle.keep_announcing(lim.lim)
+        cycle.say(lim.lim, holders[0] if holders else None, LimState.PAUSED, servers=tuple(holders))
 
 
 def _regular_node(cycle: Cycle) -> None:

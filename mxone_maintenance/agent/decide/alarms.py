@@ -40,3 +40,12 @@ def alias_conflict(lim: ClusterLim, probe: AliasProbe) -> Alarm:
 def duplicate_alias(lim: ClusterLim, probe: AliasProbe) -> Alarm:
     return (f"duplicate-alias:{lim.lim}", f"Alias {lim.alias.ip} of LIM {lim.lim} is also answered by "
                                           f"{answerer_words(probe.server, probe.mac)} while this standby serves it")
+
+
+def service_failed(lim: int, server: str) -> Alarm:
+    return f"service-failed:{lim}", f"Service Node of LIM {lim} does not answer on {server}"
+
+
+def flapping(lim: int, server: str, returns: int, window_s: float) -> Alarm:
+    window = f"{window_s / 60:g} minutes" if window_s >= 60 else f"{window_s:g} s"
+    return (f"flapping:{lim}", f"LIM {lim}: fallback made manual after {returns} failures of {server} in {window}")

@@ -36,6 +36,9 @@ class Cycle:
         self.announced = {lim: at for lim, at in obs.memory.announced}
         self.completed: set[int] = set()
         self.blocking: set[int] = set()
+        self.takeovers = [(lim, at) for lim, at in obs.memory.takeovers if config.lim(lim) is not None]
+        self.damped = {lim for lim in obs.memory.damped if config.lim(lim) is not None}
+        self.frozen = False          # paused: no alarm is cleared either
 
     # --- what this node knows of its peers
 
@@ -165,9 +168,10 @@ class Cycle:
         actions = list(self.actions)
         for key in sorted(self.alarms.keys() - self.obs.alarms):
             actions.append(RaiseAlarm(key, self.alarms[key]))
-        for key in sorted(self.obs.alarms - self.alarms.keys()):
+        for key in sorted(self.obs.alarms - self.alarms.keys()) if not self.frozen else ():
             actions.append(ClearAlarm(key))
         memory = Memory(target=self.target, released=tuple(sorted(self.released.items())),
-                        announced=tuple(sorted(self.announced.items())))
+                        announced=tuple(sorted(self.announced.items())), takeovers=tuple(self.takeovers),
+                        damped=frozenset(self.damped))
         status = tuple(self.status[lim] for lim in sorted(self.status))
         return Decision(tuple(actions), memory, status, frozenset(self.completed))

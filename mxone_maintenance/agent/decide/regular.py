@@ -25,6 +25,9 @@ def regular(cycle: Cycle, lim: ClusterLim) -> None:
     if lim.lock == "standby" or standby_serves:
         _yield_to_standby(cycle, lim, serving, standby_serves)
         return
+    if lim.lim in cycle.obs.sick:
+        _release_sick(cycle, lim, serving)
+        return
     if serving:
         cycle.keep_announcing(lim.lim, rival=standby)
         cycle.say(lim.lim, cycle.obs.node, LimState.RUNNING_HERE)
@@ -54,6 +57,17 @@ def _yield_to_standby(cycle: Cycle, lim: ClusterLim, serving: bool, standby_serv
     if standby_serves and _fallback_coming(cycle, lim):
         cycle.do(SyncData(lim.lim, standby))  # row 23: pull the standby's newer data beforehand
     cycle.say(lim.lim, standby if standby_serves else None, _waiting_state(cycle, lim))
+
+
+def _release_sick(cycle: Cycle, lim: ClusterLim, serving: bool) -> None:
+    """Its Service Node failed the health check here: stop it, release the alias (announced, so the
+    standby takes it at once, by priority), and take nothing back while the check's verdict stands."""
+    if serving:
+        cycle.deactivate(lim.lim, "Service Node does not answer")
+        cycle.released[lim.lim] = cycle.now
+    cycle.alarm(alarms.service_failed(lim.lim, cycle.obs.node))
+    cycle.ensure_passive(lim.lim)
+    cycle.say(lim.lim, None, LimState.SERVICE_FAILED)
 
 
 def _fallback_coming(cycle: Cycle, lim: ClusterLim) -> bool:

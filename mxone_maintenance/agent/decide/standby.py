@@ -13,6 +13,7 @@ from mxone_maintenance.core.model import ClusterLim
 
 
 def standby(cycle: Cycle) -> None:
+    _undamp_on_order(cycle)
     target = _choose_target(cycle)
     cycle.target = target.lim if target else None
     for number in sorted(cycle.obs.active):
@@ -40,14 +41,20 @@ def _orders_for(cycle: Cycle, lim: ClusterLim) -> frozenset[int]:
 
 
 def _may_hand_back(cycle: Cycle, lim: ClusterLim) -> bool:
-    """Fallback for a LIM this standby serves: its regular is back, and by the fallback rules."""
+    """Fallback for a LIM this standby serves: its regular is back (and its Service Node's health check
+    did not just fail there), and by the fallback rules; a flapping regular's LIM waits for an order."""
     regular = cycle.peer(lim.server)
-    if lim.lock == "standby" or not cycle.alive(lim.server) or lim.lim in regular.active:
+    if lim.lock == "standby" or not cycle.alive(lim.server) or lim.lim in regular.active or lim.lim in regular.sick:
         return False  # a regular that still serves it yields first (split brain), then fallback
     heard = cycle.heard_for(lim.server)
     if lim.lock == "regular" or lim.lim in _orders_for(cycle, lim):
         return heard >= settle_time(cycle.config)
-    return cycle.config.fallback == "automatic" and heard >= hold_time(cycle.config)
+    return cycle.config.fallback == "automatic" and lim.lim not in cycle.damped and heard >= hold_time(cycle.config)
+
+
+def _regular_down(cycle: Cycle, lim: ClusterLim) -> bool:
+    """Failed (silent for D), or alive but its Service Node failed the health check there."""
+    return cycle.failed(lim.server) or (cycle.alive(lim.server) and lim.lim in cycle.peer(lim.server).sick)
 
 
 def _needs_standby(cycle: Cycle, lim: ClusterLim) -> bool:
@@ -55,7 +62,7 @@ def _needs_standby(cycle: Cycle, lim: ClusterLim) -> bool:
         return True
     if lim.lim in cycle.obs.active:
         return not _may_hand_back(cycle, lim)
-    return lim.lock != "regular" and cycle.failed(lim.server)
+    return lim.lock != "regular" and _regular_down(cycle, lim)
 
 
 def _choose_target(cycle: Cycle) -> ClusterLim | None:
@@ -115,6 +122,26 @@ def _serve(cycle: Cycle, lim: ClusterLim) -> None:
         take_when_clear(cycle, lim, handed_over, TAKING_OVER, _failed_at(cycle, lim.server))
         if lim.lim in {a.lim for a in cycle.actions if isinstance(a, (TakeAlias, Unblock))}:
             cycle.alarm(alarms.lim_on_standby(lim.lim))
+            if lim.lock != "standby":
+                _count_failure(cycle, lim)
+    if lim.lim in cycle.damped:
+        cycle.alarm(alarms.flapping(lim.lim, lim.server, cycle.config.flap_returns, cycle.config.flap_window_s))
+
+
+def _count_failure(cycle: Cycle, lim: ClusterLim) -> None:
+    """Flap damping: the K-th takeover of a LIM within T turns its automatic fallback into manual."""
+    window = cycle.config.flap_window_s
+    cycle.takeovers = [(n, at) for n, at in cycle.takeovers if cycle.now - at < window] + [(lim.lim, cycle.now)]
+    if sum(1 for n, _ in cycle.takeovers if n == lim.lim) >= cycle.config.flap_returns:
+        cycle.damped.add(lim.lim)
+
+
+def _undamp_on_order(cycle: Cycle) -> None:
+    """A fallback order, or a lock to the regular, is the technician's word: damping ends."""
+    for lim in cycle.config.lims:
+        if lim.lim in cycle.damped and (lim.lock == "regular" or lim.lim in _orders_for(cycle, lim)):
+            cycle.damped.discard(lim.lim)
+            cycle.takeovers = [(n, at) for n, at in cycle.takeovers if n != lim.lim]
 
 
 def _failed_at(cycle: Cycle, name: str) -> float | None:

@@ -15,7 +15,8 @@ from typing import Any
 
 from mxone_maintenance.agent import state as st
 from mxone_maintenance.agent.datasync import DataSyncScheduler
-from mxone_maintenance.agent.decide import decide
+from mxone_maintenance.agent.decide import decide, hold_time
+from mxone_maintenance.agent.effects.health_check import CheckOutcome, HealthCheck, Verdict
 from mxone_maintenance.agent.heartbeat_flags import AgentFlags
 from mxone_maintenance.agent.runtime import heartbeats, loop
 from mxone_maintenance.agent.runtime.alarms import AlarmBook
@@ -23,8 +24,10 @@ from mxone_maintenance.agent.runtime.apply import Hands
 from mxone_maintenance.agent.runtime.catch_up import CatchUp
 from mxone_maintenance.agent.runtime.config_watch import ConfigWatch, Gone, Loaded
 from mxone_maintenance.agent.runtime.handback import HandBack
+from mxone_maintenance.agent.runtime.health import Checker, HealthWatch
 from mxone_maintenance.agent.runtime.journal import Journal
 from mxone_maintenance.agent.runtime.orders import Orders
+from mxone_maintenance.agent.runtime.pause import Pause
 from mxone_maintenance.agent.runtime.ports import MakeChannel, MakeEffects, MakeSync
 from mxone_maintenance.agent.runtime.probing import Probing, owner_of
 from mxone_maintenance.agent.runtime.senses import Senses
@@ -58,7 +61,8 @@ class Agent:
 
     def __init__(self, paths: Paths, node: str, make_effects: MakeEffects, make_channel: MakeChannel,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-                 threaded_service: bool = True, make_sync: MakeSync | None = None) -> None:
+                 threaded_service: bool = True, make_sync: MakeSync | None = None,
+                 health: tuple[HealthCheck, Checker] | None = None) -> None:
         self.paths, self.node, self.clock, self.wall = paths, node, clock, wall
         self.started = clock()
         self.alarms = AlarmBook(wall)
@@ -71,6 +75,9 @@ class Agent:
         self.probing = Probing(clock, threaded_service, self.ring)
         self.services = Services(clock, threaded_service, self.ring)
         self.handback = HandBack(clock, threaded_service, self.ring)
+        check, checker = health or (HealthCheck(), lambda _lim, _alias: CheckOutcome(Verdict.PASSED))
+        self.health = HealthWatch(check, checker, clock, threaded_service, self.ring)
+        self.pause = Pause(paths.agent_state_dir, wall)
         self.hands = Hands(node, self.alarms, self.probing, self.services, self.handback, self.senses,
                            self.collect_probes)
         self.datasync = DataSyncScheduler(paths, node, clock, wall, threaded=threaded_service)  # when to sync
@@ -134,6 +141,9 @@ class Agent:
         if self.node not in config.member_names:
             return None
         self.services.collect(self.alarms)
+        self.health.collect(self.alarms, self.node, self.node == config.standby.server,
+                            lambda lim: self.restart_service(config, lim))
+        self.pause.keep_alarm(self.alarms, config.name)
         self.collect_probes()
         observations = self.observe(config, now)
         decision = decide(config, observations, now)
@@ -143,6 +153,7 @@ class Agent:
                             self.alarms, self.clock())
         held = self.senses.held(effects)
         self.services.keep(config, held, self.clock(), effects.service)
+        self.health.tick(config, self.serving(config, held), self.clock(), self.pause.paused)
         self.memory = decision.memory
         self.inbox.done(decision.completed_orders)
         self.send_heartbeat(config, held, self.clock())
@@ -167,7 +178,23 @@ class Agent:
         self.wiring.close_channel()
 
     def receive(self, config: Cluster, now: float) -> bool:
-        return heartbeats.receive(self.wiring.channel, config, self.node, self.peers, now, self.datasync.heard)
+        return heartbeats.receive(self.wiring.channel, config, self.node, self.peers, now, self.heard)
+
+    def heard(self, peer: str, sent_wall: float, flags: tuple[str, ...]) -> None:
+        self.datasync.heard(peer, sent_wall, flags)
+        self.pause.heard(peer, flags)
+
+    def serving(self, config: Cluster, held: set[IPv4Interface]) -> set[int]:
+        """The LIMs served here (alias held, not blocked): the ones whose Service Node is checked."""
+        blocked = self.senses.blocked(config, self.wiring.effects, self.clock())
+        return {lim.lim for lim in config.lims if lim.alias in held} - set(blocked)
+
+    def restart_service(self, config: Cluster, lim: int) -> None:
+        """The standby's one restart of a Service Node that does not answer: stopped here, started
+        again by Services.keep on the next cycle (the alias stays)."""
+        item = config.lim(lim)
+        if item is not None and self.wiring.effects is not None:
+            self.services.stop(lim, item.alias.ip, self.wiring.effects.service)
 
     def collect_probes(self) -> None:
         self.probing.collect(self.alarms, lambda mac: owner_of(mac, self.node, self.wiring.own_mac,
@@ -177,6 +204,7 @@ class Agent:
         effects, senses = self.wiring.effects, self.senses
         senses.watch_link(config, effects, now)
         held = senses.held(effects)
+        served = {lim.lim for lim in config.lims if lim.alias in held}
         return st.Observations(
             node=self.node, started_at=max(self.started, self.wiring.listening_since),
             peers=tuple(self.peers[name] for name in sorted(self.peers)),
@@ -184,12 +212,14 @@ class Agent:
             blocked=senses.blocked(config, effects, now),
             probes=tuple(self.probes[n] for n in sorted(self.probes)),
             fallback_orders=frozenset(self.orders), alarms=self.alarms.keys_owned_by_decide(),
-            memory=self.memory, link_down=senses.link_down, link_back_at=senses.link_back_at)
+            memory=self.memory, link_down=senses.link_down, link_back_at=senses.link_back_at,
+            sick=self.health.sick(now, hold_time(config), served), paused=self.pause.paused)
 
     def send_heartbeat(self, config: Cluster, held: set[IPv4Interface], now: float) -> None:
         own = heartbeats.OwnLims(tuple(sorted(lim.lim for lim in config.lims if lim.alias in held)),
                                  tuple(sorted(self.senses.blocked(config, self.wiring.effects, now))))
-        flags = AgentFlags(frozenset(self.orders), self.wiring.own_mac, self.datasync.unready()).encode() \
+        flags = AgentFlags(frozenset(self.orders), self.wiring.own_mac, self.datasync.unready(),
+                           self.health.sick(now, hold_time(config), set(own.held)), self.pause.flag()).encode() \
             + self.datasync.heartbeat_flags()
         self.beats.send(config, self.wiring.channel, own, self.memory.releasing, flags, now)
 
@@ -214,6 +244,7 @@ class Agent:
         finally:
             notifier.stopping()
             self.services.stop_worker()
+            self.health.stop_worker()
             self.probing.stop_worker()
             self.close_channel()
             doorbell, self.doorbell = self.doorbell, None

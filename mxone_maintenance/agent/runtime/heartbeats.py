@@ -28,7 +28,7 @@ def receive(channel: HeartbeatPort, config: Cluster, node: str, peers: dict[str,
         peer = peers.get(hb.node, st.PeerView(hb.node))
         peers[hb.node] = st.heard(peer, now, config.heartbeat_s, running=hb.running, blocked=hb.blocked,
                                   releasing=hb.releasing, fallback_orders=flags.fallback, mac=flags.mac,
-                                  generation=hb.generation, unready=flags.unready)
+                                  generation=hb.generation, unready=flags.unready, sick=flags.sick)
         news = news or replace(peers[hb.node], last_heard=None) != replace(peer, last_heard=None)
     return news
 

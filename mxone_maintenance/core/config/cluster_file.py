@@ -9,6 +9,8 @@ from mxone_maintenance.core.config.dumper import dump_yaml, number_out
 from mxone_maintenance.core.config.loader import Map, parse_yaml, read_text
 from mxone_maintenance.core.model import (
     DEFAULT_DETECT_S,
+    DEFAULT_FLAP_RETURNS,
+    DEFAULT_FLAP_WINDOW_S,
     DEFAULT_HEARTBEAT_S,
     DEFAULT_INTERFACE,
     DEFAULT_PORT,
@@ -19,7 +21,8 @@ from mxone_maintenance.core.model import (
 )
 
 _REQUIRED = {"schema", "cluster", "generation", "standby", "lims"}
-_OPTIONAL = {"fallback", "failover", "detect_s", "heartbeat_s", "port", "interface"}
+_OPTIONAL = {"fallback", "failover", "detect_s", "heartbeat_s", "port", "interface", "hold_s", "flap_returns",
+             "flap_window_s"}
 HEADER = "# MX-ONE cluster configuration. Written by mxone_maintenance; enforced by mxone-cluster-agent.\n"
 
 
@@ -59,6 +62,9 @@ def cluster_at(data: Map, where: s.Where, address: s.Check = s.address) -> Clust
         heartbeat_s=s.get(data, where, "heartbeat_s", s.number(0.1, 60), default=DEFAULT_HEARTBEAT_S),
         port=s.get(data, where, "port", s.whole(1, 65535), default=DEFAULT_PORT),
         interface=s.get(data, where, "interface", s.interface_name, default=DEFAULT_INTERFACE),
+        hold_s=s.get(data, where, "hold_s", s.number(0.1, 3600)),
+        flap_returns=s.get(data, where, "flap_returns", s.whole(2, 100), default=DEFAULT_FLAP_RETURNS),
+        flap_window_s=s.get(data, where, "flap_window_s", s.number(1, 86400), default=DEFAULT_FLAP_WINDOW_S),
         standby=s.get(data, where, "standby", lambda value, w: _standby(value, w, address)),
         lims=tuple(item for item, _, _ in lims),
     )
@@ -66,6 +72,18 @@ def cluster_at(data: Map, where: s.Where, address: s.Check = s.address) -> Clust
 
 def cluster_from_data(data: Any, file: str) -> Cluster:
     return cluster_at(*s.top(data, file))
+
+
+def _damping_to_data(cluster: Cluster) -> dict:
+    """Written only where they differ from the defaults: files without them read as before."""
+    data: dict = {}
+    if cluster.hold_s is not None:
+        data["hold_s"] = number_out(cluster.hold_s)
+    if cluster.flap_returns != DEFAULT_FLAP_RETURNS:
+        data["flap_returns"] = cluster.flap_returns
+    if cluster.flap_window_s != DEFAULT_FLAP_WINDOW_S:
+        data["flap_window_s"] = number_out(cluster.flap_window_s)
+    return data
 
 
 def cluster_to_data(cluster: Cluster) -> dict:
@@ -79,6 +97,7 @@ def cluster_to_data(cluster: Cluster) -> dict:
         "heartbeat_s": number_out(cluster.heartbeat_s),
         "port": cluster.port,
         "interface": cluster.interface,
+        **_damping_to_data(cluster),
         "standby": {"server": cluster.standby.server, "base": str(cluster.standby.base)},
         "lims": [{"lim": item.lim, "server": item.server, "base": str(item.base), "alias": str(item.alias),
                   "priority": item.priority, "lock": item.lock} for item in cluster.lims],

@@ -42,6 +42,8 @@ class LimState(Enum):
     HANDED_BACK = "handed-back"                      # servers: the regular that is to start it
     NOT_RUNNING = "not-running"                      # servers: its regular, up
     NOT_SERVED = "not-served"                        # why (and other_lim)
+    SERVICE_FAILED = "service-failed"                # the regular's view: its Service Node did not answer
+    PAUSED = "paused"                                # maintenance mode; servers: who serves it, if anyone
 
 
 class Listening(Enum):
@@ -89,6 +91,8 @@ _WORDS = {
     LimState.HANDED_BACK: "handed back, waiting for {servers} to start it",
     LimState.NOT_RUNNING: "not running ({servers} is up)",
     LimState.NOT_SERVED: "not served ({why})",
+    LimState.SERVICE_FAILED: "Service Node did not answer here: released to the standby",
+    LimState.PAUSED: "PAUSED (maintenance mode): {paused_where}",
 }
 
 LISTENING_WORDS = {
@@ -146,12 +150,14 @@ _PARAMETERS: dict[str, Callable[[LimStatus], str]] = {
     "listening": lambda s: LISTENING_WORDS[s.listening],
     "why": lambda s: why_words(s.why, s.other_lim),
     "answerer": lambda s: answerer_words(s.servers[0] if s.servers else None, s.mac),
+    "paused_where": lambda s: f"running on {', '.join(s.servers)}" if s.servers else "not running",
 }
 _GIVEN: dict[str, Callable[[LimStatus], bool]] = {
     "servers": lambda s: bool(s.servers),
     "listening": lambda s: s.listening is not None,
     "why": lambda s: s.why is not None and (s.why is not NotServed.STANDBY_BUSY or s.other_lim is not None),
     "answerer": lambda s: s.mac is not None and len(s.servers) <= 1,
+    "paused_where": lambda s: True,
 }
 _NEEDS = {kind: tuple(name for _, name, _, _ in Formatter().parse(text) if name) for kind, text in _WORDS.items()}
 

@@ -188,6 +188,7 @@ def plan_create(system: System, request: CreateCluster, key: bytes) -> Plan:
         fallback=request.fallback,
         detect_s=request.detect_s if request.detect_s is not None else DEFAULT_DETECT_S["normal"],
         heartbeat_s=request.heartbeat_s if request.heartbeat_s is not None else DEFAULT_HEARTBEAT_S,
+        hold_s=request.hold_s,
     )
     after = _checked(system.replace_cluster(cluster))
     servers = tuple(ServerPlan(item.server, original_address(system, item.server), joining_steps(item, cluster, key))
@@ -217,8 +218,8 @@ def _new_generation_plan(system: System, before: Cluster, after_cluster: Cluster
 
 def plan_change(system: System, request: ChangeCluster) -> Plan:
     cluster = find_cluster(system, request.name)
-    if request.fallback is None and not request.priorities and request.detect_s is None:
-        raise refusal("nothing-to-change", "nothing to change: give --fallback, --priority or --detect-s")
+    if request.fallback is None and not request.priorities and request.detect_s is None and request.hold_s is None:
+        raise refusal("nothing-to-change", "nothing to change: give --fallback, --priority, --detect-s or --hold-s")
     changed = cluster
     what = []
     if request.fallback is not None and request.fallback != cluster.fallback:
@@ -232,6 +233,9 @@ def plan_change(system: System, request: ChangeCluster) -> Plan:
     if request.detect_s is not None:
         changed = replace(changed, detect_s=request.detect_s)
         what.append(f"detect_s {request.detect_s:g}")
+    if request.hold_s is not None:
+        changed = replace(changed, hold_s=request.hold_s)
+        what.append(f"hold_s {request.hold_s:g}")
     if changed == cluster:
         raise refusal("nothing-to-change", f"nothing to change: cluster {cluster.name} already has these settings")
     changed = changed.next_generation()

@@ -108,6 +108,7 @@ class CreateCluster:
     fallback: str = "automatic"
     detect_s: float | None = None
     heartbeat_s: float | None = None
+    hold_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class ChangeCluster:
     fallback: str | None = None
     priorities: tuple[tuple[int, int], ...] = ()
     detect_s: float | None = None
+    hold_s: float | None = None
 
     def __post_init__(self) -> None:
         """A LIM given two priorities breaks a rule: which one was meant cannot be known (plan_change
