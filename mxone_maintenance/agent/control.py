@@ -12,7 +12,9 @@ answered {"ok": false, "error": ...}; the server keeps serving.
 The handlers never touch the loop's state directly, and run one at a time: status returns the status
 the loop published last (core/contracts/agent_status.py); fallback, sync and reload only queue an
 order or set a flag.
-Requests: {"cmd": "status"} | {"cmd": "fallback", "lim": N} | {"cmd": "sync"} | {"cmd": "reload"}.
+Requests: {"cmd": "status"} | {"cmd": "fallback", "lim": N} | {"cmd": "sync"} | {"cmd": "reload"} |
+{"cmd": "history", "since": T|null, "limit": N} (the events file's events at or after T, the newest N:
+{"ok": true, "events": [...], "truncated": bool}; agent/events/history.py).
 """
 from __future__ import annotations
 
@@ -41,8 +43,8 @@ from mxone_maintenance.agent.control_requests import (
 
 log = logging.getLogger("mxone-cluster-agent")
 
-__all__ = ["MAX_REQUEST", "CLIENT_TIMEOUT_S", "CONNECTION_DEADLINE_S", "ControlError", "ControlServer",
-           "agent_handlers", "ask", "handle_request", "peer_allowed", "peer_uid", "refusal"]
+__all__ = ["MAX_REQUEST", "CLIENT_TIMEOUT_S", "CONNECTION_DEADLINE_S", "HISTORY_LIMIT", "ControlError",
+           "ControlServer", "agent_handlers", "history_handler", "ask", "handle_request", "peer_allowed", "peer_uid", "refusal"]
 
 CLIENT_TIMEOUT_S = 5.0        # ask(): how long a client waits for the agent
 CONNECTION_DEADLINE_S = 2.0   # the server: the whole request of one connection, read and answered
@@ -323,8 +325,26 @@ def _connect(sock: socket.socket, path: Path, timeout: float) -> None:
             time.sleep(0.02)
 
 
-def agent_handlers(agent: Any) -> dict[str, Handler]:
-    """The commands, bound to a runtime.Agent."""
+HISTORY_LIMIT = 20000      # events in one history reply at most (the newest; both files hold ~15000)
+
+
+def history_handler(read: Callable[[float | None], list]) -> Handler:
+    """The history request over `read(since) -> [Event]` (EventLog.read)."""
+    def history(request: dict) -> dict:
+        since, limit = request.get("since"), request.get("limit", HISTORY_LIMIT)
+        if since is not None and (isinstance(since, bool) or not isinstance(since, (int, float))):
+            return {"ok": False, "error": '"since" must be a time in seconds since the epoch, or null'}
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= HISTORY_LIMIT:
+            return {"ok": False, "error": f'"limit" must be a whole number from 1 to {HISTORY_LIMIT}'}
+        events = read(since)
+        return {"ok": True, "events": [event.to_json() for event in events[-limit:]],
+                "truncated": len(events) > limit}
+    return history
+
+
+def agent_handlers(agent: Any, history: Callable[[float | None], list] | None = None) -> dict[str, Handler]:
+    """The commands, bound to a runtime.Agent; `history` reads the events (default: the agent's events
+    file, read afresh for each request)."""
     def status(_request: dict) -> dict:
         return agent.status()
 
@@ -341,4 +361,9 @@ def agent_handlers(agent: Any) -> dict[str, Handler]:
         agent.reload_requested = True
         return {"ok": True, "reload": "ordered"}
 
-    return {"status": status, "fallback": fallback, "sync": sync, "reload": reload}
+    paths = getattr(agent, "paths", None)
+    if history is None and paths is not None:
+        from mxone_maintenance.agent.events.history import EventLog
+        history = EventLog(paths.events_file).read
+    return {"status": status, "fallback": fallback, "sync": sync, "reload": reload,
+            "history": history_handler(history or (lambda _since: []))}

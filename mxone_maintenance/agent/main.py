@@ -1,4 +1,4 @@
-"""mxone-cluster-agent [--root DIR] run | status [--json] | fallback N | sync
+"""mxone-cluster-agent [--root DIR] run | status [--json] | fallback N | sync | history [--since TIME] [--json]
 
 `run` is the daemon in the foreground (systemd Type=notify with a watchdog: sd_notify.py; logs to
 stderr, with syslog priorities when that is the journal: logs.py). The other commands ask the running
@@ -33,6 +33,7 @@ from mxone_maintenance.agent.sd_notify import Notifier
 from mxone_maintenance.agent.settings import AgentSettings, SettingsError, load_settings
 from mxone_maintenance.core.contracts import wire
 from mxone_maintenance.core.contracts.agent_status import AgentStatus, StatusError
+from mxone_maintenance.core.contracts.events import event_from_json, event_text, parse_since
 from mxone_maintenance.core.model import Cluster
 from mxone_maintenance.core.paths import Paths
 from mxone_maintenance.core.version import product_version
@@ -195,7 +196,37 @@ def parser() -> argparse.ArgumentParser:
     fallback = sub.add_parser("fallback", help="order the manual fallback of a LIM to its regular server")
     fallback.add_argument("lim", type=int)
     sub.add_parser("sync", help="order a data sync now")
+    history = sub.add_parser("history", help="show this server's events (takeovers, fallbacks, alarms, ...)")
+    history.add_argument("--since", metavar="TIME",
+                         help="only events since TIME: 10m, 2h, 1d back from now, or 2026-12-01T10:00")
+    history.add_argument("--json", action="store_true", help="one JSON document")
     return p
+
+
+def _history(paths: Paths, since_text: str | None, as_json: bool) -> int:
+    """The running agent's history; with the agent down, the events file read directly (root only)."""
+    try:
+        since = None if since_text is None else parse_since(since_text)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        reply = ask(paths.agent_socket, {"cmd": "history", "since": since})
+    except ControlError as exc:
+        from mxone_maintenance.agent.events.history import EventLog
+        print(f"note: {exc}; reading {paths.events_file} directly", file=sys.stderr)
+        reply = {"ok": True, "events": [e.to_json() for e in EventLog(paths.events_file).read(since)],
+                 "truncated": False}
+    if not reply.get("ok"):
+        print(f"error: {reply.get('error', 'the agent refused')}", file=sys.stderr)
+        return EXIT_FAILED
+    events = [e for e in map(event_from_json, reply.get("events") or []) if e is not None]
+    if as_json:
+        print(json.dumps({"events": [e.to_json() for e in events], "truncated": bool(reply.get("truncated"))},
+                         indent=2))
+    else:
+        print("\n".join(map(event_text, events)) if events else "no events")
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -210,6 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if refused:
         print(refused, file=sys.stderr)
         return EXIT_INVALID
+    if args.command == "history":
+        return _history(paths, args.since, args.json)
     request = {"status": {"cmd": "status"}, "sync": {"cmd": "sync"}}.get(args.command) or \
         {"cmd": "fallback", "lim": args.lim}
     try:

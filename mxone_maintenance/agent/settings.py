@@ -3,11 +3,18 @@ system.yaml (core/config/loader: no anchors or aliases, no deep nesting).
 
     node: lim1                      # this server's name in cluster.yaml (default: hostname)
     service: {start: [argv...], stop: [argv...], reload: [argv...]}   # reload: optional (preloaded)
+    service.check: [argv...] | {tcp: PORT}   # optional Service Node health check ({lim} {alias} {node})
+    service.check_interval_s: 2, service.check_timeout_s: 1, service.check_failures: 3
+    notify: [argv...]               # optional: run on every event (agent/events/notify.py)
+    notify_timeout_s: 5             # ... killed after this
+    traps: {receivers: ["host[:port]", ...], community: public}   # optional: SNMP v2c traps
+    metrics: {textfile: /var/lib/prometheus/node-exporter/mxone.prom}   # optional: node-exporter textfile
     data_backup_hook: [argv...]     # accepted and checked, but nothing runs it
     sync: {bwlimit_kbps: 20000}     # optional: cap the data sync's bandwidth (rsync --bwlimit, KiB/s)
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from dataclasses import dataclass
@@ -30,6 +37,16 @@ class AgentSettings:
     service_stop: tuple[str, ...] = ()
     service_reload: tuple[str, ...] = ()     # preloaded: the passive side re-reads pulled data
     sync_bwlimit_kbps: int | None = None
+    check_argv: tuple[str, ...] = ()         # the Service Node's health check command, or
+    check_tcp_port: int | None = None        # ... a TCP connect to the LIM's alias on this port
+    check_interval_s: float = 2.0
+    check_timeout_s: float = 1.0
+    check_failures: int = 3                  # this many failed checks in a row: unhealthy
+    notify: tuple[str, ...] = ()
+    notify_timeout_s: float = 5.0
+    trap_receivers: tuple[tuple[str, int], ...] = ()
+    trap_community: str = "public"
+    metrics_textfile: Path | None = None
 
 
 def _argv(value: Any, where: s.Where) -> tuple[str, ...]:
@@ -67,17 +84,101 @@ def _bwlimit(value: Any, where: s.Where) -> int:
     return value
 
 
+def _command(value: Any, where: s.Where) -> tuple[str, ...]:
+    """A command that must run something: a list of at least one string."""
+    argv = _argv(value, where)
+    if value is not None and (not argv or not argv[0].strip()):
+        raise where.error("must be a list of strings, the first a program", value)
+    return argv
+
+
+def _check(value: Any, where: s.Where) -> tuple[tuple[str, ...], int | None]:
+    """service.check: an argv list, or {tcp: PORT}."""
+    if isinstance(value, Map):
+        s.fields(value, where, {"tcp"}, set())
+        return (), s.get(value, where, "tcp", s.whole(1, 65535))
+    if not isinstance(value, list):
+        raise where.error("must be a list of strings or {tcp: PORT}", value)
+    return _command(value, where), None
+
+
+def _receiver(value: Any, where: s.Where) -> tuple[str, int]:
+    """`host`, `host:port`, `[v6]` or `[v6]:port` (port 162 when none is given)."""
+    if not isinstance(value, str):
+        raise where.error("must be host or host:port", value)
+    text = value.strip()
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        port = rest[1:] if sep and rest.startswith(":") else None if sep and not rest else "bad"
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, None
+    if not host or any(c.isspace() or c in "/[]" for c in host) or port == "bad" or (":" in host and not _v6(host)):
+        raise where.error("must be host or host:port", value)
+    if port is not None and (not port.isdigit() or not 1 <= int(port) <= 65535):
+        raise where.error("the port must be from 1 to 65535", value)
+    return host, int(port) if port is not None else 162
+
+
+def _v6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
+
+
+def _receivers(value: Any, where: s.Where) -> tuple[tuple[str, int], ...]:
+    if not isinstance(value, list):
+        raise where.error("must be a list of host or host:port", value)
+    lines = getattr(value, "item_lines", [])
+    return tuple(_receiver(item, s.Where(where.file, lines[index] if index < len(lines) else where.line,
+                                         f"{where.key}[{index}]"))
+                 for index, item in enumerate(value))
+
+
+def _community(value: Any, where: s.Where) -> str:
+    if not isinstance(value, str) or not value or len(value) > 64 or not value.isprintable():
+        raise where.error("must be a community name (1 to 64 printable characters)", value)
+    return value
+
+
+def _textfile(value: Any, where: s.Where) -> Path:
+    if not isinstance(value, str) or not value.startswith("/") or not value.endswith(".prom") \
+            or not value.isprintable():
+        raise where.error("must be an absolute path ending in .prom (node-exporter reads only those)", value)
+    return Path(value)
+
+
+SERVICE_KEYS = {"start", "stop", "reload", "check", "check_interval_s", "check_timeout_s", "check_failures"}
+TOP_KEYS = {"node", "service", "data_backup_hook", "sync", "notify", "notify_timeout_s", "traps", "metrics"}
+
+
 def settings_from_data(data: Any, file: str, default_node: str) -> AgentSettings:
     top, root = s.top(_empty(1) if data is None else data, file)     # an empty file: all defaults
-    s.fields(top, root, set(), {"node", "service", "data_backup_hook", "sync"})
-    service, service_at = _optional_map(top, root, "service", {"start", "stop", "reload"})
+    s.fields(top, root, set(), TOP_KEYS)
+    service, service_at = _optional_map(top, root, "service", SERVICE_KEYS)
     sync, sync_at = _optional_map(top, root, "sync", {"bwlimit_kbps"})
+    traps, traps_at = _optional_map(top, root, "traps", {"receivers", "community"})
+    metrics, metrics_at = _optional_map(top, root, "metrics", {"textfile"})
     s.get(top, root, "data_backup_hook", _argv)     # documented and written by scripts/lab; nothing runs it
+    check_argv, check_tcp = s.get(service, service_at, "check", _check, default=((), None))
     return AgentSettings(node=s.get(top, root, "node", _node, default=default_node.strip()),
                          service_start=s.get(service, service_at, "start", _argv, default=()),
                          service_stop=s.get(service, service_at, "stop", _argv, default=()),
                          service_reload=s.get(service, service_at, "reload", _argv, default=()),
-                         sync_bwlimit_kbps=s.get(sync, sync_at, "bwlimit_kbps", _bwlimit))
+                         sync_bwlimit_kbps=s.get(sync, sync_at, "bwlimit_kbps", _bwlimit),
+                         check_argv=check_argv, check_tcp_port=check_tcp,
+                         check_interval_s=s.get(service, service_at, "check_interval_s", s.number(0.1, 3600),
+                                                default=2.0),
+                         check_timeout_s=s.get(service, service_at, "check_timeout_s", s.number(0.1, 600),
+                                               default=1.0),
+                         check_failures=s.get(service, service_at, "check_failures", s.whole(1, 100), default=3),
+                         notify=s.get(top, root, "notify", _command, default=()),
+                         notify_timeout_s=s.get(top, root, "notify_timeout_s", s.number(0.1, 300), default=5.0),
+                         trap_receivers=s.get(traps, traps_at, "receivers", _receivers, default=()),
+                         trap_community=s.get(traps, traps_at, "community", _community, default="public"),
+                         metrics_textfile=s.get(metrics, metrics_at, "textfile", _textfile))
 
 
 def parse_settings(text: str, file: Path, default_node: str) -> AgentSettings:

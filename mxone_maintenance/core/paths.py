@@ -24,6 +24,7 @@ STANDBY_DATA_DIR = VAR / "standby"
 AUDIT_LOG = PurePosixPath("/var/log/mxone_maintenance.log")
 AGENT_SOCKET = PurePosixPath("/run/mxone-cluster-agent.sock")
 AGENT_STATE_DIR = VAR / "agent"
+EVENTS_FILE = AGENT_STATE_DIR / "events.jsonl"   # the agent's event history (agent/events/history.py)
 
 
 @dataclass(frozen=True)
@@ -78,3 +79,7 @@ class Paths:
     @property
     def standby_data_dir(self) -> Path:
         return self.real(STANDBY_DATA_DIR)
+
+    @property
+    def events_file(self) -> Path:
+        return self.real(EVENTS_FILE)

@@ -13,9 +13,11 @@ FILE = Path("/etc/opt/eri_sn/agent.yaml")
 
 @pytest.mark.parametrize("text, said", [
     ("node: lim1\nservice:\n  start: [sn]\nnodee: lim2\n",
-     "/etc/opt/eri_sn/agent.yaml:4: nodee: unknown key (allowed: data_backup_hook, node, service, sync)"),
+     "/etc/opt/eri_sn/agent.yaml:4: nodee: unknown key (allowed: data_backup_hook, metrics, node, notify, "
+     "notify_timeout_s, service, sync, traps)"),
     ("service:\n  start: [sn]\n  restart: [sn]\n",
-     "/etc/opt/eri_sn/agent.yaml:3: service.restart: unknown key (allowed: reload, start, stop)"),
+     "/etc/opt/eri_sn/agent.yaml:3: service.restart: unknown key (allowed: check, check_failures, "
+     "check_interval_s, check_timeout_s, reload, start, stop)"),
     ("service:\n  start: [sn]\n  stop: sn stop\n",
      "/etc/opt/eri_sn/agent.yaml:3: service.stop: must be a list of strings (got 'sn stop')"),
     ("\n\nsync:\n  bwlimit_kbps: -5\n",

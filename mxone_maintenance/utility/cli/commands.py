@@ -28,6 +28,7 @@ from mxone_maintenance.utility.ops.requests import (
     parse_int,
     parse_lim_spec,
     parse_priority_assignment,
+    RequestError,
     parse_seconds,
 )
 from mxone_maintenance.utility.ops.views import clusters_data, clusters_text
@@ -59,6 +60,22 @@ def run_status(session: Session, args, system: System) -> int:
     return EXIT_OK if report.complete else EXIT_FAILED
 
 
+def run_history(session: Session, args, system: System) -> int:
+    """Exit 0 when every member answered; 1 when some did not (the others' events are still shown)."""
+    from mxone_maintenance.core.contracts.events import parse_since
+    from mxone_maintenance.utility.ops.history import collect_history, history_text
+    from mxone_maintenance.utility.ops.status import for_status
+    since = None
+    if args.since is not None:
+        try:
+            since = parse_since(args.since)
+        except ValueError as err:
+            raise RequestError(str(err)) from None
+    report = collect_history(system, for_status(session.ssh_settings()), args.name, since)
+    session.say(json.dumps(report.to_json(), indent=2) if session.json else history_text(report, since))
+    return EXIT_OK if report.complete else EXIT_FAILED
+
+
 def _final(session: Session, proposal: Proposal) -> Plan:
     """The plan made again with what the servers say (the cluster key, what runs on the standby); not in
     a dry run: that changes nothing and asks nobody."""
@@ -74,14 +91,16 @@ def run_create(session: Session, args, system: System) -> int:
     request = CreateCluster(name=args.name, standby=args.standby, lims=tuple(parse_lim_spec(t) for t in args.lim),
                             fallback=args.fallback,
                             detect_s=_seconds_arg(args.detect_s, "detect_s", 0.3, 3600),
-                            heartbeat_s=_seconds_arg(args.heartbeat_s, "heartbeat_s", 0.1, 60))
+                            heartbeat_s=_seconds_arg(args.heartbeat_s, "heartbeat_s", 0.1, 60),
+                            hold_s=_seconds_arg(args.hold_s, "hold_s", 0.1, 3600))
     return execute(session, cluster_ops.plan_create(system, request, new_cluster_key()))
 
 
 def run_change(session: Session, args, system: System) -> int:
     request = ChangeCluster(name=args.name, fallback=args.fallback,
                             priorities=tuple(parse_priority_assignment(t) for t in args.priority),
-                            detect_s=_seconds_arg(args.detect_s, "detect_s", 0.3, 3600))
+                            detect_s=_seconds_arg(args.detect_s, "detect_s", 0.3, 3600),
+                            hold_s=_seconds_arg(args.hold_s, "hold_s", 0.1, 3600))
     return execute(session, cluster_ops.plan_change(system, request))
 
 

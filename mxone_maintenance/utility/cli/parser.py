@@ -98,6 +98,14 @@ def _cluster_commands(cluster) -> None:
              ("cluster list", "--json cluster list"), changing=False)
     _command(cluster, "status", "show where every LIM runs, as the agents report it", commands.run_status,
              ("cluster status", "cluster status --json"), changing=False)
+    history = _command(cluster, "history", "show every member's events (takeovers, fallbacks, alarms, ...) "
+                                           "merged in time order; read over SSH, also from a member whose agent "
+                                           "is down", commands.run_history,
+                       ("cluster history", "cluster history --name c1 --since 2h",
+                        "cluster history --since 2026-12-01T08:00 --json"), changing=False)
+    history.add_argument("--name", help="only this cluster's members (default: every cluster)")
+    history.add_argument("--since", metavar="TIME", help="only events since TIME: 10m, 2h, 1d back from now, or "
+                                                         "an ISO time such as 2026-12-01T10:00 (local time)")
     create = _command(cluster, "create", "create a new cluster", commands.run_create,
                       ("cluster create --name c1 --standby sb1 --lim 1:10.77.0.111 --lim 2:10.77.0.112:2 --dry-run",
                        "cluster create --name c1 --standby sb1 --lim 1:10.77.0.111 --fallback manual --yes"))
@@ -111,7 +119,8 @@ def _cluster_commands(cluster) -> None:
     create.add_argument("--detect-s", metavar="S", help="seconds of silence before a server counts as failed "
                                                        "(default 60; 30 preloaded)")
     create.add_argument("--heartbeat-s", metavar="S", help="seconds between heartbeats (default 1)")
-    change = _command(cluster, "change", "change fallback type, priorities or detection time", commands.run_change,
+    create.add_argument("--hold-s", metavar="S", help="fallback hold time: how long a returned regular must be heard before automatic fallback (default: 3 heartbeats, at least 2 s)")
+    change = _command(cluster, "change", "change fallback type, priorities, detection or hold time", commands.run_change,
                       ("cluster change --name c1 --fallback manual --dry-run",
                        "cluster change --name c1 --priority 1=1 --priority 2=3 --detect-s 30 --yes"))
     _name(change)
@@ -119,6 +128,7 @@ def _cluster_commands(cluster) -> None:
     change.add_argument("--priority", action="append", default=[], metavar="N=P",
                         help="priority P of LIM N (lower value = higher priority on the standby); repeatable")
     change.add_argument("--detect-s", metavar="S", help="seconds of silence before a server counts as failed")
+    change.add_argument("--hold-s", metavar="S", help="fallback hold time: how long a returned regular must be heard before automatic fallback (default: 3 heartbeats, at least 2 s)")
     preload = _command(cluster, "preload", "change failover behavior to preloaded", commands.run_preload,
                        ("cluster preload --name c1 --dry-run",))
     _name(preload, "the cluster (one regular server and the standby)")
