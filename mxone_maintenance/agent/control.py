@@ -13,6 +13,7 @@ The handlers never touch the loop's state directly, and run one at a time: statu
 the loop published last (core/contracts/agent_status.py); fallback, sync and reload only queue an
 order or set a flag.
 Requests: {"cmd": "status"} | {"cmd": "fallback", "lim": N} | {"cmd": "sync"} | {"cmd": "reload"} |
+{"cmd": "pause", "stamp": S, "until": U} (maintenance mode until U; U 0 resumes; the newest stamp wins) |
 {"cmd": "history", "since": T|null, "limit": N} (the events file's events at or after T, the newest N:
 {"ok": true, "events": [...], "truncated": bool}; agent/events/history.py).
 """
@@ -361,9 +362,15 @@ def agent_handlers(agent: Any, history: Callable[[float | None], list] | None = 
         agent.reload_requested = True
         return {"ok": True, "reload": "ordered"}
 
+    def pause(request: dict) -> dict:
+        stamp, until = request.get("stamp"), request.get("until", 0)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < 1e11 for v in (stamp, until)):
+            return {"ok": False, "error": '"stamp" and "until" must be wall-clock seconds'}
+        return agent.order_pause(float(stamp), float(until))
+
     paths = getattr(agent, "paths", None)
     if history is None and paths is not None:
         from mxone_maintenance.agent.events.history import EventLog
         history = EventLog(paths.events_file).read
-    return {"status": status, "fallback": fallback, "sync": sync, "reload": reload,
+    return {"status": status, "fallback": fallback, "sync": sync, "reload": reload, "pause": pause,
             "history": history_handler(history or (lambda _since: []))}

@@ -1,4 +1,5 @@
-"""mxone-cluster-agent [--root DIR] run | status [--json] | fallback N | sync | history [--since TIME] [--json]
+"""mxone-cluster-agent [--root DIR] run | status [--json] | fallback N | sync | pause --stamp S --until U |
+resume --stamp S | history [--since TIME] [--json]
 
 `run` is the daemon in the foreground (systemd Type=notify with a watchdog: sd_notify.py; logs to
 stderr, with syslog priorities when that is the journal: logs.py). The other commands ask the running
@@ -84,6 +85,15 @@ class ClusterDataSync:
             raise SyncError(result.error or f"LIM {lim}: sync failed")
 
 
+def health_check(settings: AgentSettings) -> tuple:
+    """agent.yaml's service.check, and the checker that runs it (effects/health_check.py)."""
+    from mxone_maintenance.agent.effects.health_check import HealthCheck, check_once
+    check = HealthCheck(argv=settings.check_argv, tcp_port=settings.check_tcp_port,
+                        interval_s=settings.check_interval_s, timeout_s=settings.check_timeout_s,
+                        failures=settings.check_failures)
+    return check, lambda lim, alias: check_once(check, lim, alias, settings.node)
+
+
 def real_channel(node: str) -> MakeChannel:
     """Heartbeats for `node`, sent from its base address (see HeartbeatChannel._sending_socket)."""
     from mxone_maintenance.agent.heartbeat import HeartbeatChannel
@@ -109,9 +119,13 @@ def run(paths: Paths) -> int:
     except SettingsError as exc:
         say_error(str(exc), sys.stderr)
         return EXIT_CONFIG
+    from mxone_maintenance.agent.events import EventSink     # the running agent's only: not for `status`
+    events = EventSink(settings, paths, settings.node)
     agent = Agent(paths, settings.node, real_effects(settings), real_channel(settings.node),
                   make_sync=lambda config, node: ClusterDataSync(paths, config, node, settings,
-                                                                 agent.datasync.skew))
+                                                                 agent.datasync.skew),
+                  health=health_check(settings), events=events)
+    agent.feed.started()
 
     def stop(_signum, _frame) -> None:
         agent.stop_requested = True
@@ -132,6 +146,7 @@ def run(paths: Paths) -> int:
     finally:
         server.close()
         notifier.close()
+        events.close()
     return EXIT_OK
 
 
@@ -196,6 +211,11 @@ def parser() -> argparse.ArgumentParser:
     fallback = sub.add_parser("fallback", help="order the manual fallback of a LIM to its regular server")
     fallback.add_argument("lim", type=int)
     sub.add_parser("sync", help="order a data sync now")
+    pause = sub.add_parser("pause", help="maintenance mode until --until (wall-clock seconds); the newest --stamp wins")
+    pause.add_argument("--stamp", type=float, required=True)
+    pause.add_argument("--until", type=float, required=True)
+    resume = sub.add_parser("resume", help="end maintenance mode (an order newer than the pause)")
+    resume.add_argument("--stamp", type=float, required=True)
     history = sub.add_parser("history", help="show this server's events (takeovers, fallbacks, alarms, ...)")
     history.add_argument("--since", metavar="TIME",
                          help="only events since TIME: 10m, 2h, 1d back from now, or 2026-12-01T10:00")
@@ -229,6 +249,14 @@ def _history(paths: Paths, since_text: str | None, as_json: bool) -> int:
     return EXIT_OK
 
 
+def _order(args) -> dict:
+    if args.command == "pause":
+        return {"cmd": "pause", "stamp": args.stamp, "until": args.until}
+    if args.command == "resume":
+        return {"cmd": "pause", "stamp": args.stamp, "until": 0}
+    return {"cmd": "fallback", "lim": args.lim}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser().parse_args(argv)
@@ -244,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "history":
         return _history(paths, args.since, args.json)
     request = {"status": {"cmd": "status"}, "sync": {"cmd": "sync"}}.get(args.command) or \
-        {"cmd": "fallback", "lim": args.lim}
+        _order(args)
     try:
         reply = ask(paths.agent_socket, request)
     except ControlError as exc:
@@ -257,6 +285,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _show_status(reply, args.json)
     if args.command == "fallback":
         print(f"fallback of LIM {args.lim} ordered")
+    elif args.command in ("pause", "resume"):
+        until = reply.get("until")
+        print(f"paused until {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(until))}" if reply.get("paused")
+              else "not paused")
     else:
         print(order_text(reply))
     return EXIT_OK

@@ -23,6 +23,7 @@ from mxone_maintenance.agent.runtime.alarms import AlarmBook
 from mxone_maintenance.agent.runtime.apply import Hands
 from mxone_maintenance.agent.runtime.catch_up import CatchUp
 from mxone_maintenance.agent.runtime.config_watch import ConfigWatch, Gone, Loaded
+from mxone_maintenance.agent.runtime.event_feed import Feed, NoSink, Sink
 from mxone_maintenance.agent.runtime.handback import HandBack
 from mxone_maintenance.agent.runtime.health import Checker, HealthWatch
 from mxone_maintenance.agent.runtime.journal import Journal
@@ -62,10 +63,12 @@ class Agent:
     def __init__(self, paths: Paths, node: str, make_effects: MakeEffects, make_channel: MakeChannel,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
                  threaded_service: bool = True, make_sync: MakeSync | None = None,
-                 health: tuple[HealthCheck, Checker] | None = None) -> None:
+                 health: tuple[HealthCheck, Checker] | None = None, events: Sink | None = None) -> None:
         self.paths, self.node, self.clock, self.wall = paths, node, clock, wall
         self.started = clock()
         self.alarms = AlarmBook(wall)
+        self.feed = Feed(events or NoSink(), node)
+        self.alarms.listener = lambda raised, text: self.feed.alarm(raised, text, self.generation)
         self.doorbell: loop.Doorbell | None = None     # open while run() loops: workers ring it
         self.watch = ConfigWatch(paths, self.alarms)
         self.wiring = Wiring(node, make_effects, make_channel, make_sync, self.alarms, clock, self.started,
@@ -76,8 +79,10 @@ class Agent:
         self.services = Services(clock, threaded_service, self.ring)
         self.handback = HandBack(clock, threaded_service, self.ring)
         check, checker = health or (HealthCheck(), lambda _lim, _alias: CheckOutcome(Verdict.PASSED))
-        self.health = HealthWatch(check, checker, clock, threaded_service, self.ring)
-        self.pause = Pause(paths.agent_state_dir, wall)
+        self.health = HealthWatch(check, checker, clock, threaded_service, self.ring,
+                                  lambda lim, text: self.feed.health(lim, text, self.generation))
+        self.pause = Pause(paths.agent_state_dir, wall,
+                           lambda paused, text: self.feed.paused(paused, text, self.generation))
         self.hands = Hands(node, self.alarms, self.probing, self.services, self.handback, self.senses,
                            self.collect_probes)
         self.datasync = DataSyncScheduler(paths, node, clock, wall, threaded=threaded_service)  # when to sync
@@ -96,6 +101,10 @@ class Agent:
     @property
     def config(self) -> Cluster | None:
         return self.wiring.config
+
+    @property
+    def generation(self) -> int:
+        return self.config.generation if self.config is not None else 0
 
     @property
     def probes(self) -> dict[int, st.AliasProbe]:
@@ -119,6 +128,12 @@ class Agent:
     def order_sync(self) -> dict[str, Any]:
         return self.inbox.order_sync(self.config, self.datasync.states)
 
+    def order_pause(self, stamp: float, until: float) -> dict[str, Any]:
+        """From the control thread: maintenance mode until `until` (0: resume); the next cycle follows."""
+        changed = self.pause.adopt(stamp, until, "the technician")
+        self.ring()
+        return {"ok": True, "changed": changed, **self.pause.status()}
+
     # --- one cycle ------------------------------------------------------------------------------------
 
     def cycle(self) -> st.Decision | None:
@@ -129,6 +144,7 @@ class Agent:
             self.datasync.order()   # every LIM of this node, in the background
         decision = self._decide_and_act() if self.wiring.ready else None
         self.published = self.status_now()
+        self.feed.metrics(self.published, getattr(self.wiring.channel, "counters", None))
         return decision
 
     def _decide_and_act(self) -> st.Decision | None:
@@ -149,6 +165,7 @@ class Agent:
         decision = decide(config, observations, now)
         self.journal.note(decision)
         self.hands.apply(config, effects, decision)
+        self.feed.decision(config, decision, self.peers, now)
         self.datasync.cycle(config, effects.sync, self.peers, observations.running & observations.blocked,
                             self.alarms, self.clock())
         held = self.senses.held(effects)

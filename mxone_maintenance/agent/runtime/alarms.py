@@ -30,12 +30,14 @@ class AlarmBook:
         self.wall = wall
         self.active: dict[str, Alarm] = {}
         self.cleared: list[Alarm] = []
+        self.listener: Callable[[bool, str], None] = lambda _raised, _text: None   # the event history's
 
     def raise_(self, key: str, text: str) -> None:
         if key in self.active and self.active[key].text == text:
             return
         self.active[key] = Alarm(key, text, self.wall())
         log.warning("ALARM raised: %s", text)
+        self.listener(True, text)
 
     def clear(self, key: str) -> None:
         alarm = self.active.pop(key, None)
@@ -44,6 +46,7 @@ class AlarmBook:
         alarm.cleared = self.wall()
         self.cleared = (self.cleared + [alarm])[-CLEARED_KEPT:]
         log.warning("ALARM cleared: %s", alarm.text)
+        self.listener(False, alarm.text)
 
     def attempt(self, effect: Callable[[], T], key: str, what: str) -> T | bool:
         """Run an effect; a failure is alarmed under `key` ("Cannot <what>: ...") and returns False, a

@@ -24,8 +24,8 @@ log = logging.getLogger("mxone-cluster-agent")
 
 class HealthWatch:
     def __init__(self, check: HealthCheck, checker: Checker, clock: Callable[[], float], threaded: bool,
-                 done: Callable[[], None]) -> None:
-        self.check, self.checker, self.clock = check, checker, clock
+                 done: Callable[[], None], verdict: Callable[[int, str], None] = lambda _lim, _text: None) -> None:
+        self.check, self.checker, self.clock, self.verdict = check, checker, clock, verdict
         self.worker: Worker[int, CheckOutcome] = Worker("health", threaded, done, clock, one_per_key=True,
                                                         parallel=True)
         self.misses: dict[int, int] = {}
@@ -82,14 +82,19 @@ class HealthWatch:
         self.misses[lim] = 0
         if not on_standby:
             self.sick_at[lim] = self.clock()
-            log.warning("Service Node of LIM %s does not answer here: releasing it to the standby", lim)
+            self.said(lim, f"Service Node of LIM {lim} does not answer on {node} ({result.detail}): released "
+                           "to the standby")
         elif lim not in self.restarted:
             self.restarted.add(lim)
-            log.warning("Service Node of LIM %s does not answer: restarting it once", lim)
+            self.said(lim, f"Service Node of LIM {lim} does not answer on {node} ({result.detail}): restarted once")
             restart(lim)
         else:
             alarms.raise_(alarm_keys.check_failing(lim),
                           f"Service Node of LIM {lim} does not answer on {node} ({result.detail})")
+
+    def said(self, lim: int, text: str) -> None:
+        log.warning("%s", text)
+        self.verdict(lim, text)
 
     def sick(self, now: float, hold_s: float, serving: set[int]) -> frozenset[int]:
         """The LIMs whose verdict stands: reached less than the hold time ago, or still served here."""

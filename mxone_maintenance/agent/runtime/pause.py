@@ -21,8 +21,9 @@ FILE = "pause.json"
 
 
 class Pause:
-    def __init__(self, state_dir: Path, wall: Callable[[], float]) -> None:
-        self.file, self.wall = state_dir / FILE, wall
+    def __init__(self, state_dir: Path, wall: Callable[[], float],
+                 changed: Callable[[bool, str], None] = lambda _paused, _text: None) -> None:
+        self.file, self.wall, self.changed = state_dir / FILE, wall, changed
         self.stamp, self.until = self._load()
 
     def _load(self) -> tuple[float, float]:
@@ -49,8 +50,9 @@ class Pause:
         self.stamp, self.until = stamp, until
         self._save()
         if self.paused != was or self.paused:
-            log.warning("maintenance mode %s (order from %s)", f"until {_clock(until)}" if self.paused else "ended",
-                        source)
+            text = f"maintenance mode {f'until {_clock(until)}' if self.paused else 'ended'} (order from {source})"
+            log.warning("%s", text)
+            self.changed(self.paused, text)
         return True
 
     def heard(self, peer: str, flags: tuple[str, ...]) -> None:

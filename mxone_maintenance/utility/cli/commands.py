@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from mxone_maintenance.core.model import System
 from mxone_maintenance.utility.cli.apply_flow import execute, unfinished_line
@@ -133,6 +134,16 @@ def run_lock(session: Session, args, system: System) -> int:
 
 def run_unlock(session: Session, args, system: System) -> int:
     return execute(session, cluster_ops.plan_unlock(system, UnlockLim(_int_arg(args.lim, "LIM number"))))
+
+
+def run_pause(session: Session, args, system: System) -> int:
+    minutes = _seconds_arg(args.minutes, "minutes", 1, 7 * 24 * 60)
+    return execute(session, _final(session, proposals.propose_pause(system, args.name, minutes, time.time())))
+
+
+def run_resume(session: Session, args, system: System) -> int:
+    from mxone_maintenance.utility.ops.maintenance import plan_resume
+    return execute(session, plan_resume(system, args.name, time.time()))
 
 
 def run_sync(session: Session, args, system: System) -> int:

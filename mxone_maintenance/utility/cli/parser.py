@@ -155,6 +155,16 @@ def _cluster_commands(cluster) -> None:
                       help="where the LIM stays until it is unlocked")
     unlock = _command(cluster, "unlock", "unlock a LIM", commands.run_unlock, ("cluster unlock --lim 2 --yes",))
     _lim(unlock, "the locked LIM")
+    pause = _command(cluster, "pause", "maintenance mode: every agent keeps serving what it serves and takes "
+                                       "no decision (no takeover, fallback or yield) until resumed or M minutes "
+                                       "have passed", commands.run_pause,
+                     ("cluster pause --name c1 --minutes 30 --yes", "cluster pause --name c1 --dry-run"))
+    _name(pause)
+    pause.add_argument("--minutes", metavar="M", default="60", help="the pause ends by itself after M minutes "
+                                                                    "(default 60)")
+    resume = _command(cluster, "resume", "end maintenance mode: the agents decide again by the cluster's rules",
+                      commands.run_resume, ("cluster resume --name c1 --yes",))
+    _name(resume)
     sync = _command(cluster, "sync", "sync exchange data within a cluster", commands.run_sync,
                     ("cluster sync --name c1 --yes",))
     _name(sync)

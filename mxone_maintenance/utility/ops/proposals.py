@@ -53,6 +53,11 @@ def propose_fallback(system: System, lim: int) -> Proposal:
     return _with_facts(system, cluster.name, lambda facts: cluster_ops.plan_fallback(system, lim, facts))
 
 
+def propose_pause(system: System, name: str, minutes: float, now: float) -> Proposal:
+    from mxone_maintenance.utility.ops.maintenance import plan_pause
+    return _with_facts(system, name, lambda facts: plan_pause(system, name, minutes, facts, now))
+
+
 def _with_facts(system: System, cluster_name: str, plan_for: Callable[[RuntimeFacts], Plan]) -> Proposal:
     """Planned once not knowing what runs on the standby, then again with the standby agent's answer."""
     def with_facts(_paths: Paths, settings: SshSettings) -> Plan:

@@ -192,3 +192,4 @@ class RuntimeFacts:
     removed). `known` is False when nobody asked (a dry run): those rules are then checked at apply."""
     on_standby: frozenset[int] = field(default_factory=frozenset)
     known: bool = False
+    moving: frozenset[int] = field(default_factory=frozenset)    # LIMs some member reports on the move

@@ -226,14 +226,23 @@ def collect_status(system: System, settings: SshSettings, cluster_name: str | No
     return StatusReport(tuple(merge_status(c, {n: reports[n] for n in c.member_names}) for c in clusters))
 
 
+MOVING = frozenset({LimState.STARTING_HANDED_OVER, LimState.STARTING_ALIAS_FREE, LimState.STARTING_PROBING,
+                    LimState.STARTING_ALIAS_ANSWERED, LimState.TAKING_OVER_WAITING, LimState.TAKING_OVER_HANDED_OVER,
+                    LimState.TAKING_OVER_ALIAS_FREE, LimState.TAKING_OVER_PROBING, LimState.TAKING_OVER_ALIAS_ANSWERED,
+                    LimState.HANDED_BACK, LimState.TAKING_OVER_PASSIVE, LimState.STARTING_PASSIVE})
+
+
 def runtime_facts(system: System, cluster_name: str, settings: SshSettings) -> RuntimeFacts:
-    """Which LIMs of the cluster run on its standby, as the standby's agent says (required to answer)."""
+    """Which LIMs of the cluster run on its standby, as the standby's agent says (required to answer),
+    and which LIMs any member reports on the move (taking over, handed back, starting)."""
     report = collect_status(system, settings, cluster_name).clusters[0]
     standby = next(s for s in report.servers if s.server == report.cluster.standby.server)
     if not standby.reachable:
         from mxone_maintenance.utility.remote.ssh import RemoteError
         raise RemoteError(standby.server, f"cannot tell what runs on the standby: {standby.error}")
-    return RuntimeFacts(on_standby=frozenset(standby.running()), known=True)
+    moving = frozenset(item.lim for server in report.servers if server.agent is not None
+                       for item in server.agent.lims if item.kind in MOVING)
+    return RuntimeFacts(on_standby=frozenset(standby.running()), known=True, moving=moving)
 
 
 def status_text(report: StatusReport) -> str:
