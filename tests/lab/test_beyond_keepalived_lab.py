@@ -72,7 +72,7 @@ def test_paused_nothing_moves_and_resume_lets_the_standby_take_over(lab1):
     time.sleep(4)                                            # D is 1 s: it would have moved by now
     assert served_by(lab, 1) is None
     assert any("paused (maintenance mode)" in text for text in alarms(lab, "sb1"))
-    resumed = utility(lab, "cluster", "resume", "--name", "c1", "--yes")
+    resumed = utility(lab, "cluster", "resume", "--name", "c1", "--allow-down", "lim1", "--yes")  # it hears it later
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     wait_for("sb1 takes LIM 1 after resume", lambda: served_by(lab, 1) == "sb1", 10, lab=lab)
     assert not any("paused" in text for text in alarms(lab, "sb1"))

@@ -105,3 +105,15 @@ def test_hold_s_from_the_cluster_decides_when_automatic_fallback_comes():
     assert not [a for a in early.actions if isinstance(a, ReleaseAlias)]
     late = decide(slow, sees("sb1", up("lim1", since=T - 31), up("lim2", 2), up("lim3", 3), running=(1,)), T)
     assert [a for a in late.actions if isinstance(a, ReleaseAlias)]
+
+
+def test_the_service_node_alarm_stands_while_the_standby_serves_the_lim():
+    decision = decide(C1, sees("lim1", up("sb1", 1), up("lim2", 2), up("lim3", 3), sick=frozenset({1})), T)
+    assert SN_FAILED in decision.actions
+
+
+def test_the_flapping_alarm_stands_while_the_standby_serves_the_damped_lim():
+    memory = Memory(takeovers=((1, T - 30), (1, T - 20), (1, T - 10)), damped=frozenset({1}))
+    decision = decide(C1, sees("sb1", up("lim1"), up("lim2", 2), up("lim3", 3), running=(1,), memory=memory), T)
+    assert RaiseAlarm("flapping:1", "LIM 1: fallback made manual after 3 failures of lim1 in 10 minutes") \
+        in decision.actions

@@ -21,6 +21,8 @@ def regular(cycle: Cycle, lim: ClusterLim) -> None:
         cycle.alarm(alarms.STANDBY_DOWN)
     if lim.lim in cycle.obs.fallback_orders and serving and not standby_serves:
         cycle.completed.add(lim.lim)
+    if lim.lim in cycle.obs.sick:  # raised while the verdict stands, whoever serves the LIM meanwhile
+        cycle.alarm(alarms.service_failed(lim.lim, cycle.obs.node))
 
     if lim.lock == "standby" or standby_serves:
         _yield_to_standby(cycle, lim, serving, standby_serves)
@@ -65,7 +67,6 @@ def _release_sick(cycle: Cycle, lim: ClusterLim, serving: bool) -> None:
     if serving:
         cycle.deactivate(lim.lim, "Service Node does not answer")
         cycle.released[lim.lim] = cycle.now
-    cycle.alarm(alarms.service_failed(lim.lim, cycle.obs.node))
     cycle.ensure_passive(lim.lim)
     cycle.say(lim.lim, None, LimState.SERVICE_FAILED)
 

@@ -31,6 +31,9 @@ def standby(cycle: Cycle) -> None:
     for number in cycle.obs.fallback_orders:
         if number not in cycle.obs.active or cycle.config.lim(number) is None:
             cycle.completed.add(number)
+    for lim in cycle.config.lims:
+        if lim.lim in cycle.damped:
+            cycle.alarm(alarms.flapping(lim.lim, lim.server, cycle.config.flap_returns, cycle.config.flap_window_s))
 
 
 # --- which LIM it serves ------------------------------------------------------------------------------
@@ -124,8 +127,6 @@ def _serve(cycle: Cycle, lim: ClusterLim) -> None:
             cycle.alarm(alarms.lim_on_standby(lim.lim))
             if lim.lock != "standby":
                 _count_failure(cycle, lim)
-    if lim.lim in cycle.damped:
-        cycle.alarm(alarms.flapping(lim.lim, lim.server, cycle.config.flap_returns, cycle.config.flap_window_s))
 
 
 def _count_failure(cycle: Cycle, lim: ClusterLim) -> None:

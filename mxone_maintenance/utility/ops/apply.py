@@ -227,7 +227,9 @@ class _Ending:
     over: bool = True
 
 
-def _give_orders(fleet: Fleet, plan: Plan) -> ApplyResult:
+def _give_orders(fleet: Fleet, plan: Plan, allow_down: frozenset[str] = frozenset()) -> ApplyResult:
+    """Each server's agent told; a server in `allow_down` that does not answer is left out (a pause or
+    resume reaches it from its peers' heartbeats when it is back), the others must all take it."""
     steps = {s.server: [step for step in s.steps if isinstance(step, OrderAgent)] for s in plan.servers}
 
     def order(conn: Connection) -> str:
@@ -238,8 +240,9 @@ def _give_orders(fleet: Fleet, plan: Plan) -> ApplyResult:
         return "; ".join(said)
 
     outcomes = fleet.each(order, [name for name, s in steps.items() if s])
-    per_server = {name: (o.value if o.ok else f"FAILED: {o.error}") for name, o in outcomes.items()}
-    failed = next((o for o in outcomes.values() if not o.ok), None)
+    per_server = {name: (o.value if o.ok else f"left out, it does not answer ({o.error})" if name in allow_down
+                         else f"FAILED: {o.error}") for name, o in outcomes.items()}
+    failed = next((o for name, o in outcomes.items() if not o.ok and name not in allow_down), None)
     if failed:
         return ApplyResult(False, failed.error, per_server, failed.host)
     return ApplyResult(True, plan.title, per_server)
@@ -357,7 +360,7 @@ def _apply_locked(plan: Plan, paths: Paths, system_file: Path, settings: SshSett
             with trusting_new(settings, keys) as trusted, \
                     Fleet(hosts, trusted, progress=progress, parallel=parallel) as fleet:
                 if plan.is_order and plan.changes_servers:
-                    ending = _Ending(_give_orders(fleet, plan))
+                    ending = _Ending(_give_orders(fleet, plan, allow_down))
                 else:
                     ending = _change_servers(fleet, plan, trusted, progress, allow_down, system_file, recovering)
         if ending.result.ok and keys:
