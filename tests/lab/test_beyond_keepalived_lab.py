@@ -55,6 +55,16 @@ def test_a_dead_service_node_on_a_live_regular_moves_its_lim_and_it_comes_back(l
     print(f"hung Service Node -> client served by the standby: {moved:.2f} s")
     assert "Service Node of LIM 1 does not answer on lim1" in alarms(lab, "lim1")
     assert served_by(lab, 2) == "lim2"                         # the other LIM never moved
+    history = utility(lab, "cluster", "history", "--name", "c1", "--since", "5m")
+    assert history.returncode == 0, history.stdout + history.stderr
+    taken = [line for line in history.stdout.splitlines() if "LIM 1 taken over by the standby sb1" in line]
+    assert taken and "(cause: Service Node of LIM 1 does not answer on lim1 (health check))" in taken[-1], \
+        history.stdout
+    notified = wait_for("the notify command ran on sb1", lambda: "event=takeover lim=1 server=sb1" in
+                        (lab.host_dir("sb1") / "log/mxone-notify.log").read_text(errors="replace"), 10)
+    trap = wait_for("the SNMP trap reached the client's snmptrapd", lambda: "LIM 1 taken over by the standby sb1" in
+                    (lab.host_dir("client") / "log/snmptrapd.log").read_text(errors="replace"), 10)
+    assert notified and trap
     wait_for("LIM 1 back on lim1 by the fallback rules", lambda: served_by(lab, 1) == "lim1", HOLD_S * 2 + 10,
              lab=lab)
     wait_for("the alarm cleared", lambda: "Service Node of LIM 1 does not answer on lim1" not in alarms(lab, "lim1"),
