@@ -175,6 +175,12 @@ def bench_replace_registered(args) -> dict:
     return bench_replace(args)
 
 
+@bench("health")
+def bench_health_registered(args) -> dict:
+    from bench_health import bench_health
+    return bench_health(args)
+
+
 @bench("pmsnm")
 def bench_pmsnm_registered(args) -> dict:
     from bench_pmsnm import bench_pmsnm

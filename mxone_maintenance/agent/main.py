@@ -88,7 +88,7 @@ class ClusterDataSync:
 def health_check(settings: AgentSettings) -> tuple:
     """agent.yaml's service.check, and the checker that runs it (effects/health_check.py)."""
     from mxone_maintenance.agent.effects.health_check import HealthCheck, check_once
-    check = HealthCheck(argv=settings.check_argv, tcp_port=settings.check_tcp_port,
+    check = HealthCheck(argv=settings.check_argv, tcp_port=settings.check_tcp_port, expect=settings.check_expect,
                         interval_s=settings.check_interval_s, timeout_s=settings.check_timeout_s,
                         failures=settings.check_failures)
     return check, lambda lim, alias: check_once(check, lim, alias, settings.node)

@@ -3,7 +3,7 @@ system.yaml (core/config/loader: no anchors or aliases, no deep nesting).
 
     node: lim1                      # this server's name in cluster.yaml (default: hostname)
     service: {start: [argv...], stop: [argv...], reload: [argv...]}   # reload: optional (preloaded)
-    service.check: [argv...] | {tcp: PORT}   # optional Service Node health check ({lim} {alias} {node})
+    service.check: [argv...] | {tcp: PORT, expect: TEXT}   # optional Service Node health check ({lim} {alias} {node})
     service.check_interval_s: 2, service.check_timeout_s: 1, service.check_failures: 3
     notify: [argv...]               # optional: run on every event (agent/events/notify.py)
     notify_timeout_s: 5             # ... killed after this
@@ -39,6 +39,7 @@ class AgentSettings:
     sync_bwlimit_kbps: int | None = None
     check_argv: tuple[str, ...] = ()         # the Service Node's health check command, or
     check_tcp_port: int | None = None        # ... a TCP connect to the LIM's alias on this port
+    check_expect: str = ""                   # ... whose greeting must contain this ({lim} {alias} {node})
     check_interval_s: float = 2.0
     check_timeout_s: float = 1.0
     check_failures: int = 3                  # this many failed checks in a row: unhealthy
@@ -92,14 +93,21 @@ def _command(value: Any, where: s.Where) -> tuple[str, ...]:
     return argv
 
 
-def _check(value: Any, where: s.Where) -> tuple[tuple[str, ...], int | None]:
-    """service.check: an argv list, or {tcp: PORT}."""
+def _expect(value: Any, where: s.Where) -> str:
+    if not isinstance(value, str) or not value or len(value) > 200 or not value.isprintable():
+        raise where.error("must be the printable text the Service Node greets with (1 to 200 characters)", value)
+    return value
+
+
+def _check(value: Any, where: s.Where) -> tuple[tuple[str, ...], int | None, str]:
+    """service.check: an argv list, or {tcp: PORT} (connects) with `expect: TEXT` (and reads its greeting:
+    a hung Service Node still accepts connections, the kernel does that for it, but says nothing)."""
     if isinstance(value, Map):
-        s.fields(value, where, {"tcp"}, set())
-        return (), s.get(value, where, "tcp", s.whole(1, 65535))
+        s.fields(value, where, {"tcp"}, {"expect"})
+        return (), s.get(value, where, "tcp", s.whole(1, 65535)), s.get(value, where, "expect", _expect, default="")
     if not isinstance(value, list):
         raise where.error("must be a list of strings or {tcp: PORT}", value)
-    return _command(value, where), None
+    return _command(value, where), None, ""
 
 
 def _receiver(value: Any, where: s.Where) -> tuple[str, int]:
@@ -162,13 +170,13 @@ def settings_from_data(data: Any, file: str, default_node: str) -> AgentSettings
     traps, traps_at = _optional_map(top, root, "traps", {"receivers", "community"})
     metrics, metrics_at = _optional_map(top, root, "metrics", {"textfile"})
     s.get(top, root, "data_backup_hook", _argv)     # documented and written by scripts/lab; nothing runs it
-    check_argv, check_tcp = s.get(service, service_at, "check", _check, default=((), None))
+    check_argv, check_tcp, check_expect = s.get(service, service_at, "check", _check, default=((), None, ""))
     return AgentSettings(node=s.get(top, root, "node", _node, default=default_node.strip()),
                          service_start=s.get(service, service_at, "start", _argv, default=()),
                          service_stop=s.get(service, service_at, "stop", _argv, default=()),
                          service_reload=s.get(service, service_at, "reload", _argv, default=()),
                          sync_bwlimit_kbps=s.get(sync, sync_at, "bwlimit_kbps", _bwlimit),
-                         check_argv=check_argv, check_tcp_port=check_tcp,
+                         check_argv=check_argv, check_tcp_port=check_tcp, check_expect=check_expect,
                          check_interval_s=s.get(service, service_at, "check_interval_s", s.number(0.1, 3600),
                                                 default=2.0),
                          check_timeout_s=s.get(service, service_at, "check_timeout_s", s.number(0.1, 600),

@@ -65,6 +65,9 @@ def test_a_dead_service_node_on_a_live_regular_moves_its_lim_and_it_comes_back(l
     trap = wait_for("the SNMP trap reached the client's snmptrapd", lambda: "LIM 1 taken over by the standby sb1" in
                     (lab.host_dir("client") / "log/snmptrapd.log").read_text(errors="replace"), 10)
     assert notified and trap
+    metrics = wait_for("sb1's node-exporter textfile says it runs LIM 1", lambda: 'mxone_lim_running{lim="1",server="sb1"} 1'
+                       in (lab.host_dir("sb1") / "log/mxone.prom").read_text(errors="replace"), 10)
+    assert metrics
     wait_for("LIM 1 back on lim1 by the fallback rules", lambda: served_by(lab, 1) == "lim1", HOLD_S * 2 + 10,
              lab=lab)
     wait_for("the alarm cleared", lambda: "Service Node of LIM 1 does not answer on lim1" not in alarms(lab, "lim1"),

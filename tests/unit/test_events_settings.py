@@ -48,7 +48,7 @@ def test_the_defaults() -> None:
 
 
 @pytest.mark.parametrize("text, said", [
-    ("service:\n  check: {udp: 7001}\n", "2: service.check.udp: unknown key (allowed: tcp)"),
+    ("service:\n  check: {udp: 7001}\n", "2: service.check.udp: unknown key (allowed: expect, tcp)"),
     ("service:\n  check: {}\n", "2: service.check.tcp: missing"),
     ("service:\n  check: {tcp: 70000}\n", "2: service.check.tcp: must be from 1 to 65535 (got 70000)"),
     ("service:\n  check: {tcp: '7001'}\n", "2: service.check.tcp: must be a whole number (got '7001')"),

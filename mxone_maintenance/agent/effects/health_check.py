@@ -6,6 +6,7 @@ runs out of time is a miss: a hung Service Node is exactly what the check is for
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -32,6 +33,7 @@ class HealthCheck:
     """How and how often; `failures` misses in a row are the verdict."""
     argv: tuple[str, ...] = ()
     tcp_port: int | None = None
+    expect: str = ""                 # TCP: the greeting must contain this (placeholders filled)
     interval_s: float = 2.0
     timeout_s: float = 1.0
     failures: int = 3
@@ -44,9 +46,19 @@ class HealthCheck:
         return f"TCP {self.tcp_port}" if self.tcp_port is not None else " ".join(self.argv[:2])
 
 
-def tcp_check(alias: IPv4Address, port: int, timeout_s: float) -> CheckOutcome:
+def tcp_check(alias: IPv4Address, port: int, timeout_s: float, expect: str = "") -> CheckOutcome:
+    """Connect (and, with `expect`, read the greeting until it shows, all within `timeout_s`)."""
+    deadline = time.monotonic() + timeout_s
     try:
-        with socket.create_connection((str(alias), port), timeout=timeout_s):
+        with socket.create_connection((str(alias), port), timeout=timeout_s) as sock:
+            said = b""
+            while expect and expect.encode() not in said:
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
+                chunk = sock.recv(512)
+                if not chunk or len(said) > 4096:
+                    return CheckOutcome(Verdict.MISSED, f"{alias}:{port} said {one_line(said.decode(errors='replace'))!r}, "
+                                                        f"not {expect!r}")
+                said += chunk
             return CheckOutcome(Verdict.PASSED)
     except socket.timeout:
         return CheckOutcome(Verdict.MISSED, f"no answer on {alias}:{port} within {timeout_s:g} s")
@@ -70,5 +82,6 @@ def command_check(template: Sequence[str], lim: int, alias: IPv4Address, node: s
 
 def check_once(check: HealthCheck, lim: int, alias: IPv4Address, node: str) -> CheckOutcome:
     if check.tcp_port is not None:
-        return tcp_check(alias, check.tcp_port, check.timeout_s)
+        expect = expand([check.expect], lim, alias, node)[0] if check.expect else ""
+        return tcp_check(alias, check.tcp_port, check.timeout_s, expect)
     return command_check(check.argv, lim, alias, node, check.timeout_s)

@@ -43,7 +43,10 @@ class HealthWatch:
         if paused:
             return
         for lim in config.lims:
-            if lim.lim in serving and now >= self.next_at.get(lim.lim, 0.0):
+            if lim.lim in serving and lim.lim not in self.next_at:
+                self.next_at[lim.lim] = now + self.check.interval_s   # a Service Node just started: give it time
+                self.misses[lim.lim] = 0
+            elif lim.lim in serving and now >= self.next_at[lim.lim]:
                 self.next_at[lim.lim] = now + self.check.interval_s
                 alias = lim.alias.ip
                 self.worker.submit(lim.lim, lambda n=lim.lim, a=alias: self.checker(n, a))

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from mxone_maintenance.utility.ops.views import clusters_text, servers_text
 from mxone_maintenance.utility.ui import cluster_forms, replace_form, system_forms
 from mxone_maintenance.utility.ui.forms import ActionEnv
+from mxone_maintenance.utility.ui.history_screen import HistoryScreen
+from mxone_maintenance.utility.ui.recent_events import EventsMemo, gather, snapshot_rows
 from mxone_maintenance.utility.ui.screens import Screen, TextScreen
 from mxone_maintenance.utility.ui.status_screen import StatusScreen
 from mxone_maintenance.utility.ui.worker import Runtime
@@ -15,13 +17,20 @@ EXIT = "exit"
 
 
 def _status(env: ActionEnv, runtime: Runtime) -> Screen:
+    memo = EventsMemo()                  # the recent events, read again at most every 30 s
+
     def collect():
-        from mxone_maintenance.utility.ops.status import (  # paramiko loads only here, in the worker
-            collect_status,
-            for_status,
-        )
-        return collect_status(env.system, for_status(env.ssh_settings()))
-    return StatusScreen(collect, runtime)
+        from mxone_maintenance.utility.ops.status import for_status  # paramiko loads only here, in the worker
+        return gather(env.system, for_status(env.ssh_settings()), memo)
+    return StatusScreen(collect, runtime, rows=snapshot_rows)
+
+
+def _history(env: ActionEnv, runtime: Runtime) -> Screen:
+    def collect():
+        from mxone_maintenance.utility.ops.history import collect_history  # paramiko loads only here
+        from mxone_maintenance.utility.ops.status import for_status
+        return collect_history(env.system, for_status(env.ssh_settings()))
+    return HistoryScreen(collect, runtime)
 
 
 def _form(cls) -> Factory:
@@ -41,6 +50,9 @@ ACTIONS: dict[str, Factory] = {
     "lock_lim": _form(cluster_forms.LockForm),
     "unlock_lim": _form(cluster_forms.UnlockForm),
     "sync_cluster": _form(cluster_forms.SyncForm),
+    "pause_cluster": _form(cluster_forms.PauseForm),
+    "resume_cluster": _form(cluster_forms.ResumeForm),
+    "cluster_history": _history,
     "list_servers": lambda env, _rt: TextScreen("List servers in system", servers_text(env.system)),
     "add_server": _form(system_forms.AddServerForm),
     "remove_server": _form(system_forms.RemoveServerForm),

@@ -3,6 +3,8 @@ and the plan from ops/cluster.py. What needs the servers (a cluster key, what ru
 is fetched only after Apply, in the worker (`Proposal.final`, ops/proposals.py)."""
 from __future__ import annotations
 
+import time
+
 import urwid
 
 from mxone_maintenance.core.model import DEFAULT_PRIORITY, Cluster, Server
@@ -19,6 +21,7 @@ from mxone_maintenance.utility.ops.requests import (
     LockLim,
     PreloadCluster,
     RemoveLim,
+    RequestError,
     UnlockLim,
     parse_name,
 )
@@ -250,3 +253,42 @@ class SyncForm(_ClusterChoice):
 
     def propose(self) -> Proposal:
         return Proposal(ops.plan_sync(self.system, self.cluster.name))
+
+
+def minutes_parser(text: str) -> float:
+    """A number of minutes; its range is plan_pause's rule (ops/maintenance.py), checked on Show plan."""
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise RequestError(f"minutes must be a number, e.g. 60 (got {text.strip()!r})") from None
+
+
+class PauseForm(_ClusterChoice):
+    """Maintenance mode: the plan is made again after Apply with what the agents say, and refused there
+    while a LIM is on the move (proposals.propose_pause)."""
+
+    def __init__(self, env: ActionEnv) -> None:
+        self.minutes = TextField("Minutes: ", "60", minutes_parser)
+        super().__init__("Pause cluster (maintenance mode)", env)
+
+    def fields(self) -> list[urwid.Widget]:
+        return [self.choose_cluster(), urwid.Divider(), self.minutes, urwid.Divider(),
+                urwid.Text(("hint", "Every agent keeps serving what it serves and takes no decision (no takeover, "
+                                    "no fallback) until the minutes are over or the cluster is resumed."))]
+
+    def propose(self) -> Proposal:
+        (minutes,) = self.values(self.minutes)
+        return proposals.propose_pause(self.system, self.cluster.name, minutes, time.time())
+
+
+class ResumeForm(_ClusterChoice):
+    def __init__(self, env: ActionEnv) -> None:
+        super().__init__("Resume cluster", env)
+
+    def fields(self) -> list[urwid.Widget]:
+        return [self.choose_cluster(), urwid.Divider(),
+                urwid.Text(("hint", "Every agent decides again by the cluster's rules (a pause ends early)."))]
+
+    def propose(self) -> Proposal:
+        from mxone_maintenance.utility.ops.maintenance import plan_resume
+        return Proposal(plan_resume(self.system, self.cluster.name, time.time()))

@@ -2,8 +2,9 @@
 
 While a journal exists, Cluster handling names the change in one line at its top and offers two more
 items, Finish and Undo; every other item that changes configuration cannot be used until then (apply
-would refuse it: ops/apply.py). What only reads (lists, status) and the orders (fallback, sync) stay
-usable. A journal that cannot be read is that one line, and nothing that changes configuration opens.
+would refuse it: ops/apply.py). What only reads (lists, status, history) and the orders (fallback,
+sync, pause, resume) stay usable. A journal that cannot be read is that one line, and nothing that
+changes configuration opens.
 """
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ BLOCKED = "an interrupted change must be finished or undone first"
 DAMAGED = "the change journal cannot be read: see the line at the top of Cluster handling"
 # what changes no configuration (menus' action names): usable while a change is interrupted
 CHANGES_NOTHING = frozenset({"list_clusters", "show_status", "fallback_lim", "sync_cluster", "list_servers",
-                             "list_standby", "exit", FINISH, UNDO})
+                             "list_standby", "exit", FINISH, UNDO, "pause_cluster", "resume_cluster",
+                             "cluster_history"})
 
 
 class JournalSource:

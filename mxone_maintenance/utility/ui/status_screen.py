@@ -1,4 +1,5 @@
-"""Show status: clusters, LIMs, where each runs, lock, preloaded state, servers answering, alarms.
+"""Show status: clusters, LIMs, where each runs, lock, preloaded state, servers answering, alarms, and
+each cluster's recent events (ui/recent_events.py).
 
 Collected in a worker thread every 3 s (keys never wait for SSH); the header says when it was updated
 and whether a refresh is running.
@@ -23,8 +24,10 @@ class StatusScreen(Screen):
     context = "status"
     title = "Show status"
 
-    def __init__(self, collect: Callable[[], object], runtime: Runtime, every: float = REFRESH_S) -> None:
+    def __init__(self, collect: Callable[[], object], runtime: Runtime, every: float = REFRESH_S,
+                 rows: Callable[[object], list[urwid.Widget]] = status_rows) -> None:
         self.collect = collect
+        self.table = rows                 # the report -> the table (with recent events: ui/recent_events.py)
         self.runtime = runtime
         self.every = every
         self.updated = urwid.Text("")
@@ -51,7 +54,7 @@ class StatusScreen(Screen):
 
     def _collected(self, report) -> None:
         try:
-            rows = status_rows(report)
+            rows = self.table(report)
         except Exception as err:  # noqa: BLE001 - a report the table cannot show is a line, not a crash
             self._done(f"cannot show the status: {err}")
             return

@@ -7,10 +7,11 @@ standby, waiting for manual fallback") and long server lists stay readable at 80
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import urwid
 
+from mxone_maintenance.core.model import Cluster
 from mxone_maintenance.utility.ops.status import ClusterReport, LimRow, StatusReport
 from mxone_maintenance.utility.ui.screens import Focusable as Row
 
@@ -45,10 +46,13 @@ def when(raised: str, now: float | None = None) -> str:
     return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S", local)
 
 
+PAUSED = "PAUSED"            # how an agent's state words start in maintenance mode (core/contracts/lim_state.py)
+
+
 def lim_attr(row: LimRow) -> str:
     if row.runs_on in ("nowhere", "unknown"):
         return "alarm"
-    return "warning" if row.runs_on != row.regular else "body"
+    return "warning" if row.runs_on != row.regular or row.state.startswith(PAUSED) else "body"
 
 
 def _lim_cells(row: LimRow, preloaded: bool) -> list[tuple[int | None, str]]:
@@ -86,7 +90,14 @@ def cluster_rows(report: ClusterReport) -> list[Row]:
     return rows
 
 
-def status_rows(report: StatusReport) -> list[Row]:
+def status_rows(report: StatusReport, extra: Callable[[Cluster], list[Row]] | None = None) -> list[Row]:
+    """The table; EXTRA: rows shown under each cluster's alarms (its recent events, ui/recent_events.py)."""
     if not report.clusters:
         return [_line("body", "No clusters in the system.")]
-    return [row for cluster in report.clusters for row in cluster_rows(cluster)]
+    rows: list[Row] = []
+    for cluster in report.clusters:
+        part = cluster_rows(cluster)
+        if extra is not None:
+            part[-1:-1] = extra(cluster.cluster)
+        rows += part
+    return rows
