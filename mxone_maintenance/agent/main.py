@@ -56,7 +56,8 @@ def real_effects(settings: AgentSettings) -> MakeEffects:
         return Effects(addresses=NetlinkAddresses(config.interface),
                        neighbours=RawArp(config.interface, timeout=probe_timeout(config)),
                        firewall=NftFirewall(),
-                       service=CommandService(settings.service_start, settings.service_stop, node),
+                       service=CommandService(settings.service_start, settings.service_stop, node,
+                                              media_start=settings.media_start, media_stop=settings.media_stop),
                        sync=NullSync())
     return make
 
@@ -214,6 +215,11 @@ def parser() -> argparse.ArgumentParser:
     pause = sub.add_parser("pause", help="maintenance mode until --until (wall-clock seconds); the newest --stamp wins")
     pause.add_argument("--stamp", type=float, required=True)
     pause.add_argument("--until", type=float, required=True)
+    media = sub.add_parser("media-server", help="where this server's MX-ONE configuration makes a co-located "
+                                               "Media Server bind (agent.yaml media_server.addresses_file)")
+    media.add_argument("--json", action="store_true")
+    sub.add_parser("reboot", help="reboot this server with agent.yaml's reboot command, a second from now "
+                              "(what `mxone_maintenance cluster reboot` orders)")
     resume = sub.add_parser("resume", help="end maintenance mode (an order newer than the pause)")
     resume.add_argument("--stamp", type=float, required=True)
     history = sub.add_parser("history", help="show this server's events (takeovers, fallbacks, alarms, ...)")
@@ -249,6 +255,43 @@ def _history(paths: Paths, since_text: str | None, as_json: bool) -> int:
     return EXIT_OK
 
 
+def _media_server(paths: Paths, as_json: bool) -> int:
+    """control_address= and media_address= of the configured file (KEY=VALUE lines); none: not configured."""
+    try:
+        settings = load_settings(paths.agent_settings)
+    except SettingsError as exc:
+        say_error(str(exc), sys.stderr)
+        return EXIT_CONFIG
+    found: dict = {"configured": settings.media_addresses_file is not None, "control": None, "media": None}
+    if settings.media_addresses_file is not None:
+        try:
+            lines = paths.real(settings.media_addresses_file).read_text(errors="replace").splitlines()
+        except OSError as exc:
+            say_error(f"cannot read {settings.media_addresses_file}: {exc.strerror}", sys.stderr)
+            return EXIT_FAILED
+        values = dict(line.split("=", 1) for line in lines if "=" in line and not line.lstrip().startswith("#"))
+        found.update(control=values.get("control_address", "").strip().strip("'\"") or None,
+                     media=values.get("media_address", "").strip().strip("'\"") or None)
+    print(json.dumps(found) if as_json else
+          (f"Media Server: control {found['control']}, media {found['media']}" if found["configured"]
+           else "no co-located Media Server configured"))
+    return EXIT_OK
+
+
+def _reboot(paths: Paths) -> int:
+    """The reboot command, detached and a second late, so the SSH session that ordered it ends cleanly."""
+    import subprocess
+    try:
+        settings = load_settings(paths.agent_settings)
+    except SettingsError as exc:
+        say_error(str(exc), sys.stderr)
+        return EXIT_CONFIG
+    subprocess.Popen(["sh", "-c", 'sleep 1; exec "$@"', "reboot", *settings.reboot], stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    print(f"reboot ordered: {' '.join(settings.reboot)}")
+    return EXIT_OK
+
+
 def _order(args) -> dict:
     if args.command == "pause":
         return {"cmd": "pause", "stamp": args.stamp, "until": args.until}
@@ -271,6 +314,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INVALID
     if args.command == "history":
         return _history(paths, args.since, args.json)
+    if args.command == "reboot":
+        return _reboot(paths)
+    if args.command == "media-server":
+        return _media_server(paths, args.json)
     request = {"status": {"cmd": "status"}, "sync": {"cmd": "sync"}}.get(args.command) or \
         _order(args)
     try:

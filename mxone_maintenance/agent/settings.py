@@ -3,6 +3,8 @@ system.yaml (core/config/loader: no anchors or aliases, no deep nesting).
 
     node: lim1                      # this server's name in cluster.yaml (default: hostname)
     service: {start: [argv...], stop: [argv...], reload: [argv...]}   # reload: optional (preloaded)
+    media_server: {start: [argv...], stop: [argv...], addresses_file: /path}   # a co-located Media Server
+    reboot: [argv...]               # what a guided reboot runs (default systemctl reboot)
     service.check: [argv...] | {tcp: PORT, expect: TEXT}   # optional Service Node health check ({lim} {alias} {node})
     service.check_interval_s: 2, service.check_timeout_s: 1, service.check_failures: 3
     notify: [argv...]               # optional: run on every event (agent/events/notify.py)
@@ -40,6 +42,10 @@ class AgentSettings:
     check_argv: tuple[str, ...] = ()         # the Service Node's health check command, or
     check_tcp_port: int | None = None        # ... a TCP connect to the LIM's alias on this port
     check_expect: str = ""                   # ... whose greeting must contain this ({lim} {alias} {node})
+    reboot: tuple[str, ...] = ("systemctl", "reboot")   # what `mxone-cluster-agent reboot` runs (cluster reboot)
+    media_start: tuple[str, ...] = ()        # a co-located Media Server: started after the Service Node ...
+    media_stop: tuple[str, ...] = ()         # ... and stopped before it, on the same alias
+    media_addresses_file: Path | None = None   # where the MX-ONE configuration says the MS binds (KEY=VALUE)
     check_interval_s: float = 2.0
     check_timeout_s: float = 1.0
     check_failures: int = 3                  # this many failed checks in a row: unhealthy
@@ -97,6 +103,12 @@ def _expect(value: Any, where: s.Where) -> str:
     if not isinstance(value, str) or not value or len(value) > 200 or not value.isprintable():
         raise where.error("must be the printable text the Service Node greets with (1 to 200 characters)", value)
     return value
+
+
+def _absolute_file(value: Any, where: s.Where) -> Path:
+    if not isinstance(value, str) or not value.startswith("/") or "\n" in value:
+        raise where.error("must be an absolute file name", value)
+    return Path(value)
 
 
 def _check(value: Any, where: s.Where) -> tuple[tuple[str, ...], int | None, str]:
@@ -159,13 +171,15 @@ def _textfile(value: Any, where: s.Where) -> Path:
 
 
 SERVICE_KEYS = {"start", "stop", "reload", "check", "check_interval_s", "check_timeout_s", "check_failures"}
-TOP_KEYS = {"node", "service", "data_backup_hook", "sync", "notify", "notify_timeout_s", "traps", "metrics"}
+TOP_KEYS = {"node", "service", "data_backup_hook", "sync", "notify", "notify_timeout_s", "traps", "metrics",
+            "reboot", "media_server"}
 
 
 def settings_from_data(data: Any, file: str, default_node: str) -> AgentSettings:
     top, root = s.top(_empty(1) if data is None else data, file)     # an empty file: all defaults
     s.fields(top, root, set(), TOP_KEYS)
     service, service_at = _optional_map(top, root, "service", SERVICE_KEYS)
+    media, media_at = _optional_map(top, root, "media_server", {"start", "stop", "addresses_file"})
     sync, sync_at = _optional_map(top, root, "sync", {"bwlimit_kbps"})
     traps, traps_at = _optional_map(top, root, "traps", {"receivers", "community"})
     metrics, metrics_at = _optional_map(top, root, "metrics", {"textfile"})
@@ -183,6 +197,10 @@ def settings_from_data(data: Any, file: str, default_node: str) -> AgentSettings
                                                default=1.0),
                          check_failures=s.get(service, service_at, "check_failures", s.whole(1, 100), default=3),
                          notify=s.get(top, root, "notify", _command, default=()),
+                         reboot=s.get(top, root, "reboot", _command, default=("systemctl", "reboot")),
+                         media_start=s.get(media, media_at, "start", _argv, default=()),
+                         media_stop=s.get(media, media_at, "stop", _argv, default=()),
+                         media_addresses_file=s.get(media, media_at, "addresses_file", _absolute_file),
                          notify_timeout_s=s.get(top, root, "notify_timeout_s", s.number(0.1, 300), default=5.0),
                          trap_receivers=s.get(traps, traps_at, "receivers", _receivers, default=()),
                          trap_community=s.get(traps, traps_at, "community", _community, default="public"),

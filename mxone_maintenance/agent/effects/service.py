@@ -28,6 +28,10 @@ def expand(template: Sequence[str], lim: int, alias: IPv4Address | IPv4Interface
     return expanded
 
 
+class MediaServerError(EffectError):
+    """The co-located Media Server failed; the Service Node runs. Its own alarm names it."""
+
+
 class CommandService:
     """Starts and stops a LIM's Service Node with the argv templates of agent.yaml.
 
@@ -38,8 +42,10 @@ class CommandService:
     """
 
     def __init__(self, start: Sequence[str], stop: Sequence[str], node: str,
-                 timeout: float = SERVICE_TIMEOUT_S) -> None:
-        self.templates = {"start": list(start), "stop": list(stop)}
+                 timeout: float = SERVICE_TIMEOUT_S, media_start: Sequence[str] = (),
+                 media_stop: Sequence[str] = ()) -> None:
+        self.templates = {"start": list(start), "stop": list(stop), "media-start": list(media_start),
+                          "media-stop": list(media_stop)}
         self.node = node
         self.timeout = timeout
 
@@ -50,10 +56,20 @@ class CommandService:
         return cls(service.get("start") or [], service.get("stop") or [], node)
 
     def start(self, lim: int, alias: IPv4Address) -> None:
+        """The Service Node, then a co-located Media Server on the same alias (seed: "both control and
+        media interface must be set to the same address as the Service Node")."""
         self._run("start", lim, alias)
+        try:
+            self._run("media-start", lim, alias)
+        except EffectError as exc:
+            raise MediaServerError(f"Media Server of LIM {lim} did not start: {exc}") from exc
 
     def stop(self, lim: int, alias: IPv4Address) -> None:
-        self._run("stop", lim, alias)
+        """The Media Server first (it depends on the Service Node), then the Service Node."""
+        try:
+            self._run("media-stop", lim, alias)
+        finally:
+            self._run("stop", lim, alias)
 
     def _run(self, action: str, lim: int, alias: IPv4Address) -> None:
         template = self.templates[action]

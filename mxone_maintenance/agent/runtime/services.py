@@ -8,6 +8,7 @@ from ipaddress import IPv4Address, IPv4Interface
 
 from mxone_maintenance.agent import alarm_keys
 from mxone_maintenance.agent.effects import Service
+from mxone_maintenance.agent.effects.service import MediaServerError
 from mxone_maintenance.agent.runtime.alarms import AlarmBook
 from mxone_maintenance.agent.runtime.worker import Worker
 from mxone_maintenance.core.model import Cluster
@@ -49,8 +50,16 @@ class Services:
         for outcome in self.worker.collect():
             lim, kind = outcome.key
             key = alarm_keys.effect(f"service:{lim}")
+            media = alarm_keys.effect(f"media:{lim}")
             if kind == "start":
                 self.pending.discard(lim)
+            if isinstance(outcome.error, MediaServerError):
+                alarms.clear(key)                        # the Service Node itself runs
+                alarms.raise_(media, str(outcome.error))
+                if kind == "start":
+                    self.retry_at[lim] = self.clock() + SERVICE_RETRY_S
+                continue
+            alarms.clear(media)
             if outcome.error is not None:
                 alarms.raise_(key, f"Service Node of LIM {lim}: {outcome.error}")
                 if kind == "start":

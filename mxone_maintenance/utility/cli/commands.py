@@ -146,6 +146,11 @@ def run_resume(session: Session, args, system: System) -> int:
     return execute(session, plan_resume(system, args.name, time.time()))
 
 
+def run_reboot(session: Session, args, system: System) -> int:
+    from mxone_maintenance.utility.cli.reboot_flow import run_reboot as guided
+    return guided(session, args, system, parse_seconds(args.wait_s, "wait_s", 10, 7200))
+
+
 def run_sync(session: Session, args, system: System) -> int:
     return execute(session, cluster_ops.plan_sync(system, args.name))
 

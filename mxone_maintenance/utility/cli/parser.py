@@ -165,6 +165,15 @@ def _cluster_commands(cluster) -> None:
     resume = _command(cluster, "resume", "end maintenance mode: the agents decide again by the cluster's rules",
                       commands.run_resume, ("cluster resume --name c1 --yes",))
     _name(resume)
+    reboot = _command(cluster, "reboot", "guided reboot of a cluster server: lock its LIM to it, reboot it, wait "
+                                         "until it and its LIM are back, unlock", commands.run_reboot,
+                      ("cluster reboot --server lim1 --yes", "cluster reboot --server sb1 --move-back --yes",
+                       "cluster reboot --server lim2 --dry-run"))
+    reboot.add_argument("--server", required=True, metavar="SERVER", help="the server to reboot")
+    reboot.add_argument("--move-back", action="store_true",
+                        help="the standby only: move the LIM it serves back to its regular first")
+    reboot.add_argument("--wait-s", metavar="S", default="900",
+                        help="how long to wait for the server to come back (default 900)")
     sync = _command(cluster, "sync", "sync exchange data within a cluster", commands.run_sync,
                     ("cluster sync --name c1 --yes",))
     _name(sync)

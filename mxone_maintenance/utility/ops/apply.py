@@ -22,8 +22,8 @@ from mxone_maintenance.core.model import System
 from mxone_maintenance.core.paths import Paths
 from mxone_maintenance.utility.ops import address_changes
 from mxone_maintenance.utility.ops.agent_command import agent_command
-from mxone_maintenance.utility.ops.apply_checks import XDATA_NAME, check_agents, check_disk, listdir_or_empty, \
-    skip_down, survey, versions_oldest_first
+from mxone_maintenance.utility.ops.apply_checks import XDATA_NAME, check_agents, check_disk, check_media_servers, \
+    listdir_or_empty, skip_down, survey, versions_oldest_first
 from mxone_maintenance.utility.ops.change_lock import ChangeRefused, check_unchanged, one_change, technician
 from mxone_maintenance.utility.ops.cluster_keys import key_file
 from mxone_maintenance.utility.ops.generations import GenerationConflict, numbered_above_servers, rolled_forward, \
@@ -261,6 +261,10 @@ def _checked_plan(fleet: Fleet, plan: Plan, progress: ProgressFn,
         for server in plan.agent_check.servers:
             progress(server, "checking the cluster agent")
         problem = check_agents(fleet, plan.agent_check)
+    if problem is None and plan.media_check is not None:
+        for server, _lim, _alias in plan.media_check.lims:
+            progress(server, "checking where a co-located Media Server binds")
+        problem = check_media_servers(fleet, plan.media_check)
     if problem is None and plan.disk_check is not None:
         progress(plan.disk_check.standby, "checking free disk")
         problem = check_disk(fleet, plan.disk_check)

@@ -14,6 +14,7 @@ from mxone_maintenance.utility.ops.plan import (
     AgentCheck,
     CleanStaged,
     DiskCheck,
+    MediaServerCheck,
     Plan,
     PruneXdata,
     WriteClusterHostKeys,
@@ -150,4 +151,31 @@ def check_disk(fleet: Fleet, check: DiskCheck) -> Refusal | None:
     if free.value < need:
         return Refusal(check.standby, f"{check.standby}: not enough free disk for two data backups of each "
                                       f"regular ({_gb(free.value)} free, {_gb(need)} needed)")
+    return None
+
+
+def _media_addresses(conn: Connection) -> dict | None:
+    """What the server's agent reads of its MX-ONE configuration (`mxone-cluster-agent media-server`)."""
+    import json
+    from mxone_maintenance.utility.ops.agent_command import agent_command
+    done = conn.run([agent_command(), "media-server", "--json"], check=False, timeout=20)
+    try:
+        return json.loads(done.stdout) if done.exit_status == 0 else None
+    except ValueError:
+        return None
+
+
+def check_media_servers(fleet: Fleet, check: MediaServerCheck) -> Refusal | None:
+    wanted = {server: (lim, alias) for server, lim, alias in check.lims}
+    outcomes = fleet.each(_media_addresses, list(wanted))
+    for server, outcome in outcomes.items():
+        found = outcome.value if outcome.ok else None
+        if not found or not found.get("configured"):
+            continue                         # no co-located Media Server there
+        lim, alias = wanted[server]
+        control, media = found.get("control"), found.get("media")
+        if control != alias or media != alias:
+            return Refusal(server, f"the Media Server on {server} binds control {control} and media {media}, not "
+                                   f"LIM {lim}'s alias {alias}: it would not move with the LIM; set both to "
+                                   "the alias in its MX-ONE configuration first")
     return None

@@ -21,6 +21,7 @@ from mxone_maintenance.core.model import (
 )
 from mxone_maintenance.core.rules import enforce, nothing_on_standby, preload_kept, refusal, system_errors
 from mxone_maintenance.utility.ops.plan import (
+    MediaServerCheck,
     AddAddress,
     AllowSyncKey,
     DiskCheck,
@@ -199,7 +200,7 @@ def plan_create(system: System, request: CreateCluster, key: bytes) -> Plan:
                 title=f"create cluster {cluster.name}: LIM {lims} with standby {standby.name}",
                 before=system, after=after, servers=servers + (standby_plan,),
                 checks=("every server answers over SSH with its pinned host key",),
-                disk_check=_disk_check(cluster),
+                disk_check=_disk_check(cluster), media_check=_media_check(cluster.lims),
                 system_change=f"cluster {cluster.name} added (generation 1)",
                 secrets={cluster.name: key})
 
@@ -290,7 +291,7 @@ def plan_add_lim(system: System, request: AddLim, key: bytes) -> Plan:
     return Plan(action="cluster add-lim", title=f"add LIM {item.lim} ({item.server}) to cluster {cluster.name}",
                 before=system, after=after, servers=servers + (joining,),
                 checks=(f"{item.server} answers over SSH with its pinned host key",),
-                disk_check=_disk_check(changed),
+                disk_check=_disk_check(changed), media_check=_media_check((item,)),
                 system_change=f"cluster {cluster.name} now generation {changed.generation}")
 
 
@@ -351,6 +352,10 @@ def plan_delete(system: System, request: DeleteCluster, facts: RuntimeFacts) -> 
 
 
 # --- orders to the agents --------------------------------------------------------------------------
+
+def _media_check(lims) -> MediaServerCheck:
+    return MediaServerCheck(tuple((item.server, item.lim, str(item.alias.ip)) for item in lims))
+
 
 def plan_fallback(system: System, lim: int, facts: RuntimeFacts) -> Plan:
     cluster = find_cluster_of_lim(system, lim)

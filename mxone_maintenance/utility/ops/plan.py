@@ -195,6 +195,18 @@ class AgentCheck:
 
 
 @dataclass(frozen=True)
+class MediaServerCheck:
+    """Where a regular's MX-ONE configuration places a co-located Media Server (agent.yaml's
+    media_server.addresses_file), its control and media addresses must be the LIM's alias, so it moves
+    with the LIM. (server, LIM, alias) per regular; checked over SSH before anything changes."""
+    lims: tuple[tuple[str, int, str], ...]
+
+    def describe(self) -> str:
+        return "; ".join(f"a co-located Media Server on {server} binds control and media to LIM {lim}'s alias {alias}"
+                         for server, lim, alias in self.lims)
+
+
+@dataclass(frozen=True)
 class Plan:
     action: str                         # e.g. "cluster create"
     title: str                          # one line a technician reads first
@@ -204,6 +216,7 @@ class Plan:
     checks: tuple[str, ...] = ()        # what apply checks over SSH before it changes anything
     disk_check: DiskCheck | None = None
     agent_check: AgentCheck | None = None
+    media_check: MediaServerCheck | None = None
     system_change: str = ""             # what happens to system.yaml, "" if nothing
     secrets: dict[str, bytes] = field(default_factory=dict, compare=False)   # e.g. a new cluster key
 
@@ -216,7 +229,8 @@ class Plan:
         return all(isinstance(step, OrderAgent) for s in self.servers for step in s.steps)
 
     def all_checks(self) -> list[str]:
-        return list(self.checks) + [check.describe() for check in (self.agent_check, self.disk_check) if check]
+        return list(self.checks) + [check.describe() for check in (self.agent_check, self.media_check, self.disk_check)
+                                    if check]
 
     def lines(self) -> list[str]:
         """The plan as text: a heading, then per server what changes, then the checks."""
