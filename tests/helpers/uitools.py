@@ -149,3 +149,73 @@ def with_lim1_clustered(lock: str = "null") -> str:
     lims:
       - {{lim: 1, server: lim1, base: 10.77.0.111/24, alias: 10.77.0.11/24, priority: 5, lock: {lock}}}
 """)
+
+
+# ---------------------------------------------------------------- the cluster's agents, without SSH
+class FakeAgents:
+    """Show status, cluster history and the pause check without SSH: what each member's agent says
+    (`statuses`, None: the member does not answer), the events in its history (`events`), and what the
+    members report on the move (`moving`). `install` puts it in place of the ops functions that SSH."""
+
+    def __init__(self, statuses: dict, events: dict | None = None, moving: frozenset[int] = frozenset(),
+                 history_error: str | None = None) -> None:
+        self.statuses = statuses
+        self.events = events or {}
+        self.moving = moving
+        self.history_error = history_error
+        self.history_calls: list[float | None] = []        # the `since` of each history read
+
+    def collect_status(self, system, _settings, cluster_name=None):
+        from mxone_maintenance.utility.ops.status import ServerReport, StatusReport, merge_status
+        clusters = [c for c in system.clusters if cluster_name in (None, c.name)]
+        reports = {name: ServerReport(name, True, status) if status is not None
+                   else ServerReport(name, False, None, f"{name} (10.77.0.20): timed out")
+                   for name, status in self.statuses.items()}
+        return StatusReport(tuple(merge_status(c, {n: reports[n] for n in c.member_names}) for c in clusters))
+
+    def collect_history(self, system, _settings, cluster_name=None, since=None):
+        from mxone_maintenance.core.contracts.events import event_line
+        from mxone_maintenance.utility.ops.history import merge_history
+        from mxone_maintenance.utility.remote.fleet import Outcome
+        self.history_calls.append(since)
+        if self.history_error is not None:
+            raise OSError(self.history_error)
+        outcomes = {}
+        for name, status in self.statuses.items():
+            lines = "\n".join(event_line(e) for e in self.events.get(name, ())).encode()
+            outcomes[name] = Outcome(name, True, lines) if status is not None else \
+                Outcome(name, False, None, f"{name} (10.77.0.20): timed out")
+        return merge_history(outcomes, since)
+
+    def runtime_facts(self, system, cluster_name, _settings):
+        from mxone_maintenance.utility.ops.requests import RuntimeFacts
+        return RuntimeFacts(on_standby=frozenset(), known=True, moving=self.moving)
+
+    def install(self, monkeypatch) -> FakeAgents:
+        from mxone_maintenance.utility.cli import Session
+        from mxone_maintenance.utility.ops import history, status
+        monkeypatch.setattr(status, "collect_status", self.collect_status)
+        monkeypatch.setattr(status, "runtime_facts", self.runtime_facts)
+        monkeypatch.setattr(history, "collect_history", self.collect_history)
+        monkeypatch.setattr(status, "for_status", lambda settings: settings)
+        monkeypatch.setattr(Session, "ssh_settings", lambda _self: None)
+        return self
+
+
+class RecordingApply:
+    """apply_plan that changes nothing: records each plan it was given and answers Done."""
+
+    def __init__(self) -> None:
+        self.plans: list = []
+
+    def __call__(self, plan, paths, system_file, settings, progress, allow_down=frozenset(), recovering=None):
+        from mxone_maintenance.utility.ops.apply import ApplyResult
+        self.plans.append(plan)
+        for server in plan.servers:
+            progress(server.server, "ordered")
+        return ApplyResult(True, plan.title, {s.server: "ordered" for s in plan.servers})
+
+    def install(self, monkeypatch) -> RecordingApply:
+        from mxone_maintenance.utility.ops import apply
+        monkeypatch.setattr(apply, "apply_plan", self)
+        return self

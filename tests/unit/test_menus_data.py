@@ -32,7 +32,8 @@ def test_the_tree_has_every_menu_and_every_name_resolves():
 
 def test_main_menu_data():
     assert [i.label for i in load_tree()["main"].items] == [
-        "Server in system", "Standby server in system", "Cluster handling", "Exit"]
+        "Server in system", "Standby server in system", "Cluster handling", "Pause cluster (maintenance mode)",
+        "Resume cluster", "Cluster history", "Exit"]
 
 
 def test_every_action_is_used_by_some_menu():

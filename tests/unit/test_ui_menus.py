@@ -40,7 +40,8 @@ def menu_lines(app: App) -> list[str]:
 def test_main_menu_items_in_order(tmp_path):
     app = make_app(tmp_path)
     assert menu_lines(app) == ["1  Server in system", "2  Standby server in system", "3  Cluster handling",
-                               "4  Exit"]
+                               "4  Pause cluster (maintenance mode)", "5  Resume cluster", "6  Cluster history",
+                               "7  Exit"]
     text = screen(app)
     assert "MX-ONE maintenance" in text and "Cluster handling" in text
     assert "q quit" in text and "F1 help" in text
@@ -129,7 +130,7 @@ def test_q_leaves_and_exit_item_leaves(tmp_path):
     press(app, "3", "q")
     assert app.exited
     app = make_app(tmp_path)
-    press(app, "4")
+    press(app, "7")
     assert app.exited
 
 
