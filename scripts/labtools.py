@@ -104,17 +104,19 @@ class Lab:
                                  f"{result.stdout}{result.stderr}")
         return result
 
-    def up(self, lims: int | None = None) -> Lab:
+    def up(self, lims: int | None = None, bond: bool = False) -> Lab:
+        """The lab with LIMS LIMs; bond: every host with two links in an active-backup bond. A lab built
+        the other way is rebuilt."""
         self.lims = lims or self.lims
-        result = self.run("up", "--lims", str(self.lims), check=False)
+        result = self.run("up", "--lims", str(self.lims), *(["--bond"] if bond else []), check=False)
         if result.returncode != 0:
             raise LabUnavailable((result.stderr or result.stdout).strip())
         return self
 
-    def reset(self, lims: int | None = None) -> Lab:
+    def reset(self, lims: int | None = None, bond: bool = False) -> Lab:
         """A fresh lab: down, then up (no cluster, fresh host files; keys are kept)."""
         self.down()
-        return self.up(lims)
+        return self.up(lims, bond)
 
     def down(self) -> None:
         self.run("down")
@@ -140,6 +142,13 @@ class Lab:
 
     def heal(self, host: str) -> None:
         self.run("heal", host)
+
+    def cut_link(self, host: str, link: int) -> None:
+        """Bonded lab: unplug link 1 or 2 of HOST (its switch port down)."""
+        self.run("cut-link", host, str(link))
+
+    def heal_link(self, host: str, link: int) -> None:
+        self.run("heal-link", host, str(link))
 
     def replace(self, host: str, address: str | None = None) -> None:
         """New hardware in HOST's place (fresh host key, no cluster files or data), booted at `address`."""
@@ -256,3 +265,53 @@ class Lab:
         out = subprocess.run(["ip", "-n", NETNS_PREFIX + host, "-j", what, "show", "dev", "eth0"],
                              capture_output=True, text=True, check=True).stdout
         return json.loads(out)[0]
+
+
+class ClientWatch:
+    """The client asking ALIAS:7001 on a fixed schedule: a new attempt every PERIOD s (attempts overlap,
+    each with a LIMIT s timeout), so an outage is resolved to ~PERIOD (LAB-NOTES, "Measuring failover").
+
+        watch = ClientWatch(lab, "10.77.0.111")
+        ...
+        gap, answers = watch.stop()          # the longest time between answered attempts; every answer
+    """
+
+    def __init__(self, lab: Lab, alias_ip: str, period: float = 0.02, limit: float = 0.1) -> None:
+        self.lab, self.alias_ip, self.period, self.limit = lab, alias_ip, period, limit
+        self.results: list[tuple[float, str | None]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._attempts: list[threading.Thread] = []
+        self._thread = threading.Thread(target=self._schedule, daemon=True)
+        self._thread.start()
+
+    def _attempt(self, started: float) -> None:
+        answer = self.lab.ask_alias(self.alias_ip, timeout=self.limit)
+        with self._lock:
+            self.results.append((started, answer))
+
+    def _schedule(self) -> None:
+        import time
+
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            thread = threading.Thread(target=self._attempt, args=(next_at,), daemon=True)
+            thread.start()
+            self._attempts.append(thread)
+            next_at += self.period
+            self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def answers(self) -> list[tuple[float, str | None]]:
+        with self._lock:
+            return sorted(self.results)
+
+    def stop(self) -> tuple[float, list[tuple[float, str | None]]]:
+        """Stop; (the longest time between two answered attempts' starts, every (start, answer))."""
+        self._stop.set()
+        self._thread.join()
+        for thread in self._attempts:
+            thread.join()
+        results = self.answers()
+        answered = [moment for moment, answer in results if answer is not None]
+        gaps = [b - a for a, b in zip(answered, answered[1:])]
+        return (max(gaps) if gaps else float("inf")), results

@@ -17,11 +17,12 @@ HEARTBEAT_SOCKET = "heartbeat-socket"            # the heartbeat socket cannot b
 HEARTBEAT_CLOCK_PREFIX = "heartbeat-clock:"      # a peer's heartbeats are refused: its clock is too far off
 CHECK_PREFIX = "check:"              # the Service Node's health check of a LIM cannot run, or (standby) fails
 PAUSED = "paused"                    # maintenance mode
+NETWORK_REDUNDANCY = "network-redundancy"   # the cluster interface is a bond with fewer than two working links
 
 SYNC_TEXT = "Standby cluster has failed to synchronize data"
 
 RUNTIME_PREFIXES = (CONFIG, CLUSTER_KEY, NOT_MEMBER, EFFECT_PREFIX, SYNC_PREFIX, CLOCK_PREFIX, GENERATION_PREFIX,
-                    HEARTBEAT_SOCKET, HEARTBEAT_CLOCK_PREFIX, CHECK_PREFIX, PAUSED)
+                    HEARTBEAT_SOCKET, HEARTBEAT_CLOCK_PREFIX, CHECK_PREFIX, PAUSED, NETWORK_REDUNDANCY)
 
 
 def sync(lim: int) -> str:

@@ -84,8 +84,8 @@ def test_a_bad_agent_yaml_exits_78_with_one_line_naming_file_line_and_key(tmp_pa
     done = _run_agent(tmp_path, _env(), subprocess.PIPE)
     assert done.returncode == EXIT_CONFIG
     assert done.stderr.splitlines() == [f"error: {settings}:3: nodee: unknown key "
-                                        "(allowed: data_backup_hook, metrics, node, notify, notify_timeout_s, "
-                                        "service, sync, traps)"]
+                                        "(allowed: data_backup_hook, media_server, metrics, node, notify, "
+                                        "notify_timeout_s, reboot, service, sync, traps)"]
 
 
 def test_under_the_journal_the_config_error_is_an_error(tmp_path) -> None:

@@ -13,8 +13,8 @@ FILE = Path("/etc/opt/eri_sn/agent.yaml")
 
 @pytest.mark.parametrize("text, said", [
     ("node: lim1\nservice:\n  start: [sn]\nnodee: lim2\n",
-     "/etc/opt/eri_sn/agent.yaml:4: nodee: unknown key (allowed: data_backup_hook, metrics, node, notify, "
-     "notify_timeout_s, service, sync, traps)"),
+     "/etc/opt/eri_sn/agent.yaml:4: nodee: unknown key (allowed: data_backup_hook, media_server, metrics, node, "
+     "notify, notify_timeout_s, reboot, service, sync, traps)"),
     ("service:\n  start: [sn]\n  restart: [sn]\n",
      "/etc/opt/eri_sn/agent.yaml:3: service.restart: unknown key (allowed: check, check_failures, "
      "check_interval_s, check_timeout_s, reload, start, stop)"),

@@ -27,6 +27,7 @@ from mxone_maintenance.agent.runtime.event_feed import Feed, NoSink, Sink
 from mxone_maintenance.agent.runtime.handback import HandBack
 from mxone_maintenance.agent.runtime.health import Checker, HealthWatch
 from mxone_maintenance.agent.runtime.journal import Journal
+from mxone_maintenance.agent.runtime.links import Links
 from mxone_maintenance.agent.runtime.orders import Orders
 from mxone_maintenance.agent.runtime.pause import Pause
 from mxone_maintenance.agent.runtime.ports import MakeChannel, MakeEffects, MakeSync
@@ -91,6 +92,7 @@ class Agent:
         self.journal = Journal()
         self.inbox = Orders()
         self.memory = st.Memory()
+        self.links = Links(node, self.alarms)    # network redundancy: the bond's links (runtime/links.py)
         self.last_cycle = float("-inf")          # when the last full cycle ran
         self.reload_requested = False            # set by SIGHUP and the control thread
         self.stop_requested = False              # set by SIGTERM and SIGINT
@@ -143,7 +145,7 @@ class Agent:
         if self.inbox.take(can_sync=self.wiring.effects is not None):
             self.datasync.order()   # every LIM of this node, in the background
         decision = self._decide_and_act() if self.wiring.ready else None
-        self.published = self.status_now()
+        self.published = self.links.stamp(self.status_now())
         self.feed.metrics(self.published, getattr(self.wiring.channel, "counters", None))
         return decision
 
@@ -156,6 +158,7 @@ class Agent:
         self.catch_up.watch_agreement(config, self.peers, self.alarms, now)
         if self.node not in config.member_names:
             return None
+        self.links.watch(config, effects, now)
         self.services.collect(self.alarms)
         self.health.collect(self.alarms, self.node, self.node == config.standby.server,
                             lambda lim: self.restart_service(config, lim))

@@ -7,7 +7,8 @@ The JSON object: `{"ok": true, "node", "now" (wall clock), "cluster", "generatio
 there is none), "fallback", "failover", "lims": [LimStatus], "running", "blocked" (what this server itself
 serves, and holds blocked as a preloaded passive side), "peers", "alarms", "fallback_orders", "sync"
 (docs/INTERFACES.md), "sync_checks" (the row-23 checks before a hand-back), "counters" (heartbeats),
-"up_s"}`. A LIM's entry has its LimState (`kind` and parameters) and, derived from them, the words
+"up_s", "links" (the cluster interface's links when it is a bond: [LinkStatus]; optional, an older
+agent sends none)}`. A LIM's entry has its LimState (`kind` and parameters) and, derived from them, the words
 (`state`).
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from mxone_maintenance.core.contracts import wire
 from mxone_maintenance.core.contracts.lim_state import LimState, LimStatus, Listening, NotServed, lim_words
 
-__all__ = ["AgentStatus", "AlarmStatus", "LimState", "LimStatus", "Listening", "NotServed", "PeerStatus",
+__all__ = ["AgentStatus", "AlarmStatus", "LimState", "LimStatus", "LinkStatus", "Listening", "NotServed", "PeerStatus",
            "StatusError", "SyncCheck", "SyncEntry", "lim_words"]
 
 
@@ -54,6 +55,13 @@ class AlarmStatus:
 
     def wire_extra(self) -> dict[str, bool]:
         return {"active": self.active}
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    """One link of the cluster interface's bond (network redundancy): its name and whether it works."""
+    name: str
+    up: bool
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,7 @@ class AgentStatus:
     sync_checks: tuple[SyncCheck, ...] = ()
     counters: Mapping[str, int] = field(default_factory=dict)
     up_s: float = 0.0
+    links: tuple[LinkStatus, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object (as dicts and lists), with the control socket's `"ok": true` first."""
@@ -119,7 +128,7 @@ class AgentStatus:
         if not isinstance(value, dict) or value.get("ok") is not True:
             raise StatusError('agent status: not an object with "ok": true')
         try:
-            return wire.decode(cls, value, "agent status")
+            return wire.decode(cls, {**ADDED_LATER, **value}, "agent status")
         except wire.WireError as exc:
             raise StatusError(str(exc)) from None
 
@@ -134,6 +143,10 @@ class AgentStatus:
 
     def lim(self, number: int) -> LimStatus | None:
         return next((item for item in self.lims if item.lim == number), None)
+
+
+# Fields an older agent's status does not have yet, with what their absence means.
+ADDED_LATER: dict[str, Any] = {"links": []}
 
 
 def _one_line(value: Any) -> str:

@@ -118,7 +118,8 @@ class StatusReport:
             "lims": [row.__dict__ for row in c.rows],
             "servers": [{"server": s.server, "reachable": s.reachable, "error": s.error,
                          "peers": wire.encode(s.agent.peers) if s.agent is not None else [],
-                         "generation": s.agent.generation if s.agent is not None else None}
+                         "generation": s.agent.generation if s.agent is not None else None,
+                         "links": wire.encode(s.agent.links) if s.agent is not None else []}
                         for s in c.servers],
             "alarms": [a.__dict__ for a in c.alarms], "disagreement": c.disagreement,
             "sync": [row.__dict__ for row in c.syncs]} for c in self.clusters]}
@@ -245,6 +246,13 @@ def runtime_facts(system: System, cluster_name: str, settings: SshSettings) -> R
     return RuntimeFacts(on_standby=frozenset(standby.running()), known=True, moving=moving)
 
 
+def link_lines(report: ClusterReport) -> list[str]:
+    """One line per server whose cluster interface is a bond, e.g. "lim1 links: link1 up, link2 DOWN"."""
+    bonded = [(s.server, getattr(s.agent, "links", ())) for s in report.servers if s.agent is not None]
+    return [f"{server} links: " + ", ".join(f"{link.name} {'up' if link.up else 'DOWN'}" for link in links)
+            for server, links in bonded if links]
+
+
 def status_text(report: StatusReport) -> str:
     if not report.clusters:
         return "No clusters in the system."
@@ -258,6 +266,7 @@ def status_text(report: StatusReport) -> str:
             lines.append(f"  {row.lim:<5}{row.regular:<10}{row.runs_on:<12}{row.lock:<9}{row.state}{extra}")
         lines.append("  Servers: " + ", ".join(
             f"{s.server} {'answers' if s.reachable else 'NOT ANSWERING'}" for s in c.servers))
+        lines += [f"  {line}" for line in link_lines(c)]
         if c.disagreement:
             lines.append(f"  Configuration differs: {c.disagreement}")
         if c.syncs:

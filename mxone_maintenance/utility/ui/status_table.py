@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import urwid
 
 from mxone_maintenance.core.model import Cluster
-from mxone_maintenance.utility.ops.status import ClusterReport, LimRow, StatusReport
+from mxone_maintenance.utility.ops.status import ClusterReport, LimRow, StatusReport, link_lines
 from mxone_maintenance.utility.ui.screens import Focusable as Row
 
 LIM_W, REGULAR_W, RUNS_ON_W, LOCK_W, PRELOADED_W = 5, 10, 12, 9, 18
@@ -83,6 +83,7 @@ def cluster_rows(report: ClusterReport) -> list[Row]:
     answering = ", ".join(f"{s.server} {'yes' if s.reachable else 'NO'}" for s in report.servers)
     all_up = all(s.reachable for s in report.servers)
     rows.append(_labelled("body" if all_up else "alarm", "Servers answering: ", answering))
+    rows += [_line("alarm" if "DOWN" in line else "body", "  " + line.strip()) for line in link_lines(report)]
     active = [a for a in report.alarms if not a.cleared]
     rows.append(_labelled("body" if not active else "alarm", "Alarms: ", "none" if not active else str(len(active))))
     rows += [_labelled("alarm", "  ", f"{a.server}: {a.text} (since {when(a.raised)})") for a in active]
