@@ -104,19 +104,20 @@ class Lab:
                                  f"{result.stdout}{result.stderr}")
         return result
 
-    def up(self, lims: int | None = None, bond: bool = False) -> Lab:
-        """The lab with LIMS LIMs; bond: every host with two links in an active-backup bond. A lab built
-        the other way is rebuilt."""
+    def up(self, lims: int | None = None, bond: bool = False, media_server: bool = False) -> Lab:
+        """The lab with LIMS LIMs; bond: every host with two links in an active-backup bond; media_server:
+        a stand-in co-located Media Server with each LIM. A lab built the other way is rebuilt."""
         self.lims = lims or self.lims
-        result = self.run("up", "--lims", str(self.lims), *(["--bond"] if bond else []), check=False)
+        result = self.run("up", "--lims", str(self.lims), *(["--bond"] if bond else []),
+                          *(["--media-server"] if media_server else []), check=False, timeout=300)
         if result.returncode != 0:
             raise LabUnavailable((result.stderr or result.stdout).strip())
         return self
 
-    def reset(self, lims: int | None = None, bond: bool = False) -> Lab:
+    def reset(self, lims: int | None = None, bond: bool = False, media_server: bool = False) -> Lab:
         """A fresh lab: down, then up (no cluster, fresh host files; keys are kept)."""
         self.down()
-        return self.up(lims, bond)
+        return self.up(lims, bond, media_server)
 
     def down(self) -> None:
         self.run("down")
