@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import io
+import logging
 import socket
 import threading
 import time
@@ -23,6 +24,11 @@ from mxone_maintenance.utility.remote import host_keys
 from mxone_maintenance.utility.remote.channel import CommandResult, collect, command_line
 from mxone_maintenance.utility.remote.errors import AuthFailed, CommandFailed, RemoteError, Unreachable, short
 from mxone_maintenance.utility.remote.settings import Host, SshSettings
+
+# paramiko's transport thread logs a failed handshake with its traceback; with no handler anywhere,
+# Python would print that to the technician's terminal. The failure reaches them as one line
+# (RemoteError) instead; paramiko's records still go to whatever handler a program sets up.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 T = TypeVar("T")
 
