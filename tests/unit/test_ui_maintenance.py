@@ -24,6 +24,14 @@ PAUSE, RESUME, HISTORY = "4", "5", "6"            # their keys in the main menu
 NOW = time.time()
 
 
+@pytest.fixture(autouse=True)
+def _now():
+    """NOW is each test's own start: collected early in a long run, an import-time NOW would be minutes
+    old by the time a test compares it with the screen's "last hour"."""
+    global NOW
+    NOW = time.time()
+
+
 def paused(node: str, running: tuple[int, ...]) -> AgentStatus:
     where = (node,) if running else ("lim1",)
     return AgentStatus(node=node, running=running, lims=(LimStatus(1, where[0], LimState.PAUSED, servers=where),))
