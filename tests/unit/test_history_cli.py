@@ -25,6 +25,13 @@ from mxone_maintenance.utility.ops import history as history_ops
 NOW = time.time()
 
 
+@pytest.fixture(autouse=True)
+def _now():
+    """NOW is each test's own start (relative --since words are read against the real clock)."""
+    global NOW
+    NOW = time.time()
+
+
 def ev(server: str, ago: float, text: str, kind: EventKind = EventKind.TAKEOVER, lim: int | None = 1):
     return new_event(kind, server, text, lim=lim, cause="test", generation=3, at=NOW - ago)
 
