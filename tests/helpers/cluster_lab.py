@@ -2,12 +2,14 @@
 answers for a LIM's alias, and the generation of cluster.yaml on a host."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 UTILITY = Path(sys.executable).with_name("mxone_maintenance")
+AGENT = Path(sys.executable).with_name("mxone-cluster-agent")
 ETC = "/etc/opt/eri_sn"
 DETECT_S = 3
 
@@ -28,3 +30,14 @@ def generation_on(lab, host: str) -> int | None:
         if line.startswith("generation:"):
             return int(line.split(":", 1)[1])
     return None
+
+
+def agent_status(lab, host: str) -> dict:
+    """`mxone-cluster-agent status --json` on HOST ({} when it does not answer)."""
+    shown = lab.exec(host, str(AGENT), "status", "--json", check=False)
+    return json.loads(shown.stdout) if shown.returncode == 0 else {}
+
+
+def alarms(lab, host: str) -> list[str]:
+    """The texts of HOST's active alarms, as its agent reports them."""
+    return [a["text"] for a in agent_status(lab, host).get("alarms", []) if a["active"]]

@@ -5,16 +5,12 @@ after resume the standby takes it; flap damping: a regular power-cycled three ti
 on the standby, fallback manual, the alarm raised."""
 from __future__ import annotations
 
-import json
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from helpers.cluster_lab import served_by, utility
+from helpers.cluster_lab import alarms, served_by, utility
 from helpers.waiting import wait_for
 
-AGENT = Path(sys.executable).with_name("mxone-cluster-agent")
 CHECK_INTERVAL_S, CHECK_FAILURES, HEARTBEAT_S = 2.0, 3, 0.2     # scripts/lab's agent.yaml: check {tcp: 7001}
 HOLD_S = 3
 
@@ -28,15 +24,6 @@ def lab1(lab_up):
     assert made.returncode == 0, made.stdout + made.stderr
     wait_for("LIM 1 on lim1", lambda: served_by(lab, 1) == "lim1", 15, lab=lab)
     return lab
-
-
-def agent_status(lab, host: str) -> dict:
-    shown = lab.exec(host, str(AGENT), "status", "--json", check=False)
-    return json.loads(shown.stdout) if shown.returncode == 0 else {}
-
-
-def alarms(lab, host: str) -> list[str]:
-    return [a["text"] for a in agent_status(lab, host).get("alarms", []) if a["active"]]
 
 
 def kill_service_node(lab, host: str, lim: int) -> None:

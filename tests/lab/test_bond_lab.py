@@ -5,18 +5,14 @@ lost on lim1" and the client never loses LIM 1 longer than the bond's switch-ove
 """
 from __future__ import annotations
 
-import json
 import random
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from helpers.cluster_lab import served_by, utility
+from helpers.cluster_lab import agent_status, alarms, served_by, utility
 from helpers.waiting import wait_for
 from labtools import ClientWatch
 
-AGENT = Path(sys.executable).with_name("mxone-cluster-agent")
 HEARTBEAT_S, DETECT_S, HOLD_S = 0.2, 1, 3
 ALIAS = "10.77.0.11"                   # LIM 1's alias: lim1's lab address (its new base is .111)
 LOST = "Network redundancy lost on lim1"
@@ -34,15 +30,6 @@ def bonded(lab_up):
     assert made.returncode == 0, made.stdout + made.stderr
     wait_for("LIM 1 on lim1", lambda: served_by(lab, 1) == "lim1", 15, lab=lab)
     return lab
-
-
-def agent_status(lab, host: str) -> dict:
-    shown = lab.exec(host, str(AGENT), "status", "--json", check=False)
-    return json.loads(shown.stdout) if shown.returncode == 0 else {}
-
-
-def alarms(lab, host: str) -> list[str]:
-    return [a["text"] for a in agent_status(lab, host).get("alarms", []) if a["active"]]
 
 
 def active_link(lab, host: str) -> int:

@@ -50,6 +50,37 @@ logger = logging.getLogger(__name__)
 TYPED_LOST = "The values typed in this form are not kept."
 
 
+def stacked(stack: list, size: tuple[int, int], menu_type: type) -> urwid.Widget:
+    """The screens from the last full one up, drawn over each other: a menu (`menu_type`) one step
+    right and down per level, any other overlay centred."""
+    cols, rows = size
+    start = max((i for i, s in enumerate(stack) if not s.overlay), default=0)
+    widget: urwid.Widget = urwid.SolidFill(" ")
+    for screen in stack[start:]:
+        box = urwid.AttrMap(look.current().box(screen, screen.title), "box")
+        if not screen.overlay:
+            widget = box
+            continue
+        width, height = screen.box_size(cols, rows)
+        if isinstance(screen, menu_type):
+            left = min(1 + 4 * screen.level, max(0, cols - width))
+            top = min(2 * screen.level, max(0, rows - height))
+            widget = urwid.Overlay(box, widget, "left", width, "top", height, left=left, top=top)
+        else:
+            widget = urwid.Overlay(box, widget, "center", width, "middle", height)
+    return widget
+
+
+def drive(root: urwid.Widget, size, key: str, unhandled: Callable[[str], bool]) -> str | None:
+    """One key as the main loop takes it: the widgets first, then the program's own commands."""
+    rest: str | None = None
+    for one in split_meta([key]):
+        rest = root.keypress(size, one)
+        if rest is not None and unhandled(rest):
+            rest = None
+    return rest
+
+
 class Desk(urwid.WidgetWrap):
     """The body: tells the app its size so boxes are laid out for the real screen."""
 
@@ -135,32 +166,12 @@ class App:
         self._compose()
 
     def _compose(self) -> None:
-        cols, rows = self.size
-        start = max((i for i, s in enumerate(self.stack) if not s.overlay), default=0)
-        widget: urwid.Widget = urwid.SolidFill(" ")
-        for screen in self.stack[start:]:
-            box = urwid.AttrMap(look.current().box(screen, screen.title), "box")
-            if not screen.overlay:
-                widget = box
-                continue
-            width, height = screen.box_size(cols, rows)
-            if isinstance(screen, MenuScreen):
-                left = min(1 + 4 * screen.level, max(0, cols - width))
-                top = min(2 * screen.level, max(0, rows - height))
-                widget = urwid.Overlay(box, widget, "left", width, "top", height, left=left, top=top)
-            else:
-                widget = urwid.Overlay(box, widget, "center", width, "middle", height)
-        self.desk.placeholder.original_widget = widget
+        self.desk.placeholder.original_widget = stacked(self.stack, self.size, MenuScreen)
 
     # ---------------------------------------------------------------- keys
     def keypress(self, size, key: str) -> str | None:
         """Headless driving: the same path as the main loop (widgets first, then the app's commands)."""
-        rest: str | None = None
-        for one in split_meta([key]):
-            rest = self.root.keypress(size, one)
-            if rest is not None and self.unhandled(rest):
-                rest = None
-        return rest
+        return drive(self.root, size, key, self.unhandled)
 
     def unhandled(self, key: str) -> bool:
         handler = {Command.BACK: self.back, Command.BACKSPACE_BACK: self.back, Command.QUIT: self.quit,

@@ -15,7 +15,7 @@ import urwid
 from mxone_maintenance.core.paths import Paths
 from mxone_maintenance.utility.ops.inventory import SystemFileError, load_system
 from mxone_maintenance.utility.ui import look
-from mxone_maintenance.utility.ui.app import Desk, terminal_gone
+from mxone_maintenance.utility.ui.app import Desk, drive, stacked, terminal_gone
 from mxone_maintenance.utility.ui.footer import Footer
 from mxone_maintenance.utility.ui.keys import Command, command_for, split_meta
 from mxone_maintenance.utility.ui.palette import PALETTE
@@ -143,32 +143,12 @@ class App:
         self._compose()
 
     def _compose(self) -> None:
-        cols, rows = self.size
-        start = max((i for i, s in enumerate(self.stack) if not s.overlay), default=0)
-        widget: urwid.Widget = urwid.SolidFill(" ")
-        for screen in self.stack[start:]:
-            box = urwid.AttrMap(look.current().box(screen, screen.title), "box")
-            if not screen.overlay:
-                widget = box
-                continue
-            width, height = screen.box_size(cols, rows)
-            if isinstance(screen, SnmMenu):
-                left = min(1 + 4 * screen.level, max(0, cols - width))
-                top = min(2 * screen.level, max(0, rows - height))
-                widget = urwid.Overlay(box, widget, "left", width, "top", height, left=left, top=top)
-            else:
-                widget = urwid.Overlay(box, widget, "center", width, "middle", height)
-        self.desk.placeholder.original_widget = widget
+        self.desk.placeholder.original_widget = stacked(self.stack, self.size, SnmMenu)
 
     # ---------------------------------------------------------------- keys
     def keypress(self, size, key: str) -> str | None:
         """Headless driving: the same path as the main loop (widgets first, then the app's commands)."""
-        rest: str | None = None
-        for one in split_meta([key]):
-            rest = self.root.keypress(size, one)
-            if rest is not None and self.unhandled(rest):
-                rest = None
-        return rest
+        return drive(self.root, size, key, self.unhandled)
 
     def unhandled(self, key: str) -> bool:
         handler = {Command.BACK: self.back, Command.BACKSPACE_BACK: self.back, Command.QUIT: self.quit,
