@@ -15,11 +15,11 @@ order or set a flag.
 Requests: {"cmd": "status"} | {"cmd": "fallback", "lim": N} | {"cmd": "sync"} | {"cmd": "reload"} |
 {"cmd": "pause", "stamp": S, "until": U} (maintenance mode until U; U 0 resumes; the newest stamp wins) |
 {"cmd": "history", "since": T|null, "limit": N} (the events file's events at or after T, the newest N:
-{"ok": true, "events": [...], "truncated": bool}; agent/events/history.py).
+{"ok": true, "events": [...], "truncated": bool}; agent/events/history.py) |
+{"cmd": "cluster"} (every member as this agent hears it: core/contracts/cluster_view.py).
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -41,13 +41,13 @@ from mxone_maintenance.agent.control_requests import (
     too_slow,
     unknown_command,
 )
+from mxone_maintenance.core.contracts.control_client import CLIENT_TIMEOUT_S, ControlError, ask
 
 log = logging.getLogger("mxone-cluster-agent")
 
 __all__ = ["MAX_REQUEST", "CLIENT_TIMEOUT_S", "CONNECTION_DEADLINE_S", "HISTORY_LIMIT", "ControlError",
            "ControlServer", "agent_handlers", "history_handler", "ask", "handle_request", "peer_allowed", "peer_uid", "refusal"]
 
-CLIENT_TIMEOUT_S = 5.0        # ask(): how long a client waits for the agent
 CONNECTION_DEADLINE_S = 2.0   # the server: the whole request of one connection, read and answered
 SEND_GRACE_S = 0.25           # ... plus this to send the error reply to one that missed it
 SKIP_MAX = 1024 * 1024        # an overlong request is read away (not kept) up to this, then cut off
@@ -278,54 +278,6 @@ def _drain(conn: socket.socket) -> None:
             return
 
 
-class ControlError(Exception):
-    """The agent could not be asked (no socket, refused, no answer); str() is one line."""
-
-
-def ask(path: Path, request: dict[str, Any], timeout: float = CLIENT_TIMEOUT_S) -> dict:
-    """Client: send one request, return the reply."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        _connect(sock, path, timeout)
-        sock.sendall(json.dumps(request).encode() + b"\n")
-        sock.shutdown(socket.SHUT_WR)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    except FileNotFoundError:
-        raise ControlError(f"the agent is not running (no socket {path})") from None
-    except ConnectionRefusedError:
-        raise ControlError(f"the agent is not running (nobody listens on {path})") from None
-    except PermissionError:
-        raise ControlError(f"permission denied on {path}: run as root") from None
-    except OSError as exc:
-        raise ControlError(f"cannot talk to the agent on {path}: {exc.strerror or exc}") from None
-    finally:
-        sock.close()
-    try:
-        reply = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise ControlError(f"the agent gave no valid answer on {path}") from None
-    if not isinstance(reply, dict):
-        raise ControlError(f"the agent gave no valid answer on {path}")
-    return reply
-
-
-def _connect(sock: socket.socket, path: Path, timeout: float) -> None:
-    """Connect, waiting while the agent's backlog is full (a Unix socket with a timeout says EAGAIN at
-    once then: the agent is busy, not gone)."""
-    until = time.monotonic() + timeout
-    while True:
-        try:
-            sock.connect(str(path))
-            return
-        except BlockingIOError:
-            if time.monotonic() >= until:
-                raise
-            time.sleep(0.02)
-
-
 HISTORY_LIMIT = 20000      # events in one history reply at most (the newest; both files hold ~15000)
 
 
@@ -368,9 +320,16 @@ def agent_handlers(agent: Any, history: Callable[[float | None], list] | None = 
             return {"ok": False, "error": '"stamp" and "until" must be wall-clock seconds'}
         return agent.order_pause(float(stamp), float(until))
 
+    def cluster(_request: dict) -> dict:
+        found = agent.cluster_view()
+        if found is None:
+            why = agent.published.config if agent.published.config != "ok" else "not a member of its cluster"
+            return {"ok": False, "error": f"this server's agent has no cluster view: {why}"}
+        return found.to_json()
+
     paths = getattr(agent, "paths", None)
     if history is None and paths is not None:
         from mxone_maintenance.agent.events.history import EventLog
         history = EventLog(paths.events_file).read
     return {"status": status, "fallback": fallback, "sync": sync, "reload": reload, "pause": pause,
-            "history": history_handler(history or (lambda _since: []))}
+            "history": history_handler(history or (lambda _since: [])), "cluster": cluster}

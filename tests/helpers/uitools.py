@@ -165,7 +165,7 @@ class FakeAgents:
         self.history_error = history_error
         self.history_calls: list[float | None] = []        # the `since` of each history read
 
-    def collect_status(self, system, _settings, cluster_name=None):
+    def collect_status(self, system, _settings, cluster_name=None, local=None):
         from mxone_maintenance.utility.ops.status import ServerReport, StatusReport, merge_status
         clusters = [c for c in system.clusters if cluster_name in (None, c.name)]
         reports = {name: ServerReport(name, True, status) if status is not None

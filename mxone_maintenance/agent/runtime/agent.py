@@ -35,9 +35,12 @@ from mxone_maintenance.agent.runtime.probing import Probing, owner_of
 from mxone_maintenance.agent.runtime.senses import Senses
 from mxone_maintenance.agent.runtime.services import Services
 from mxone_maintenance.agent.runtime.status import agent_status
+from mxone_maintenance.agent.runtime.status_share import StatusShare, view
+from mxone_maintenance.agent.status_datagram import parse_digest
 from mxone_maintenance.agent.runtime.wiring import Wiring
 from mxone_maintenance.agent.sd_notify import Notifier
 from mxone_maintenance.core.contracts.agent_status import AgentStatus
+from mxone_maintenance.core.contracts.cluster_view import ClusterView
 from mxone_maintenance.core.model import Cluster
 from mxone_maintenance.core.paths import Paths
 
@@ -93,6 +96,7 @@ class Agent:
         self.inbox = Orders()
         self.memory = st.Memory()
         self.links = Links(node, self.alarms)    # network redundancy: the bond's links (runtime/links.py)
+        self.share = StatusShare(wall)           # our status to the peers, theirs for `cluster status`
         self.last_cycle = float("-inf")          # when the last full cycle ran
         self.reload_requested = False            # set by SIGHUP and the control thread
         self.stop_requested = False              # set by SIGTERM and SIGINT
@@ -124,6 +128,13 @@ class Agent:
         """The last published status, as the control socket answers it."""
         return self.published.to_json()
 
+    def cluster_view(self) -> ClusterView | None:
+        """The whole cluster as this agent hears it (the control thread's `cluster` request)."""
+        config, published = self.config, self.published
+        if config is None or self.node not in config.member_names:
+            return None
+        return view(config, published, getattr(self.wiring.channel, "statuses", None), self.wall())
+
     def order_fallback(self, lim: int) -> dict[str, Any]:
         return self.inbox.order_fallback(self.config, lim)
 
@@ -147,6 +158,8 @@ class Agent:
         decision = self._decide_and_act() if self.wiring.ready else None
         self.published = self.links.stamp(self.status_now())
         self.feed.metrics(self.published, getattr(self.wiring.channel, "counters", None))
+        if decision is not None:
+            self.share.publish(self.published, self.config, self.node, self.wiring.channel, self.clock())
         return decision
 
     def _decide_and_act(self) -> st.Decision | None:
@@ -203,6 +216,9 @@ class Agent:
     def heard(self, peer: str, sent_wall: float, flags: tuple[str, ...]) -> None:
         self.datasync.heard(peer, sent_wall, flags)
         self.pause.heard(peer, flags)
+        book = getattr(self.wiring.channel, "statuses", None)
+        if book is not None:
+            book.announced(peer, parse_digest(flags))
 
     def serving(self, config: Cluster, held: set[IPv4Interface]) -> set[int]:
         """The LIMs served here (alias held, not blocked): the ones whose Service Node is checked."""
@@ -240,7 +256,7 @@ class Agent:
                                  tuple(sorted(self.senses.blocked(config, self.wiring.effects, now))))
         flags = AgentFlags(frozenset(self.orders), self.wiring.own_mac, self.datasync.unready(),
                            self.health.sick(now, hold_time(config), set(own.held)), self.pause.flag()).encode() \
-            + self.datasync.heartbeat_flags()
+            + self.datasync.heartbeat_flags() + self.share.flags()
         self.beats.send(config, self.wiring.channel, own, self.memory.releasing, flags, now)
 
     def status_now(self) -> AgentStatus:

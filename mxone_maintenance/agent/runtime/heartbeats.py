@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from mxone_maintenance.agent import state as st
-from mxone_maintenance.agent.heartbeat import Heartbeat
+from mxone_maintenance.agent.heartbeat_wire import Heartbeat
 from mxone_maintenance.agent.heartbeat_flags import AgentFlags
 from mxone_maintenance.agent.runtime.ports import HeartbeatPort
 from mxone_maintenance.core.model import Cluster

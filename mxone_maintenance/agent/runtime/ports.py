@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from mxone_maintenance.agent.config_offer import ConfigOffer
 from mxone_maintenance.agent.effects import Addresses, Firewall, Neighbours, Service
-from mxone_maintenance.agent.heartbeat import Heartbeat
+from mxone_maintenance.agent.heartbeat_wire import Heartbeat
 from mxone_maintenance.core.model import Cluster
 
 

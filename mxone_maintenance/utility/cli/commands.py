@@ -52,7 +52,7 @@ def run_list(session: Session, args, system: System) -> int:
 
 def run_status(session: Session, args, system: System) -> int:
     from mxone_maintenance.utility.ops.status import collect_status, for_status, status_text
-    report = collect_status(system, for_status(session.ssh_settings()))
+    report = collect_status(system, for_status(session.ssh_settings()), local=session.paths.agent_socket)
     unfinished = unfinished_line(session)
     if session.json:
         session.say(json.dumps({**report.to_json(), "unfinished": unfinished}, indent=2))

@@ -1,48 +1,26 @@
 """Cluster status as the agents report it: where every LIM runs, locks, preloaded state, peers, alarms.
 
-Every member's agent is asked in parallel (`mxone-cluster-agent status --json` over SSH, read as an
-AgentStatus: core/contracts/agent_status.py); a server that does not answer, or answers no status, is
-shown as such, never guessed at. The merge is pure (`merge_status`), so the menus' Show status and
-`cluster status` print the same thing.
+The agent on this server answers for its whole cluster (status_sources.py: what it hears of every
+member); the members it cannot tell about, and other clusters, are asked in parallel over SSH
+(`mxone-cluster-agent status --json`, read as an AgentStatus: core/contracts/agent_status.py). A server
+that does not answer, or answers no status, is shown as such, never guessed at. The merge is pure
+(`merge_status`), so the menus' Show status and `cluster status` print the same thing.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from mxone_maintenance.core.contracts import wire
-from mxone_maintenance.core.contracts.agent_status import AgentStatus, LimState, LimStatus
+from mxone_maintenance.core.contracts.agent_status import AgentStatus, LimState
+from mxone_maintenance.core.contracts.cluster_view import ClusterView
 from mxone_maintenance.core.model import Cluster, System
-from mxone_maintenance.utility.ops.agent_command import agent_command
 from mxone_maintenance.utility.ops.requests import RuntimeFacts
-from mxone_maintenance.utility.remote.fleet import Fleet
-from mxone_maintenance.utility.remote.ssh import Connection, Host, SshSettings
+from mxone_maintenance.utility.ops.status_sources import ServerReport, from_view, local_view
+from mxone_maintenance.utility.remote.settings import SshSettings
 
 STATUS_CONNECT_S = 2.5   # a server that does not connect within this is "not answering" in this report
-
-
-@dataclass(frozen=True)
-class ServerReport:
-    """One agent's answer, or why there is none."""
-    server: str
-    reachable: bool
-    agent: AgentStatus | None = None
-    error: str = ""
-
-    def running(self) -> set[int]:
-        """The LIMs this server runs by its own agent's word (its own view of where each LIM runs; an agent
-        that does not say: the LIMs it places on itself)."""
-        if self.agent is None:
-            return set()
-        if self.agent.running is not None:
-            return set(self.agent.running)
-        return {item.lim for item in self.agent.lims if item.where == self.server}
-
-    def blocked(self) -> set[int]:
-        return set(self.agent.blocked) if self.agent is not None else set()
-
-    def lim(self, number: int) -> LimStatus | None:
-        return self.agent.lim(number) if self.agent is not None else None
 
 
 @dataclass(frozen=True)
@@ -119,6 +97,7 @@ class StatusReport:
             "servers": [{"server": s.server, "reachable": s.reachable, "error": s.error,
                          "peers": wire.encode(s.agent.peers) if s.agent is not None else [],
                          "generation": s.agent.generation if s.agent is not None else None,
+                         "via": s.via or "ssh", "age_s": s.age_s,
                          "links": wire.encode(s.agent.links) if s.agent is not None else []}
                         for s in c.servers],
             "alarms": [a.__dict__ for a in c.alarms], "disagreement": c.disagreement,
@@ -200,12 +179,9 @@ def merge_status(cluster: Cluster, reports: dict[str, ServerReport]) -> ClusterR
                          _alarms(reports), _syncs(cluster, reports), generation_disagreement(cluster, reports))
 
 
-def _ask_agent(conn: Connection) -> AgentStatus:
+def _ask_agent(conn) -> AgentStatus:
+    from mxone_maintenance.utility.ops.agent_command import agent_command
     return AgentStatus.loads(conn.run([agent_command(), "status", "--json"], timeout=10).stdout)
-
-
-def _cluster_hosts(system: System, cluster: Cluster) -> list[Host]:
-    return [Host(name, str(system.management_address(name).ip)) for name in cluster.member_names]
 
 
 def for_status(settings: SshSettings) -> SshSettings:
@@ -215,15 +191,34 @@ def for_status(settings: SshSettings) -> SshSettings:
     return replace(settings, connect_timeout=min(settings.connect_timeout, STATUS_CONNECT_S))
 
 
-def collect_status(system: System, settings: SshSettings, cluster_name: str | None = None) -> StatusReport:
-    """Ask every member's agent at once."""
-    clusters = [c for c in system.clusters if cluster_name in (None, c.name)]
-    hosts = [h for c in clusters for h in _cluster_hosts(system, c)]
-    if not hosts:
-        return StatusReport(())
+def _over_ssh(system: System, names: list[str], settings: SshSettings) -> dict[str, ServerReport]:
+    """Ask these servers' agents at once (paramiko loads only when one has to be asked)."""
+    if not names:
+        return {}
+    from mxone_maintenance.utility.remote.fleet import Fleet
+    from mxone_maintenance.utility.remote.ssh import Host
+    hosts = [Host(name, str(system.management_address(name).ip)) for name in names]
     with Fleet(hosts, settings) as fleet:
         outcomes = fleet.each(_ask_agent)
-    reports = {name: ServerReport(name, o.ok, o.value, o.error) for name, o in outcomes.items()}
+    return {name: ServerReport(name, o.ok, o.value, o.error) for name, o in outcomes.items()}
+
+
+def collect_status(system: System, settings: SshSettings, cluster_name: str | None = None,
+                   local: Path | None = None) -> StatusReport:
+    """Every member's status: from the agent listening on `local` (this server's control socket) for
+    its cluster, over SSH for the rest."""
+    clusters = [c for c in system.clusters if cluster_name in (None, c.name)]
+    view = local_view(local) if clusters and local is not None else None
+    reports: dict[str, ServerReport] = {}
+    ask: list[str] = []
+    for c in clusters:
+        if isinstance(view, ClusterView) and view.cluster == c.name:
+            heard, missing = from_view(c, view)
+            reports.update(heard)
+            ask += missing
+        else:
+            ask += c.member_names
+    reports.update(_over_ssh(system, ask, settings))
     return StatusReport(tuple(merge_status(c, {n: reports[n] for n in c.member_names}) for c in clusters))
 
 
@@ -253,6 +248,28 @@ def link_lines(report: ClusterReport) -> list[str]:
             for server, links in bonded if links]
 
 
+def source_line(report: ClusterReport) -> str:
+    """Where each member's information came from and how old it is, e.g. "Heard by lim1's agent: lim1
+    now, sb1 0.1 s ago, lim2 silent for 9.2 s; asked over SSH: lim3"."""
+    relayed = [s for s in report.servers if s.via]
+    asked = [s.server for s in report.servers if not s.via]
+    parts = []
+    if relayed:
+        parts.append(f"Heard by {relayed[0].via}'s agent: " + ", ".join(
+            f"{s.server} {_age(s)}" for s in relayed))
+    if asked:
+        parts.append("asked over SSH: " + ", ".join(asked))
+    return "; ".join(parts)
+
+
+def _age(server: ServerReport) -> str:
+    if not server.reachable:
+        return f"silent for {server.age_s:.1f} s" if server.age_s is not None else "never heard"
+    if server.age_s is None or server.age_s < 0.05:
+        return "now"
+    return f"{server.age_s:.1f} s ago"
+
+
 def status_text(report: StatusReport) -> str:
     if not report.clusters:
         return "No clusters in the system."
@@ -266,6 +283,7 @@ def status_text(report: StatusReport) -> str:
             lines.append(f"  {row.lim:<5}{row.regular:<10}{row.runs_on:<12}{row.lock:<9}{row.state}{extra}")
         lines.append("  Servers: " + ", ".join(
             f"{s.server} {'answers' if s.reachable else 'NOT ANSWERING'}" for s in c.servers))
+        lines.append(f"  {source_line(c)}")
         lines += [f"  {line}" for line in link_lines(c)]
         if c.disagreement:
             lines.append(f"  Configuration differs: {c.disagreement}")

@@ -21,7 +21,7 @@ def _status(env: ActionEnv, runtime: Runtime) -> Screen:
 
     def collect():
         from mxone_maintenance.utility.ops.status import for_status  # paramiko loads only here, in the worker
-        return gather(env.system, for_status(env.ssh_settings()), memo)
+        return gather(env.system, for_status(env.ssh_settings()), memo, env.local_agent)
     return StatusScreen(collect, runtime, rows=snapshot_rows)
 
 

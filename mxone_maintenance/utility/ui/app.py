@@ -231,7 +231,8 @@ class App:
 
     # ---------------------------------------------------------------- actions
     def env(self, system: System) -> ActionEnv:
-        return ActionEnv(system=system, ssh_settings=self.session.ssh_settings)
+        return ActionEnv(system=system, ssh_settings=self.session.ssh_settings,
+                         local_agent=self.session.paths.agent_socket)
 
     def _open(self, menu: MenuScreen, item: MenuItem) -> None:
         if item.menu:

@@ -7,6 +7,7 @@ a broken rule that quotes a typed value is shown under that field, any other abo
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ class ActionEnv:
     worker: Show status, or after the technician chose Apply)."""
     system: System
     ssh_settings: Callable[[], SshSettings]
+    local_agent: Path | None = None          # this server's agent socket: status from what it hears
 
 
 class Form(Screen):

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mxone_maintenance.core.contracts.events import Event
@@ -44,17 +45,18 @@ class EventsMemo:
     clock: Callable[[], float] = field(default=time.time)
 
 
-def gather(system: System, settings: SshSettings, memo: EventsMemo | None = None) -> StatusAndEvents:
+def gather(system: System, settings: SshSettings, memo: EventsMemo | None = None,
+           local: Path | None = None) -> StatusAndEvents:
     """The status and, when due, the recent events (runs in the worker thread)."""
     from mxone_maintenance.utility.ops.history import collect_history  # paramiko loads only here
     from mxone_maintenance.utility.ops.status import collect_status
     memo = memo if memo is not None else EventsMemo()
     now = memo.clock()
     if now - memo.at < HISTORY_EVERY_S:
-        return StatusAndEvents(collect_status(system, settings), memo.history, memo.error)
+        return StatusAndEvents(collect_status(system, settings, local=local), memo.history, memo.error)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mxone-ui-events") as pool:
         events = pool.submit(collect_history, system, settings, None, now - RECENT_S)
-        status = collect_status(system, settings)
+        status = collect_status(system, settings, local=local)
         try:
             memo.history, memo.error = events.result(), ""
         except Exception as err:  # noqa: BLE001 - the status stands; the events part says why it is missing
