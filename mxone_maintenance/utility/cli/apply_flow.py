@@ -83,23 +83,6 @@ def execute(session: Session, plan: Plan, recovering: Journal | None = None) -> 
 
 # --- an interrupted change: finish or undo ------------------------------------------------------------
 
-def unfinished_line(session: Session) -> str:
-    """For status: the interrupted change, if any, and what to do about it."""
-    lines = []
-    try:
-        journal = read_journal(session.system_file)
-        if journal is not None:
-            lines.append(f"Unfinished change: {journal.headline()}. Finish it with `cluster finish` or undo it "
-                         "with `cluster undo`.")
-    except JournalError as err:
-        lines.append(f"Change journal: {err}")
-    try:
-        lines += [f"Pending: {entry.line()}." for entry in read_pending(session.system_file)]
-    except PendingError as err:
-        lines.append(f"Pending: {err}")
-    return "\n".join(lines)
-
-
 def _unfinished(session: Session) -> Journal | None:
     try:
         return read_journal(session.system_file)

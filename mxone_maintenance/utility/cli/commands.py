@@ -1,12 +1,11 @@
 """One handler per subcommand: the request from the arguments, the plan, then `execute`."""
 from __future__ import annotations
 
-import json
 import time
 
 from mxone_maintenance.core.model import System
-from mxone_maintenance.utility.cli.apply_flow import execute, unfinished_line
-from mxone_maintenance.utility.cli.session import EXIT_FAILED, EXIT_OK, Failed, Session
+from mxone_maintenance.utility.cli.apply_flow import execute
+from mxone_maintenance.utility.cli.session import Failed, Session
 from mxone_maintenance.utility.ops import cluster as cluster_ops
 from mxone_maintenance.utility.ops import proposals
 from mxone_maintenance.utility.ops import servers as server_ops
@@ -29,10 +28,8 @@ from mxone_maintenance.utility.ops.requests import (
     parse_int,
     parse_lim_spec,
     parse_priority_assignment,
-    RequestError,
     parse_seconds,
 )
-from mxone_maintenance.utility.ops.views import clusters_data, clusters_text
 from mxone_maintenance.utility.remote.errors import RemoteError
 
 # --- subcommands -------------------------------------------------------------------------------------
@@ -43,38 +40,6 @@ def _int_arg(text: str | None, what: str, low: int = 1, high: int = 99) -> int |
 
 def _seconds_arg(text: str | None, what: str, low: float, high: float) -> float | None:
     return None if text is None else parse_seconds(text, what, low, high)
-
-
-def run_list(session: Session, args, system: System) -> int:
-    session.say(json.dumps(clusters_data(system), indent=2) if session.json else clusters_text(system))
-    return EXIT_OK
-
-
-def run_status(session: Session, args, system: System) -> int:
-    from mxone_maintenance.utility.ops.status import collect_status, for_status, status_text
-    report = collect_status(system, for_status(session.ssh_settings()), local=session.paths.agent_socket)
-    unfinished = unfinished_line(session)
-    if session.json:
-        session.say(json.dumps({**report.to_json(), "unfinished": unfinished}, indent=2))
-    else:
-        session.say("\n\n".join(filter(None, [unfinished, status_text(report)])))
-    return EXIT_OK if report.complete else EXIT_FAILED
-
-
-def run_history(session: Session, args, system: System) -> int:
-    """Exit 0 when every member answered; 1 when some did not (the others' events are still shown)."""
-    from mxone_maintenance.core.contracts.events import parse_since
-    from mxone_maintenance.utility.ops.history import collect_history, history_text
-    from mxone_maintenance.utility.ops.status import for_status
-    since = None
-    if args.since is not None:
-        try:
-            since = parse_since(args.since)
-        except ValueError as err:
-            raise RequestError(str(err)) from None
-    report = collect_history(system, for_status(session.ssh_settings()), args.name, since)
-    session.say(json.dumps(report.to_json(), indent=2) if session.json else history_text(report, since))
-    return EXIT_OK if report.complete else EXIT_FAILED
 
 
 def _final(session: Session, proposal: Proposal) -> Plan:

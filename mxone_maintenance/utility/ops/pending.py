@@ -13,7 +13,6 @@ from pathlib import Path
 
 from mxone_maintenance.core import config
 from mxone_maintenance.core.model import ClusterLim, System
-from mxone_maintenance.utility.ops import cluster as cluster_ops
 from mxone_maintenance.utility.ops.plan import CleanStaged, Plan, ServerPlan
 
 VERSION = 1
@@ -90,6 +89,7 @@ def still_pending(entries: list[PendingLeave], system: System) -> list[PendingLe
 
 
 def plan_pending(entries: list[PendingLeave], system: System) -> Plan:
+    from mxone_maintenance.utility.ops import cluster as cluster_ops   # the planning code: not for status
     """What each pending server still gets: the leaving steps of a delete."""
     servers = []
     for e in still_pending(entries, system):
