@@ -1,4 +1,4 @@
-"""Show status: the table from a report, the header times, refresh every 3 s in the worker."""
+"""Show status: the table from a report, the header times, refresh every second in the worker."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -46,7 +46,7 @@ def test_refreshes_itself_and_says_so_while_collecting():
     runtime = InlineRuntime()
     reports = iter([report(), report(sb1_up=False)])
     screen = StatusScreen(lambda: next(reports), runtime)
-    assert [seconds for seconds, _fn in runtime.timers] == [3.0]
+    assert [seconds for seconds, _fn in runtime.timers] == [1.0]
     assert "sb1 yes" in text(screen)
     runtime.fire_timers()
     assert "sb1 NO" in text(screen) and "sb1: does not answer: timed out" in text(screen)
