@@ -325,7 +325,7 @@ def agent_handlers(agent: Any, history: Callable[[float | None], list] | None = 
         if found is None:
             why = agent.published.config if agent.published.config != "ok" else "not a member of its cluster"
             return {"ok": False, "error": f"this server's agent has no cluster view: {why}"}
-        return found.to_json()
+        return found
 
     paths = getattr(agent, "paths", None)
     if history is None and paths is not None:

@@ -40,7 +40,6 @@ from mxone_maintenance.agent.status_datagram import parse_digest
 from mxone_maintenance.agent.runtime.wiring import Wiring
 from mxone_maintenance.agent.sd_notify import Notifier
 from mxone_maintenance.core.contracts.agent_status import AgentStatus
-from mxone_maintenance.core.contracts.cluster_view import ClusterView
 from mxone_maintenance.core.model import Cluster
 from mxone_maintenance.core.paths import Paths
 
@@ -128,8 +127,9 @@ class Agent:
         """The last published status, as the control socket answers it."""
         return self.published.to_json()
 
-    def cluster_view(self) -> ClusterView | None:
-        """The whole cluster as this agent hears it (the control thread's `cluster` request)."""
+    def cluster_view(self) -> dict[str, Any] | None:
+        """The whole cluster as this agent hears it: the control thread's `cluster` reply
+        (core/contracts/cluster_view.py)."""
         config, published = self.config, self.published
         if config is None or self.node not in config.member_names:
             return None

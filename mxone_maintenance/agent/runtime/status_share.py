@@ -8,6 +8,7 @@ and the channel's book, never the loop's state.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -20,8 +21,7 @@ from mxone_maintenance.agent.status_datagram import (
     digest_of,
     encode_status,
 )
-from mxone_maintenance.core.contracts.agent_status import AgentStatus, StatusError
-from mxone_maintenance.core.contracts.cluster_view import ClusterView, MemberView
+from mxone_maintenance.core.contracts.agent_status import AgentStatus
 from mxone_maintenance.core.model import Cluster
 
 MIN_GAP_S = 0.05      # a status changing every cycle (a takeover's steps) goes out at most this often
@@ -68,46 +68,59 @@ class StatusShare:
         return True
 
 
-def view(config: Cluster, published: AgentStatus, book: StatusBook | None, wall_now: float) -> ClusterView:
-    """The cluster as the published status and the book say, `wall_now` being the time of asking."""
+def view(config: Cluster, published: AgentStatus, book: StatusBook | None, wall_now: float) -> dict[str, Any]:
+    """The control socket's `cluster` reply (core/contracts/cluster_view.py) as the published status and
+    the book say, `wall_now` being the time of asking. The peers' statuses go out as they came, checked
+    only for whose they are: the asker reads each one field by field (it must anyway), so they are not
+    decoded twice."""
     since_published = max(0.0, wall_now - published.now)
     heard = {p.name: p.heard_ago for p in published.peers}
     members = []
     for name in config.member_names:
         if name == published.node:
-            members.append(MemberView(name, 0.0, round(since_published, 3), True, published))
+            members.append({**_member(name, 0.0), "status_age": round(since_published, 3), "current": True,
+                            "status": published.to_json()})
             continue
         ago = heard.get(name)
         ago = None if ago is None else round(ago + since_published, 3)
-        members.append(_member(name, ago, config, book, wall_now))
-    return ClusterView(published.node, config.name, config.generation, config.detect_s, tuple(members))
+        members.append(_peer(name, ago, config, book, wall_now))
+    return {"ok": True, "node": published.node, "cluster": config.name, "generation": config.generation,
+            "detect_s": config.detect_s, "members": members}
 
 
-def _member(name: str, heard_ago: float | None, config: Cluster, book: StatusBook | None,
-            wall_now: float) -> MemberView:
+def _member(name: str, heard_ago: float | None, status_age: float | None = None, note: str = "") -> dict[str, Any]:
+    return {"server": name, "heard_ago": heard_ago, "status_age": status_age, "current": False, "status": None,
+            "note": note}
+
+
+def _peer(name: str, heard_ago: float | None, config: Cluster, book: StatusBook | None,
+          wall_now: float) -> dict[str, Any]:
     if heard_ago is None:
-        return MemberView(name, None, note="not heard since this agent started")
+        return _member(name, None, note="not heard since this agent started")
     if heard_ago > config.detect_s:
-        return MemberView(name, heard_ago, note=f"silent for {heard_ago:.1f} s")
+        return _member(name, heard_ago, note=f"silent for {heard_ago:.1f} s")
     received, current = book.latest(name) if book is not None else (None, False)
     if received is None:
-        return MemberView(name, heard_ago, note="no status shared yet")
-    age = max(0.0, wall_now - received.sent_wall)
+        return _member(name, heard_ago, note="no status shared yet")
+    age = round(max(0.0, wall_now - received.sent_wall), 3)
     try:
-        status = AgentStatus.from_json(_aged(received.status_json(), age))
-    except (BadStatus, StatusError, OverflowError) as exc:
-        return MemberView(name, heard_ago, round(age, 3), note=f"its shared status is unreadable: {exc}")
-    if status.node != name or status.cluster != config.name:
-        return MemberView(name, heard_ago, round(age, 3), note=f"its shared status names {status.node!r} "
-                                                                 f"of cluster {status.cluster!r}")
-    return MemberView(name, heard_ago, round(age, 3), current, status)
+        status = received.status_json()
+    except BadStatus as exc:
+        return _member(name, heard_ago, age, f"its shared status is unreadable: {exc}")
+    if status.get("node") != name or status.get("cluster") != config.name:
+        return _member(name, heard_ago, age, f"its shared status names {status.get('node')!r} of cluster "
+                                             f"{status.get('cluster')!r}")
+    return {**_member(name, heard_ago, age), "current": current, "status": _aged(status, age)}
 
 
 def _aged(value: dict, age: float) -> dict:
     """The sync ages as they are now, not as they were when the status was sent."""
     sync = value.get("sync")
     if isinstance(sync, list):
-        value["sync"] = [{**e, "age_s": round(e["age_s"] + age, 1)}
-                         if isinstance(e, dict) and isinstance(e.get("age_s"), (int, float))
-                         and not isinstance(e.get("age_s"), bool) else e for e in sync]
+        value["sync"] = [{**e, "age_s": e["age_s"] + age} if isinstance(e, dict) and _finite(e.get("age_s"))
+                         else e for e in sync]
     return value
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, float) and math.isfinite(value) or type(value) is int and abs(value) < 1e15

@@ -6,11 +6,13 @@ status_datagram.py). For each member: how long ago it was last heard, and its st
 whether it is the one its latest heartbeat announced (`current`). A member not heard within the
 cluster's detection time is silent: its last status is not given (a view must not show a dead server's
 LIMs as running). JSON: `{"ok": true, "node", "cluster", "generation", "detect_s", "members":
-[MemberView]}`, read with `from_json` (checked field by field, like AgentStatus).
+[MemberView]}`, read with `from_json`, checked field by field like AgentStatus; a member's status that
+does not read is that member's problem only (its status None, the reason in its note), so one peer of
+another version does not cost the view of the others.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mxone_maintenance.core.contracts import wire
@@ -46,12 +48,33 @@ class ClusterView:
         if isinstance(value, dict) and value.get("ok") is False:
             error = value.get("error")
             raise StatusError(f"the agent answered an error: {error[:200] if isinstance(error, str) else '?'}")
-        if not isinstance(value, dict) or value.get("ok") is not True:
-            raise StatusError('cluster view: not an object with "ok": true')
+        if not isinstance(value, dict) or value.get("ok") is not True or not isinstance(value.get("members"), list):
+            raise StatusError('cluster view: not an object with "ok": true and "members"')
+        members = tuple(_member(item, f"cluster view.members[{i}]") for i, item in enumerate(value["members"]))
         try:
-            return wire.decode(cls, value, "cluster view")
+            return wire.decode(cls, {**value, "members": []}, "cluster view")._with(members)
         except wire.WireError as exc:
             raise StatusError(str(exc)) from None
 
+    def _with(self, members: tuple[MemberView, ...]) -> ClusterView:
+        return ClusterView(self.node, self.cluster, self.generation, self.detect_s, members)
+
     def member(self, name: str) -> MemberView | None:
         return next((m for m in self.members if m.server == name), None)
+
+
+def _member(value: Any, where: str) -> MemberView:
+    if not isinstance(value, dict):
+        raise StatusError(f"{where}: not an object")
+    try:
+        member = wire.decode(MemberView, {**value, "status": None}, where)
+    except wire.WireError as exc:
+        raise StatusError(str(exc)) from None
+    status = value.get("status")
+    if status is None:
+        return member
+    try:
+        return replace(member, status=AgentStatus.from_json({**status, "ok": True} if isinstance(status, dict)
+                                                            else status))
+    except StatusError as exc:
+        return replace(member, current=False, note=f"its shared status does not read: {exc}")
