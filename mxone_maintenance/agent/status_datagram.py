@@ -106,10 +106,13 @@ class StatusBook:
         self._announced: dict[str, int] = {}
 
     def keep(self, member: str, received: Received) -> bool:
-        """Keep it unless we hold a newer one of that member (a replay, or datagrams out of order)."""
+        """Keep it unless we hold a newer one of that member (a replay, or datagrams out of order), or
+        it is the one the member's latest heartbeat announces (heartbeats have their replay window: so a
+        peer whose clock was set back is followed all the same)."""
         with self._lock:
             held = self._latest.get(member)
-            if held is not None and held.sent_wall >= received.sent_wall:
+            announced = self._announced.get(member) == received.digest
+            if held is not None and held.sent_wall >= received.sent_wall and not announced:
                 return False
             self._latest[member] = received
             return True
