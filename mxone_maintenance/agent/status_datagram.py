@@ -29,6 +29,7 @@ STATUS_VERSION = 3
 TAG_SIZE = hashlib.sha256().digest_size
 HEADER = struct.Struct(">dI")          # sent wall clock, digest
 MAX_STATUS = 256 * 1024                # JSON bytes of one status after decompression (ten LIMs: ~8 KB)
+HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 REFRESH_S = 5.0                        # sent this often when nothing changed: a peer that restarted learns it
 
 
@@ -112,7 +113,8 @@ class StatusBook:
         with self._lock:
             held = self._latest.get(member)
             announced = self._announced.get(member) == received.digest
-            if held is not None and held.sent_wall >= received.sent_wall and not announced:
+            follow = announced and (held is None or held.digest != received.digest)
+            if held is not None and held.sent_wall >= received.sent_wall and not follow:
                 return False
             self._latest[member] = received
             return True
@@ -130,21 +132,12 @@ class StatusBook:
             held, announced = self._latest.get(member), self._announced.get(member)
         return held, held is not None and announced == held.digest
 
-    def forget_others(self, members: set[str]) -> None:
-        with self._lock:
-            for book in (self._latest, self._announced):
-                for name in set(book) - members:
-                    del book[name]
-
 
 def parse_digest(flags: tuple[str, ...]) -> int | None:
     """The `st=<8 hex digits>` flag of a heartbeat, if it has one."""
     for flag in flags:
-        if flag.startswith("st=") and len(flag) == 11:
-            try:
-                return int(flag[3:], 16)
-            except ValueError:
-                return None
+        if flag.startswith("st=") and len(flag) == 11 and all(c in HEX_DIGITS for c in flag[3:]):
+            return int(flag[3:], 16)
     return None
 
 

@@ -102,7 +102,7 @@ def _peer(name: str, heard_ago: float | None, config: Cluster, book: StatusBook 
     received, current = book.latest(name) if book is not None else (None, False)
     if received is None:
         return _member(name, heard_ago, note="no status shared yet")
-    age = round(max(0.0, wall_now - received.sent_wall), 3)
+    age = round(max(0.0, book.monotonic() - received.received), 3)   # our clock: the sender's may be off
     try:
         status = received.status_json()
     except BadStatus as exc:
