@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -70,66 +69,10 @@ def bench_create(args) -> dict:
             "create_10_lims_one_at_a_time_s": statistics.median(serial)}
 
 
-def _status_once(lab: Lab, complete: bool = True) -> float:
-    """One `cluster status --json`; exit 0 when every server answered, 1 when one did not."""
-    start = time.perf_counter()
-    result = subprocess.run([UTILITY, "cluster", "status", "--json"],
-                            env={**os.environ, **lab.env}, capture_output=True, text=True, timeout=60)
-    elapsed = time.perf_counter() - start
-    assert result.returncode == (0 if complete else 1), result.stdout + result.stderr
-    return elapsed
-
-
-def _create_with_utility(lab: Lab, lims: int) -> None:
-    args = ["cluster", "create", "--name", "c1", "--standby", "sb1", "--detect-s", "3", "--heartbeat-s", "0.5", "--yes"]
-    args += [a for n in range(1, lims + 1) for a in ("--lim", f"{n}:10.77.0.{110 + n}")]
-    result = subprocess.run([UTILITY, *args], env={**os.environ, **lab.env},
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def _agent_pids(lab: Lab) -> dict[str, int]:
-    out = subprocess.run(["pgrep", "-f", "mxone-cluster-agent --root / run"], capture_output=True, text=True).stdout
-    return {f"pid{pid}": int(pid) for pid in out.split()}
-
-
-def _cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])          # utime + stime
-
-
-def _rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 @bench("status")
-def bench_status(args) -> dict:
-    """`cluster status` of an 11-host cluster (10 LIMs + standby), every agent asked over SSH, also with
-    one server dead; and the agents at idle with 10 peers each: resident memory and CPU."""
-    lab = lab_with(10)
-    _create_with_utility(lab, 10)
-    time.sleep(3)
-    runs = [_status_once(lab) for _ in range(max(args.runs, 3))]
-    pids = list(_agent_pids(lab).values())
-    ticks = {pid: _cpu_ticks(pid) for pid in pids}
-    window = 10.0
-    time.sleep(window)
-    cpu = [(_cpu_ticks(pid) - ticks[pid]) / os.sysconf("SC_CLK_TCK") / window * 100 for pid in pids]
-    rss = [_rss_kb(pid) for pid in pids]
-    lab.kill("lim10")
-    try:
-        with_dead = [_status_once(lab, complete=False) for _ in range(3)]
-    finally:
-        lab.revive("lim10")
-    return {"cluster_status_11_hosts_s": statistics.median(runs),
-            "cluster_status_one_server_dead_s": statistics.median(with_dead),
-            "agent_idle_rss_mb_median": statistics.median(rss) / 1024,
-            "agent_idle_rss_mb_max": max(rss) / 1024,
-            "agent_idle_cpu_percent_median": statistics.median(cpu),
-            "agent_idle_cpu_percent_max": max(cpu)}
+def bench_status_registered(args) -> dict:
+    from bench_status import bench_status
+    return bench_status(args)
 
 
 @bench("tui")
@@ -199,6 +142,12 @@ def bench_keepalived_registered(args) -> dict:
     return bench_keepalived(args)
 
 
+@bench("stress")
+def bench_stress_registered(args) -> dict:
+    from bench_stress import bench_stress
+    return bench_stress(args)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__)
     parser.add_argument("--only", default=",".join(BENCHES), help=f"comma list of: {', '.join(BENCHES)}")
@@ -208,6 +157,13 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, help="failover/keepalived: seed of the random kill moments")
     parser.add_argument("--flood", action="store_true",
                         help="failover: forged datagrams from the client host to both agents all along")
+    parser.add_argument("--stress-s", type=float, default=120.0, metavar="SECONDS",
+                        help="stress: how long each variant runs (default 120)")
+    parser.add_argument("--drop", type=int, default=20, metavar="PERCENT",
+                        help="stress: share of liveness packets (and ARP in variant 2) dropped (default 20)")
+    parser.add_argument("--hogs", type=int, default=2, help="stress: busy-loop processes per host (default 2)")
+    parser.add_argument("--stress-variants", default="1,2",
+                        help="stress: 1 = liveness dropped, 2 = liveness and ARP dropped (default 1,2)")
     parser.add_argument("--json", default="bench.json", metavar="FILE")
     args = parser.parse_args(argv)
     results: dict[str, float] = {}

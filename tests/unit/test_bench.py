@@ -35,3 +35,25 @@ def test_all_benchmarks_ran_exits_0(tmp_path, monkeypatch):
 def test_an_unknown_benchmark_is_named(tmp_path, capsys):
     assert bench.main(["--only", "nosuch", "--json", str(tmp_path / "b.json")]) == 1
     assert "bench: unknown benchmark 'nosuch'" in capsys.readouterr().err
+
+
+def test_stress_counts_false_failovers_and_the_longest_gap_from_the_samples():
+    from bench_stress import answer_stats
+
+    samples = [(0.02, "lim1"), (0.04, "lim1"), (0.30, "sb1"), (0.32, "lim1"), (0.34, "sb1"), (1.00, "lim1")]
+    stats = answer_stats(samples, "lim1", began=0.0, ended=1.10)
+    assert stats["false_failovers"] == 2              # lim1 -> sb1 twice; sb1 -> lim1 is no failover
+    assert stats["answers_by_others"] == 2
+    assert abs(stats["longest_gap_ms"] - 660) < 1e-6  # 0.34 -> 1.00
+    assert answer_stats([], "lim1", 0.0, 2.0)["longest_gap_ms"] == 2000   # nothing answered at all
+
+
+def test_stress_drops_liveness_packets_and_arp_only_in_variant_2():
+    from bench_stress import count_events, nft_rules
+
+    plain, with_arp = nft_rules(20, arp=False), nft_rules(20, arp=True)
+    assert "udp dport 7400 numgen random mod 100 < 20 counter drop" in plain
+    assert "ip protocol 112 numgen random mod 100 < 20" in plain and "arp" not in plain
+    assert 'hook ingress device "eth0"' in with_arp and "ether type arp numgen random mod 100 < 20" in with_arp
+    history = b'{"at": 5, "kind": "takeover"}\n{"at": 15, "kind": "takeover"}\nbroken\n{"at": 16, "kind": "yield"}\n'
+    assert count_events(history, 10, "takeover") == 1
