@@ -96,10 +96,13 @@ def create(lab: Lab) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def wait_covered(lab: Lab, complete: bool, limit_s: float = 20.0) -> None:
+def wait_covered(lab: Lab, complete: bool, limit_s: float = 30.0) -> None:
+    """Until lim1's agent covers every member (and every server answers, or all but a dead one)."""
     until = time.monotonic() + limit_s
     while time.monotonic() < until:
-        if covered_by_lim1(status_once(lab, complete)[1]):
+        result = subprocess.run([UTILITY, "cluster", "status"], env={**os.environ, **lab.env},
+                                capture_output=True, text=True, timeout=60)
+        if covered_by_lim1(result.stdout) and result.returncode == (0 if complete else 1):
             return
         time.sleep(0.5)
     raise RuntimeError("lim1's agent never covered every member")

@@ -11,13 +11,13 @@ one), so it needs no replay window of its own.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 
+from mxone_maintenance.agent import signing
+
 OFFER_VERSION = 2
-TAG_SIZE = hashlib.sha256().digest_size
+TAG_SIZE = signing.TAG_SIZE
 MAX_TEXT = 60_000                 # a cluster.yaml of ten LIMs is about 1.5 KB
 
 
@@ -53,7 +53,7 @@ def decode_offer(data: bytes, key: bytes, cluster: str) -> ConfigOffer:
     if len(data) < 1 + 2 + TAG_SIZE or not is_offer(data):
         raise BadOffer("malformed", "bad length or version")
     signed, tag = data[:-TAG_SIZE], data[-TAG_SIZE:]
-    if not hmac.compare_digest(tag, _tag(key, signed)):
+    if not signing.compare_digest(tag, _tag(key, signed)):
         raise BadOffer("forged", "HMAC does not match")
     try:
         body = json.loads(signed[1:].decode("utf-8"))
@@ -72,4 +72,4 @@ def decode_offer(data: bytes, key: bytes, cluster: str) -> ConfigOffer:
 
 
 def _tag(key: bytes, data: bytes) -> bytes:
-    return hmac.new(key, data, hashlib.sha256).digest()
+    return signing.hmac_sha256(key, data)

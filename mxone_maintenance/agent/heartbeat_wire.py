@@ -13,19 +13,19 @@ Replay: see replay_guard.py (per peer run by boot id and sequence number, kept a
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import math
-import secrets
+import os
 from dataclasses import dataclass, field, fields
 
+from mxone_maintenance.agent import signing
+
 VERSION = 1
-TAG_SIZE = hashlib.sha256().digest_size
+TAG_SIZE = signing.TAG_SIZE
 MAX_DATAGRAM = 65507
 MAX_FLAG_CHARS = 256            # ours are under 30: a longer one is a bug, not a flag to parse
 # This process's boot id: the default for every Heartbeat it sends, fresh on every agent start.
-PROCESS_BOOT_ID = secrets.randbits(64)
+PROCESS_BOOT_ID = int.from_bytes(os.urandom(8), "big")    # not secrets: it imports hmac (OpenSSL)
 
 
 class BadHeartbeat(ValueError):
@@ -78,12 +78,11 @@ def decode(data: bytes, key: bytes, cluster: str | None = None) -> Heartbeat:
     if len(data) < 1 + 2 + TAG_SIZE or len(data) > MAX_DATAGRAM or data[0] != VERSION:
         raise BadHeartbeat("malformed", "bad length or version")
     signed, tag = data[:-TAG_SIZE], data[-TAG_SIZE:]
-    if not hmac.compare_digest(tag, _tag(key, signed)):
+    if not signing.compare_digest(tag, _tag(key, signed)):
         raise BadHeartbeat("forged", "HMAC does not match")
     try:
-        body = json.loads(signed[1:].decode("utf-8"), parse_constant=_no_constant)
-        values = {f.name: body[_KEYS[f.name]] for f in fields(Heartbeat)}
-        hb = Heartbeat(**{name: _tuple(value) for name, value in values.items()})
+        body = _JSON.decode(signed[1:].decode("utf-8"))
+        hb = Heartbeat(**{name: _tuple(body[key]) for name, key in _FIELD_KEYS})
     except RecursionError:      # authentic but nested deeper than the parser goes
         raise BadHeartbeat("malformed", "nested too deeply") from None
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
@@ -95,11 +94,16 @@ def decode(data: bytes, key: bytes, cluster: str | None = None) -> Heartbeat:
 
 
 def _tag(key: bytes, data: bytes) -> bytes:
-    return hmac.new(key, data, hashlib.sha256).digest()
+    return signing.hmac_sha256(key, data)
 
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not a number")
+
+
+# Built once: json.loads with an argument builds a new decoder per call, fields() walks the class.
+_JSON = json.JSONDecoder(parse_constant=_no_constant)
+_FIELD_KEYS = tuple((f.name, _KEYS[f.name]) for f in fields(Heartbeat))
 
 
 def _plain(value: object) -> object:

@@ -26,7 +26,7 @@ from mxone_maintenance.agent.datasync import (
     order_text,
     status_lines,
 )
-from mxone_maintenance.agent.decide import probe_timeout
+from mxone_maintenance.agent.decide import probe_timeout, probe_tries
 from mxone_maintenance.agent.logs import log_to, say_error
 from mxone_maintenance.agent.runtime import Agent, Effects, NullSync
 from mxone_maintenance.agent.runtime.ports import HeartbeatPort, MakeChannel, MakeEffects
@@ -37,7 +37,6 @@ from mxone_maintenance.core.contracts.agent_status import AgentStatus, StatusErr
 from mxone_maintenance.core.contracts.events import event_from_json, event_text, parse_since
 from mxone_maintenance.core.model import Cluster
 from mxone_maintenance.core.paths import Paths
-from mxone_maintenance.core.version import product_version
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 EXIT_CONFIG = 78    # sysexits.h EX_CONFIG; the unit's RestartPreventExitStatus: a restart cannot fix it
@@ -54,7 +53,8 @@ def real_effects(settings: AgentSettings) -> MakeEffects:
         from mxone_maintenance.agent.effects import CommandService, NetlinkAddresses, NftFirewall, RawArp
 
         return Effects(addresses=NetlinkAddresses(config.interface),
-                       neighbours=RawArp(config.interface, timeout=probe_timeout(config)),
+                       neighbours=RawArp(config.interface, timeout=probe_timeout(config),
+                                         tries=probe_tries(config)),
                        firewall=NftFirewall(),
                        service=CommandService(settings.service_start, settings.service_stop, node,
                                               media_start=settings.media_start, media_stop=settings.media_stop),
@@ -114,6 +114,9 @@ def not_root_error(uid: int, command: str) -> str | None:
 
 def run(paths: Paths) -> int:
     log_to(sys.stderr)
+    # The unit's malloc arena limit is for the agent (read by glibc at start, done): the Service Nodes it
+    # starts are multi-threaded servers that keep glibc's default.
+    os.environ.pop("MALLOC_ARENA_MAX", None)
     notifier = Notifier.from_env()      # before any child: the Service Nodes must not inherit it
     try:
         settings = load_settings(paths.agent_settings)
@@ -200,11 +203,22 @@ def _show_status(reply: dict, as_json: bool) -> int:
 
 # --- the command line -------------------------------------------------------------------------------
 
+class _Version(argparse.Action):
+    """--version, read from the installed distribution only when asked: importlib.metadata costs the
+    daemon ~4.7 MB of RSS (core/version.py)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        from mxone_maintenance.core.version import product_version
+        sys.stdout.write(f"mxone-cluster-agent {product_version()}\n")     # stdout, as argparse's own
+        parser.exit()
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mxone-cluster-agent", description="MX-ONE cluster agent",
                                 epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", help="prefix for all product paths (tests, lab); default $MXONE_ROOT or /")
-    p.add_argument("--version", action="version", version=f"mxone-cluster-agent {product_version()}")
+    p.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the agent in the foreground")
     status = sub.add_parser("status", help="show what the running agent sees")

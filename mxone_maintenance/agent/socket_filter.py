@@ -12,9 +12,9 @@ it); the larger receive buffer gives the genuine ones room beside such a flood.
 """
 from __future__ import annotations
 
-import ctypes
 import socket
 import struct
+from array import array
 from collections.abc import Iterable
 from ipaddress import IPv4Address
 
@@ -45,8 +45,10 @@ def member_program(addresses: Iterable[str]) -> list[tuple[int, int, int, int]]:
 def attach_member_filter(sock: socket.socket, addresses: Iterable[str]) -> None:
     """Only `addresses` reach `sock` from now on. Raises OSError where the kernel has no socket filters."""
     program = member_program(addresses)
-    code = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *insn) for insn in program))
-    fprog = struct.pack("HL", len(program), ctypes.addressof(code))   # struct sock_fprog
+    # The program in an array, whose buffer address goes into struct sock_fprog: not ctypes, which the
+    # daemon would load (~0.5 MB) for this one pointer. The array lives until setsockopt has copied it.
+    code = array("B", b"".join(struct.pack("HBBI", *insn) for insn in program))
+    fprog = struct.pack("HL", len(program), code.buffer_info()[0])   # struct sock_fprog
     sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, fprog)     # the kernel copies the program
 
 

@@ -16,8 +16,6 @@ by its sender's clock and refuses one further than the heartbeats' skew from our
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import struct
 import threading
@@ -25,8 +23,10 @@ import time
 import zlib
 from dataclasses import dataclass
 
+from mxone_maintenance.agent import signing
+
 STATUS_VERSION = 3
-TAG_SIZE = hashlib.sha256().digest_size
+TAG_SIZE = signing.TAG_SIZE
 HEADER = struct.Struct(">dI")          # sent wall clock, digest
 MAX_STATUS = 256 * 1024                # JSON bytes of one status after decompression (ten LIMs: ~8 KB)
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
@@ -47,13 +47,13 @@ def is_status(data: bytes) -> bool:
 
 def digest_of(canonical: bytes) -> int:
     """The 32-bit digest the heartbeats announce: of the status without its ever-changing values."""
-    return int.from_bytes(hashlib.sha256(canonical).digest()[:4], "big")
+    return int.from_bytes(signing.digest(canonical)[:4], "big")
 
 
 def encode_status(status_json: dict, digest: int, sent_wall: float, key: bytes) -> bytes:
     body = zlib.compress(json.dumps(status_json, separators=(",", ":")).encode(), 6)
     data = bytes([STATUS_VERSION]) + HEADER.pack(sent_wall, digest) + body
-    return data + hmac.new(key, data, hashlib.sha256).digest()
+    return data + signing.hmac_sha256(key, data)
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def verify(data: bytes, key: bytes, now: float, wall: float, max_skew_s: float |
     if len(data) < 1 + HEADER.size + TAG_SIZE or not is_status(data):
         raise BadStatus("malformed", "bad length or version")
     signed, tag = data[:-TAG_SIZE], data[-TAG_SIZE:]
-    if not hmac.compare_digest(tag, hmac.new(key, signed, hashlib.sha256).digest()):
+    if not signing.compare_digest(tag, signing.hmac_sha256(key, signed)):
         raise BadStatus("forged", "HMAC does not match")
     sent_wall, digest = HEADER.unpack_from(signed, 1)
     if sent_wall != sent_wall or (max_skew_s is not None and abs(sent_wall - wall) > max_skew_s):

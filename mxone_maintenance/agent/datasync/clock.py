@@ -3,7 +3,6 @@ ours when it came in, the median of the last SKEW_SAMPLES (a late datagram or a 
 count). Beyond MAX_CLOCK_SKEW_S the mtimes of two servers cannot be compared: data sync is held."""
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 
 from mxone_maintenance.core.contracts.xdata import MAX_CLOCK_SKEW_S
@@ -12,7 +11,12 @@ SKEW_SAMPLES = 15
 
 
 def median_skew(samples: Sequence[float]) -> float | None:
-    return statistics.median(samples) if samples else None
+    # By hand, not statistics.median: that module pulls in fractions and decimal (~0.9 MB in the daemon).
+    if not samples:
+        return None
+    ordered = sorted(samples)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def clock_held(skew: float | None) -> bool:

@@ -13,6 +13,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from mxone_maintenance.agent import alarm_keys
@@ -90,6 +91,7 @@ class DataSyncScheduler:
     next_poll: float = 0.0
     finished: queue.Queue = field(default_factory=queue.Queue)
     ran: records.RanNotes = field(init=False)
+    _folders: tuple[tuple, dict[int, tuple[Path, ...]]] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.ran = records.RanNotes(self.paths)
@@ -175,15 +177,35 @@ class DataSyncScheduler:
                 self.ran.seen(pair.lim, self.wall())
 
     def poll_local(self, now: float) -> None:
+        """What this server holds of each LIM (as xdata.newest_stamp_held, by hand): one scandir per folder,
+        whose paths are worked out once per config (pathlib and listing xdata/ once per LIM took ~5 ms
+        per poll with ten LIMs)."""
         if now < self.next_poll or self.config is None:
             return
         self.next_poll = now + self.poll_s
-        role = role_of(self.config, self.node)
-        stamps = {pair.lim: xdata.newest_stamp_held(self.paths, role, pair.lim) for pair in self.books}
+        stamps, copies = {}, {}
+        listings: dict[Path, list[xdata.Version]] = {}     # the regular's xdata/ holds every LIM: listed once
+        for lim, folders in self._local_folders().items():
+            for folder in folders:
+                if folder not in listings:
+                    listings[folder] = xdata.versions_in(folder)
+            listed = [[version for version in listings[folder] if version.lim == lim] for folder in folders]
+            found = [version for versions in listed for version in versions]
+            stamps[lim] = max(found).stamp if found else None
+            copies[lim] = len(listed[0])       # the standby's folder of the LIM comes first (xdata.folders_of)
         self.local_stamps = {lim: stamp for lim, stamp in stamps.items() if stamp is not None}
-        if role == "standby":
-            self.copies = {pair.lim: len(xdata.versions_in(self.paths.real(VAR / xdata.standby_folder(pair.lim)), pair.lim))
-                           for pair in self.books}
+        if role_of(self.config, self.node) == "standby":
+            self.copies = copies
+
+    def _local_folders(self) -> dict[int, tuple[Path, ...]]:
+        """LIM -> this server's folders of it, for the config in use."""
+        key = (self.config, tuple(sorted(pair.lim for pair in self.books)))
+        if self._folders is None or self._folders[0] != key:
+            role = role_of(self.config, self.node)
+            self._folders = (key, {pair.lim: tuple(self.paths.real(VAR / folder)
+                                                   for folder in xdata.folders_of(role, pair.lim))
+                                   for pair in self.books})
+        return self._folders[1]
 
     def check_clocks(self, config: Cluster, alarms: Any) -> None:
         for name in config.member_names:

@@ -32,6 +32,7 @@ from mxone_maintenance.agent.decide.timing import (
     preprobe_lead,
     probe_fresh_time,
     probe_timeout,
+    probe_tries,
     release_memory_time,
     relisten_time,
     reprobe_time,
@@ -41,7 +42,7 @@ from mxone_maintenance.agent.state import Decision, Observations
 from mxone_maintenance.core.contracts.lim_state import LimState
 from mxone_maintenance.core.model import Cluster
 
-__all__ = ["announce_period", "decide", "hold_time", "preprobe_lead", "probe_fresh_time", "probe_timeout",
+__all__ = ["announce_period", "decide", "hold_time", "preprobe_lead", "probe_fresh_time", "probe_timeout", "probe_tries",
            "release_memory_time", "relisten_time", "reprobe_time", "settle_time"]
 
 

@@ -3,8 +3,8 @@ release, fallback and yield in a decision (with its cause), each health-check ve
 each alarm raised and cleared. `Feed.record` never raises (the sink logs its own failures)."""
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from mxone_maintenance.agent import state as st
@@ -42,9 +42,14 @@ def takeover_cause(config: Cluster, lim: int, peers: dict[str, st.PeerView], now
     return f"{item.server} silent for {now - peer.last_heard:.1f} s (detect {config.detect_s:g} s)"
 
 
+METRICS_S = 1.0    # the textfile is written at most once a second (events/metrics.py): snapshots as often
+
+
 class Feed:
-    def __init__(self, sink: Sink, node: str) -> None:
-        self.sink, self.node = sink, node
+    def __init__(self, sink: Sink, node: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.sink, self.node, self.clock = sink, node, clock
+        self._metrics_key: tuple | None = None     # what the last snapshot said of the LIMs
+        self._metrics_at = float("-inf")
 
     def decision(self, config: Cluster, decision: st.Decision, peers: dict[str, st.PeerView], now: float) -> None:
         on_standby = self.node == config.standby.server
@@ -83,8 +88,15 @@ class Feed:
         self.sink.event(EventKind.ALARM_RAISED if raised else EventKind.ALARM_CLEARED, text, generation=generation)
 
     def metrics(self, status: AgentStatus, counters: object) -> None:
+        """Called after every full cycle: a snapshot at once when the LIMs or the generation
+        changed, else at most every METRICS_S (only the heartbeat counters move at idle)."""
         from mxone_maintenance.agent.events.metrics import LimMetric, MetricsSnapshot
-        heartbeats = dataclasses.asdict(counters) if dataclasses.is_dataclass(counters) else {}
+        key = (status.cluster, status.generation, status.lims)
+        now = self.clock()
+        if key == self._metrics_key and now - self._metrics_at < METRICS_S:
+            return
+        self._metrics_key, self._metrics_at = key, now
+        heartbeats = vars(counters) if hasattr(counters, "__dict__") else {}
         self.sink.metrics(MetricsSnapshot(
             self.node, cluster=status.cluster or "", generation=status.generation or 0,
             lims=tuple(LimMetric(item.lim, item.where == self.node, item.state) for item in status.lims),

@@ -3,7 +3,7 @@ sent every heartbeat period and at once when what we say changed (a fast fallbac
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 
 from mxone_maintenance.agent import state as st
 from mxone_maintenance.agent.heartbeat_wire import Heartbeat
@@ -12,6 +12,11 @@ from mxone_maintenance.agent.runtime.ports import HeartbeatPort
 from mxone_maintenance.core.model import Cluster
 
 Heard = Callable[[str, float, tuple[str, ...]], None]   # (peer, its wall clock, its flags): the data sync's ear
+
+
+# What a heartbeat can tell beside "still here" (its arrival time): a change in any is news. Compared
+# field by field, not as two dataclasses.replace copies per heartbeat.
+_TOLD = tuple(f.name for f in fields(st.PeerView) if f.name != "last_heard")
 
 
 def receive(channel: HeartbeatPort, config: Cluster, node: str, peers: dict[str, st.PeerView], now: float,
@@ -29,7 +34,7 @@ def receive(channel: HeartbeatPort, config: Cluster, node: str, peers: dict[str,
         peers[hb.node] = st.heard(peer, now, config.heartbeat_s, running=hb.running, blocked=hb.blocked,
                                   releasing=hb.releasing, fallback_orders=flags.fallback, mac=flags.mac,
                                   generation=hb.generation, unready=flags.unready, sick=flags.sick)
-        news = news or replace(peers[hb.node], last_heard=None) != replace(peer, last_heard=None)
+        news = news or any(getattr(peer, name) != getattr(peers[hb.node], name) for name in _TOLD)
     return news
 
 

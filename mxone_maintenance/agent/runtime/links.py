@@ -71,5 +71,7 @@ class Links:
             self.alarms.clear(alarm_keys.NETWORK_REDUNDANCY)
 
     def stamp(self, status: AgentStatus) -> AgentStatus:
-        """The status with this server's links (none for a plain interface)."""
-        return dataclasses.replace(status, links=tuple(LinkStatus(link.name, link.up) for link in self.links))
+        """The status with this server's links (none for a plain interface: the status as it is, not a
+        copy of it each cycle)."""
+        links = tuple(LinkStatus(link.name, link.up) for link in self.links)
+        return status if links == status.links else dataclasses.replace(status, links=links)

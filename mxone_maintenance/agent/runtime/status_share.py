@@ -54,9 +54,11 @@ class StatusShare:
         send, key = getattr(channel, "send_status", None), getattr(channel, "key", None)
         if send is None or not key:
             return False
+        if now - self.sent_at < MIN_GAP_S:      # before building anything: this runs every cycle
+            return False
         current = steady(status)
         changed = current != self.last
-        if now - self.sent_at < (MIN_GAP_S if changed else REFRESH_S):
+        if not changed and now - self.sent_at < REFRESH_S:
             return False
         if changed:
             canonical = json.dumps(current.to_json(), sort_keys=True, separators=(",", ":")).encode()
