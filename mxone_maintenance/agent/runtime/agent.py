@@ -181,7 +181,7 @@ class Agent:
         decision = decide(config, observations, now)
         self.journal.note(decision)
         self.hands.apply(config, effects, decision)
-        self.feed.decision(config, decision, self.peers, now)
+        self.feed.decision(config, decision, self.peers, now, observations.running - observations.blocked)
         self.datasync.cycle(config, effects.sync, self.peers, observations.running & observations.blocked,
                             self.alarms, self.clock())
         held = self.senses.held(effects)

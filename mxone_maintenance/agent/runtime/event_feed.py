@@ -51,13 +51,19 @@ class Feed:
         self._metrics_key: tuple | None = None     # what the last snapshot said of the LIMs
         self._metrics_at = float("-inf")
 
-    def decision(self, config: Cluster, decision: st.Decision, peers: dict[str, st.PeerView], now: float) -> None:
+    def decision(self, config: Cluster, decision: st.Decision, peers: dict[str, st.PeerView], now: float,
+                 serving: frozenset[int]) -> None:
+        """The takes and releases that change what this server serves (`serving`: the LIMs it served
+        before the decision): decide() repeats a release until the alias is gone, and one release is
+        one event, not one per cycle."""
         on_standby = self.node == config.standby.server
         for action in decision.actions:
             if isinstance(action, (st.TakeAlias, st.Unblock)) and getattr(action, "announce", True):
-                self._taken(config, action.lim, on_standby, peers, now)
+                if action.lim not in serving:
+                    self._taken(config, action.lim, on_standby, peers, now)
             elif isinstance(action, (st.ReleaseAlias, st.Block)) and config.lim(action.lim) is not None:
-                self._released(config, action.lim, action.reason, on_standby)
+                if action.lim in serving:
+                    self._released(config, action.lim, action.reason, on_standby)
 
     def _taken(self, config: Cluster, lim: int, on_standby: bool, peers, now: float) -> None:
         if on_standby:
