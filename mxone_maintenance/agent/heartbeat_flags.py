@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,12 @@ class AgentFlags:
             elif name == "pause":
                 pause = _pause(value) or pause
         return cls(frozenset(sets["fallback"]), mac, frozenset(sets["unready"]), frozenset(sets["sick"]), pause)
+
+
+@lru_cache(maxsize=256)
+def parse_flags(flags: tuple[str, ...]) -> AgentFlags:
+    """AgentFlags.parse, remembered: a peer sends the same flags heartbeat after heartbeat."""
+    return AgentFlags.parse(flags)
 
 
 def _pause(text: str) -> tuple[float, float] | None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 
 from mxone_maintenance.agent import state as st
 from mxone_maintenance.agent.heartbeat_wire import Heartbeat
-from mxone_maintenance.agent.heartbeat_flags import AgentFlags
+from mxone_maintenance.agent.heartbeat_flags import parse_flags
 from mxone_maintenance.agent.runtime.ports import HeartbeatPort
 from mxone_maintenance.core.model import Cluster
 
@@ -28,7 +28,7 @@ def receive(channel: HeartbeatPort, config: Cluster, node: str, peers: dict[str,
     for hb, _source in channel.receive_all():
         if hb.node not in members:
             continue
-        flags = AgentFlags.parse(hb.flags)
+        flags = parse_flags(hb.flags)
         heard(hb.node, hb.sent_wall, hb.flags)
         peer = peers.get(hb.node, st.PeerView(hb.node))
         peers[hb.node] = st.heard(peer, now, config.heartbeat_s, running=hb.running, blocked=hb.blocked,

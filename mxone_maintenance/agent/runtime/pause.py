@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mxone_maintenance.agent import alarm_keys
-from mxone_maintenance.agent.heartbeat_flags import AgentFlags
+from mxone_maintenance.agent.heartbeat_flags import parse_flags
 from mxone_maintenance.agent.runtime.alarms import AlarmBook
 
 log = logging.getLogger("mxone-cluster-agent")
@@ -56,7 +56,7 @@ class Pause:
         return True
 
     def heard(self, peer: str, flags: tuple[str, ...]) -> None:
-        order = AgentFlags.parse(flags).pause
+        order = parse_flags(tuple(flags)).pause
         if order is not None:
             self.adopt(order[0], order[1], peer)
 

@@ -26,10 +26,18 @@ class WireError(ValueError):
     """A JSON value that does not have the expected shape; str() is one line with the path."""
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def encode(value: Any) -> Any:
-    """The JSON value (dicts, lists, str, numbers, bool, None) of a dataclass, enum, tuple or scalar."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    """The JSON value (dicts, lists, str, numbers, bool, None) of a dataclass, enum, tuple or scalar.
+    Scalars first and the field names once per class: the agent encodes its status every few cycles."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    names = _field_names(kind)
+    if names is not None:
+        out = {name: encode(getattr(value, name)) for name in names}
         extra = getattr(value, "wire_extra", None)
         return {**out, **encode(extra())} if extra is not None else out
     if isinstance(value, Enum):
@@ -39,6 +47,12 @@ def encode(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {key: encode(item) for key, item in value.items()}
     return value
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """A dataclass's field names (None: not a dataclass)."""
+    return tuple(f.name for f in dataclasses.fields(kind)) if dataclasses.is_dataclass(kind) else None
 
 
 def decode(kind: type[T], value: Any, where: str = "") -> T:
