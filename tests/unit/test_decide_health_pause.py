@@ -117,3 +117,17 @@ def test_the_flapping_alarm_stands_while_the_standby_serves_the_damped_lim():
     decision = decide(C1, sees("sb1", up("lim1"), up("lim2", 2), up("lim3", 3), running=(1,), memory=memory), T)
     assert RaiseAlarm("flapping:1", "LIM 1: fallback made manual after 3 failures of lim1 in 10 minutes") \
         in decision.actions
+
+
+FAST = replace(C1, detect_s=0.3, heartbeat_s=0.1)
+
+
+def test_at_the_fastest_settings_a_few_lost_heartbeats_of_the_standby_raise_no_alarm():
+    """"Standby server is out of order" waits for 2 s of silence when D is shorter: it changes nothing
+    the regular does, and three lost heartbeats in a row are common on a lossy link at D 0.3 s."""
+    def alarms_with(silent_s: float) -> list:
+        others = (silent("sb1", silent_s), up("lim2", 2), up("lim3", 3))
+        return [a for a in decide(FAST, sees("lim1", *others, running=(1,)), T).actions if isinstance(a, RaiseAlarm)]
+    assert alarms_with(0.5) == []
+    assert alarms_with(1.9) == []
+    assert [a.text for a in alarms_with(2.0)] == ["Standby server is out of order"]

@@ -51,9 +51,13 @@ class Cycle:
 
     def failed(self, name: str) -> bool:
         """Silent for D; a peer never heard counts as failed once we have listened for D ourselves."""
+        return self.silent_for(name, self.config.detect_s)
+
+    def silent_for(self, name: str, seconds: float) -> bool:
+        """Silent (or never heard since we listen) for at least `seconds`."""
         peer = self.peer(name)
         since = peer.last_heard if peer.last_heard is not None else self.obs.started_at
-        return self.now - since >= self.config.detect_s
+        return self.now - since >= seconds
 
     def heard_for(self, name: str) -> float:
         peer = self.peer(name)
