@@ -2,7 +2,9 @@
 technician runs it, and the agents at idle.
 
 - `cluster status` answered by lim1's agent (the lab's admin seat is lim1's /run: the command's local
-  control socket), wall time of the whole command from its start (interpreter included) to its exit;
+  control socket), wall time of the whole command from its start (interpreter included) to its exit,
+  as installed for technicians (scripts/install into a test prefix: a regular, not an editable, install)
+  and from the project's venv (an editable install, whose import hook costs some milliseconds more);
   side by side, in the same run, the anchor: the same command with every agent asked over SSH (the
   seat's link to lim1's /run moved aside for those runs, as on a server whose agent does not answer).
 - The same with lim10 dead (killed: no SSH wait on it through the local agent; the SSH anchor waits
@@ -25,12 +27,21 @@ from labtools import Lab, venv_command
 
 UTILITY = venv_command("mxone_maintenance")
 HOSTS = 11
+REPO = Path(__file__).resolve().parent.parent
+INSTALL_PREFIX = Path("/tmp/mxone-bench-install")
 
 
-def status_once(lab: Lab, complete: bool = True) -> tuple[float, str]:
+def installed_utility() -> str:
+    """scripts/install into INSTALL_PREFIX (safe to rerun: it upgrades in place)."""
+    subprocess.run([str(REPO / "scripts/install")], env={**os.environ, "MXONE_INSTALL_PREFIX": str(INSTALL_PREFIX)},
+                   check=True, capture_output=True, timeout=600)
+    return str(INSTALL_PREFIX / "bin/mxone_maintenance")
+
+
+def status_once(lab: Lab, complete: bool = True, utility: str = UTILITY) -> tuple[float, str]:
     """One `cluster status`; exit 0 when every server answered, 1 when one did not."""
     start = time.perf_counter()
-    result = subprocess.run([UTILITY, "cluster", "status"], env={**os.environ, **lab.env},
+    result = subprocess.run([utility, "cluster", "status"], env={**os.environ, **lab.env},
                             capture_output=True, text=True, timeout=60)
     elapsed = time.perf_counter() - start
     assert result.returncode == (0 if complete else 1), result.stdout + result.stderr
@@ -53,10 +64,10 @@ def seat_without_agent(lab: Lab) -> Iterator[None]:
         aside.rename(seat)
 
 
-def timed(lab: Lab, runs: int, complete: bool, local: bool) -> list[float]:
+def timed(lab: Lab, runs: int, complete: bool, local: bool, utility: str = UTILITY) -> list[float]:
     times = []
     for _ in range(runs):
-        elapsed, out = status_once(lab, complete)
+        elapsed, out = status_once(lab, complete, utility)
         assert covered_by_lim1(out) == local, out
         times.append(elapsed)
     return times
@@ -109,24 +120,27 @@ def wait_covered(lab: Lab, complete: bool, limit_s: float = 30.0) -> None:
 
 
 def bench_status(args) -> dict:
+    installed = installed_utility()
     lab = Lab(HOSTS - 1).reset(HOSTS - 1)
     create(lab)
     wait_covered(lab, complete=True)
     runs = max(getattr(args, "runs", 3), 5)
-    local = timed(lab, runs, True, local=True)
+    local = timed(lab, runs, True, local=True, utility=installed)
+    dev_venv = timed(lab, runs, True, local=True)
     with seat_without_agent(lab):
-        over_ssh = timed(lab, 3, True, local=False)
+        over_ssh = timed(lab, 3, True, local=False, utility=installed)
     rss, cpu = idle_agents()
     lab.kill("lim10")
     try:
         wait_covered(lab, complete=False)
-        local_dead = timed(lab, runs, False, local=True)
+        local_dead = timed(lab, runs, False, local=True, utility=installed)
         with seat_without_agent(lab):
-            ssh_dead = timed(lab, 3, False, local=False)
+            ssh_dead = timed(lab, 3, False, local=False, utility=installed)
     finally:
         lab.revive("lim10")
     return {"cluster_status_11_hosts_s": statistics.median(local),
             "cluster_status_11_hosts_max_s": max(local),
+            "cluster_status_11_hosts_editable_venv_s": statistics.median(dev_venv),
             "cluster_status_11_hosts_over_ssh_s": statistics.median(over_ssh),
             "cluster_status_one_server_dead_s": statistics.median(local_dead),
             "cluster_status_one_server_dead_max_s": max(local_dead),
