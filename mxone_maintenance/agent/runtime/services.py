@@ -3,6 +3,7 @@ have been added by hand, or kept by a process that died, and nobody started its 
 order on one worker thread, so a slow Service Node start does not stop heartbeats."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from ipaddress import IPv4Address, IPv4Interface
 
@@ -13,6 +14,7 @@ from mxone_maintenance.agent.runtime.alarms import AlarmBook
 from mxone_maintenance.agent.runtime.worker import Worker
 from mxone_maintenance.core.model import Cluster
 
+log = logging.getLogger("mxone-cluster-agent")
 SERVICE_RETRY_S = 5.0  # a Service Node that failed to start is started again after this long
 
 
@@ -66,6 +68,8 @@ class Services:
                     self.retry_at[lim] = self.clock() + SERVICE_RETRY_S
                 continue
             alarms.clear(key)
+            log.info("Service Node of LIM %d %s in %.0f ms", lim, "started" if kind == "start" else "stopped",
+                     (outcome.ended - outcome.started) * 1000)
             if kind == "start":
                 self.up.add(lim)
                 self.retry_at.pop(lim, None)
