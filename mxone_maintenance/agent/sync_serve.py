@@ -18,7 +18,7 @@ stderr, which the client shows in its sync status.
 """
 from __future__ import annotations
 
-import argparse
+import json
 import os
 import re
 import stat
@@ -26,13 +26,14 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import ip_address
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-from mxone_maintenance.agent.commands import NotRun, run
-from mxone_maintenance.core.config import FileError, load_cluster
 from mxone_maintenance.core.contracts import xdata
-from mxone_maintenance.core.model import Cluster
 from mxone_maintenance.core.paths import VAR, Paths
+
+if TYPE_CHECKING:
+    from mxone_maintenance.core.model import Cluster
 
 RSYNC = "/usr/bin/rsync"
 TOKEN = re.compile(r"(?:[^\s\\]+|\\.[^\s\\]*)+")        # how rsync (and rrsync) split the remote command
@@ -50,6 +51,10 @@ LONG = re.compile(r"^--(?P<name>[a-z0-9-]+)(?:=(?P<value>[\w.,:+-]*))?$")
 SOURCE = re.compile(r"^(?:\./)?(?P<folder>xdata|standby/lim(?P<flim>\d+))/"
                     r"(?P<name>xdata_(?P<lim>\d+)_\d{14})/?$")
 ROOT_SOURCES = {".", "./"}
+# What cluster.yaml says of the members, kept between connections: sshd starts this program for each one,
+# and yaml with the config's checks is most of its start. Used only while cluster.yaml is the very file
+# (device, inode, size, times) it was read from; in /run, root's alone.
+CACHE = PurePosixPath("/run/mxone-sync-serve.json")
 
 
 class Refused(Exception):
@@ -61,6 +66,20 @@ class Access:
     """Who connected, and the (folder, LIM) pairs whose versions it may read."""
     client: str
     readable: frozenset[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class Members:
+    """What this needs of cluster.yaml: each member's base address, the standby, each LIM's regular."""
+    cluster: str
+    bases: tuple[tuple[str, str], ...]       # (member, base address)
+    standby: str
+    lims: tuple[tuple[int, str], ...]        # (LIM, its regular)
+
+    @classmethod
+    def of(cls, cluster: Cluster) -> Members:
+        return cls(cluster.name, tuple((name, str(cluster.base_of(name).ip)) for name in cluster.member_names),
+                   cluster.standby.server, tuple((item.lim, item.server) for item in cluster.lims))
 
 
 @dataclass(frozen=True)
@@ -76,31 +95,31 @@ class Request:
 
 # --- who may read what (pure) ---------------------------------------------------------------------------
 
-def member_at(cluster: Cluster, address: str) -> str | None:
+def member_at(members: Members, address: str) -> str | None:
     address = address.removeprefix("::ffff:")
     try:
         wanted = ip_address(address)
     except ValueError:
         return None
-    return next((name for name in cluster.member_names if cluster.base_of(name).ip == wanted), None)
+    return next((name for name, base in members.bases if ip_address(base) == wanted), None)
 
 
-def access_for(cluster: Cluster, connection: str) -> Access:
+def access_for(members: Members, connection: str) -> Access:
     """From SSH_CONNECTION ("client port server port") and this server's cluster.yaml."""
     words = connection.split()
     if len(words) != 4:
         raise Refused("no SSH connection (SSH_CONNECTION not set)")
-    client, server = member_at(cluster, words[0]), member_at(cluster, words[2])
+    client, server = member_at(members, words[0]), member_at(members, words[2])
     if server is None:
-        raise Refused(f"connected to {words[2]}, which is no member's base address in cluster {cluster.name}")
+        raise Refused(f"connected to {words[2]}, which is no member's base address in cluster {members.cluster}")
     if client is None:
-        raise Refused(f"{words[0]} is no member's base address in cluster {cluster.name}")
-    standby = cluster.standby.server
+        raise Refused(f"{words[0]} is no member's base address in cluster {members.cluster}")
+    standby = members.standby
     if server == standby and client != standby:
-        lims = [item.lim for item in cluster.lims if item.server == client]
+        lims = [lim for lim, regular in members.lims if regular == client]
         readable = {(xdata.standby_folder(n), n) for n in lims} | {(xdata.regular_folder(), n) for n in lims}
     elif client == standby and server != standby:
-        readable = {(xdata.regular_folder(), item.lim) for item in cluster.lims if item.server == server}
+        readable = {(xdata.regular_folder(), lim) for lim, regular in members.lims if regular == server}
     else:
         raise Refused(f"{client} has no data to take from {server}")
     return Access(client, frozenset(readable))
@@ -169,19 +188,63 @@ def check_real_folders(request: Request, root: Path) -> None:
 
 
 def has_confine_root(rsync: str = RSYNC) -> bool:
+    """Whether this rsync takes --confine-root: its option table names it. Read from the program, not asked
+    of `rsync --help`, which is a process more on every connection. (Were the name in an rsync without the
+    option, that rsync would refuse the request: a failed sync, never a wider read.)"""
     try:
-        return "--confine-root" in run([rsync, "--help"], timeout=10, null_stdin=True).stdout
-    except NotRun:
+        with open(rsync, "rb") as program:
+            return b"confine-root" in program.read()
+    except OSError:
         return False
+
+
+def load_members(paths: Paths) -> Members:
+    """cluster.yaml's members: from the cache while cluster.yaml is unchanged, else read and checked by the
+    config loader (and cached). The stamp is taken before the file is read: what is cached is never older
+    than the file the stamp names, and a change while it is read gives the next connection another stamp."""
+    try:
+        info = os.stat(paths.cluster_file)
+    except OSError as exc:
+        raise Refused(f"no cluster configuration here ({exc})") from None
+    stamp = [info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+    cache = paths.real(CACHE)
+    try:
+        with open(cache, encoding="utf-8") as file:
+            own = os.fstat(file.fileno())
+            kept = json.load(file) if own.st_uid == os.geteuid() and not own.st_mode & 0o077 else {}
+        if kept.get("stamp") == stamp:
+            return Members(kept["cluster"], tuple(map(tuple, kept["bases"])), kept["standby"],
+                           tuple(map(tuple, kept["lims"])))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass                                      # no usable cache: read cluster.yaml
+    from mxone_maintenance.core.config import FileError, load_cluster   # here: the cost the cache saves
+    try:
+        members = Members.of(load_cluster(paths.cluster_file))
+    except (FileError, OSError) as exc:
+        raise Refused(f"no cluster configuration here ({exc})") from None
+    keep(cache, {"stamp": stamp, "cluster": members.cluster, "bases": members.bases, "standby": members.standby,
+                 "lims": members.lims})
+    return members
+
+
+def keep(cache: Path, data: dict) -> None:
+    """Write the cache whole (a new file renamed into place, 0600); a failure only costs the next start."""
+    part = cache.with_name(f".{cache.name}.{os.getpid()}")
+    try:
+        descriptor = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            json.dump(data, file)
+        os.replace(part, cache)
+    except OSError:
+        try:
+            os.unlink(part)
+        except OSError:
+            pass
 
 
 def serve(paths: Paths, environ: Mapping[str, str]) -> list[str]:
     """The checked rsync command for this connection; raises Refused."""
-    try:
-        cluster = load_cluster(paths.cluster_file)
-    except (FileError, OSError) as exc:
-        raise Refused(f"no cluster configuration here ({exc})") from None
-    access = access_for(cluster, environ.get("SSH_CONNECTION", ""))
+    access = access_for(load_members(paths), environ.get("SSH_CONNECTION", ""))
     request = parse_request(environ.get("SSH_ORIGINAL_COMMAND", ""))
     check_sources(request, access)
     root = paths.real(VAR)
@@ -190,11 +253,13 @@ def serve(paths: Paths, environ: Mapping[str, str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mxone_maintenance.agent.sync_serve",
-                                     description="serve a cluster member's read of exchange data (sshd forced command)")
-    parser.add_argument("--root", help="prefix for /etc/opt/eri_sn and /var/opt/eri_sn (tests)")
-    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    paths = Paths.from_env(args.root)
+    """`[--root DIR]` (DIR: prefix for /etc/opt/eri_sn and /var/opt/eri_sn, tests), read by hand: sshd runs
+    this on every connection, and argparse would be one more module to load each time."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and (len(args) != 2 or args[0] != "--root"):
+        print("usage: python -m mxone_maintenance.agent.sync_serve [--root DIR]", file=sys.stderr)
+        return 2
+    paths = Paths.from_env(args[1] if args else None)
     try:
         command = serve(paths, os.environ if environ is None else environ)
         os.chdir(paths.real(VAR))

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import stat
+import tempfile
 import time
+from dataclasses import replace
 from ipaddress import IPv4Interface
 from pathlib import Path
 
@@ -20,9 +24,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mxone_maintenance.agent.datasync import ClusterSync, DataSyncScheduler, SyncResult, records
+from mxone_maintenance.agent.datasync import SyncSettings, transport
 from mxone_maintenance.agent.datasync import peers as peers_module
 from mxone_maintenance.agent.datasync.folders import unsafe_entries
-from mxone_maintenance.agent.sync_serve import Refused, access_for, check_sources, parse_request, server_argv
+from mxone_maintenance.agent import sync_serve
+from mxone_maintenance.agent.datasync.transport import Peer
+from mxone_maintenance.agent.sync_serve import Members, Refused, access_for, check_sources, parse_request, server_argv
 from mxone_maintenance.agent.runtime import AlarmBook
 from mxone_maintenance.agent.state import PeerView
 from mxone_maintenance.core.contracts import sync_keys, xdata
@@ -35,6 +42,7 @@ from mxone_maintenance.utility.ops.plan import AllowSyncKey
 CLUSTER = Cluster("c1", StandbyRef("sb1", IPv4Interface("10.77.0.20/24")),
                   (ClusterLim(1, "lim1", IPv4Interface("10.77.0.111/24"), IPv4Interface("10.77.0.11/24")),
                    ClusterLim(2, "lim2", IPv4Interface("10.77.0.112/24"), IPv4Interface("10.77.0.12/24"))))
+MEMBERS = Members.of(CLUSTER)
 NOW = time.mktime((2026, 6, 1, 12, 0, 0, 0, 0, -1))
 
 
@@ -177,14 +185,14 @@ def connection(client: str, server: str) -> str:
 
 def test_who_may_read_what():
     sb1, lim1, lim2 = "10.77.0.20", "10.77.0.111", "10.77.0.112"
-    assert access_for(CLUSTER, connection(lim1, sb1)).readable == {("standby/lim1", 1), ("xdata", 1)}
-    assert access_for(CLUSTER, connection(sb1, lim2)).readable == {("xdata", 2)}
-    assert access_for(CLUSTER, connection(f"::ffff:{sb1}", lim1)).client == "sb1"
+    assert access_for(MEMBERS, connection(lim1, sb1)).readable == {("standby/lim1", 1), ("xdata", 1)}
+    assert access_for(MEMBERS, connection(sb1, lim2)).readable == {("xdata", 2)}
+    assert access_for(MEMBERS, connection(f"::ffff:{sb1}", lim1)).client == "sb1"
     for client, server, why in ((lim1, lim2, "lim1 has no data to take from lim2"),
                                 ("10.77.0.11", sb1, "no member's base address"),      # an alias
                                 (sb1, "10.77.0.12", "connected to 10.77.0.12"), ("", "", "SSH_CONNECTION")):
         with pytest.raises(Refused, match=why):
-            access_for(CLUSTER, connection(client, server) if client else "")
+            access_for(MEMBERS, connection(client, server) if client else "")
 
 
 PULL = "rsync --server --sender -ltpre.iLsfxCIvu --timeout=30 --bwlimit=100 --safe-links . "
@@ -207,13 +215,13 @@ LIST = "rsync --server --sender -re.iLsfxCIvu --timeout=30 --list-only . ./"
     (PULL + "./ xdata/xdata_1_20240101000000/", "goes alone"),
 ])
 def test_requests_that_are_refused(command, why):
-    access = access_for(CLUSTER, connection("10.77.0.111", "10.77.0.20"))
+    access = access_for(MEMBERS, connection("10.77.0.111", "10.77.0.20"))
     with pytest.raises(Refused, match=re.escape(why)):
         check_sources(parse_request(command), access)
 
 
 def test_what_is_run_for_a_listing_and_a_pull(tmp_path):
-    access = access_for(CLUSTER, connection("10.77.0.111", "10.77.0.20"))
+    access = access_for(MEMBERS, connection("10.77.0.111", "10.77.0.20"))
     listing = server_argv(parse_request(LIST), access, tmp_path, "rsync", confine=True)
     assert listing == ["rsync", "--server", "--sender", "-re.iLsfxCIvu", "--timeout=30", "--list-only",
                        f"--confine-root={tmp_path}", "--include=/standby/", "--include=/standby/lim1/",
@@ -221,3 +229,102 @@ def test_what_is_run_for_a_listing_and_a_pull(tmp_path):
                        "--exclude=*", "--", ".", "./"]
     pull = server_argv(parse_request(PULL + "xdata/xdata_1_20240101000000/"), access, tmp_path, "rsync")
     assert pull[-3:] == ["--", ".", "xdata/xdata_1_20240101000000/"] and "--exclude=*" not in pull
+
+
+def test_the_forced_command_takes_only_a_root_and_finds_confine_root_in_the_program(tmp_path, capsys):
+    assert sync_serve.main(["--bogus"], {}) == 2 and "usage" in capsys.readouterr().err
+    assert sync_serve.main(["--root", str(tmp_path)], {}) == 1               # no cluster.yaml there: refused
+    assert "refused: no cluster configuration" in capsys.readouterr().err
+    program = tmp_path / "rsync"
+    program.write_bytes(b"\0--list-only\0confine-root\0")
+    assert sync_serve.has_confine_root(str(program))
+    program.write_bytes(b"\0--list-only\0")
+    assert not sync_serve.has_confine_root(str(program)) and not sync_serve.has_confine_root(str(tmp_path / "no"))
+
+
+# --- the shared SSH connection ----------------------------------------------------------------------------
+
+@pytest.fixture
+def short_tmp():
+    """A temp folder with a short name: a socket's path has at most 108 bytes (pytest's tmp_path is long)."""
+    with tempfile.TemporaryDirectory(prefix="ctl", dir="/tmp") as folder:
+        yield Path(folder)
+
+
+def sync_settings(folder: Path, **changes) -> SyncSettings:
+    return SyncSettings(key=folder / "sync.key", known_hosts=folder / "hosts", control_dir=folder / "ctl", **changes)
+
+
+def test_a_connection_is_shared_only_for_the_same_peer_name_key_and_source(short_tmp):
+    settings, peer = sync_settings(short_tmp), Peer("10.77.0.11", "lim1")
+    shared = transport.control_path(settings, peer)
+    assert shared and shared == transport.control_path(settings, peer)
+    assert stat.S_IMODE((short_tmp / "ctl").stat().st_mode) == 0o700
+    others = [transport.control_path(settings, Peer("10.77.0.11", "lim2")),       # another host key name
+              transport.control_path(settings, Peer("10.77.0.12", "lim1")),
+              transport.control_path(replace(settings, key=short_tmp / "other.key"), peer),
+              transport.control_path(replace(settings, known_hosts=short_tmp / "other"), peer),
+              transport.control_path(replace(settings, bind_address="10.77.0.20"), peer),
+              transport.control_path(replace(settings, user="admin"), peer)]
+    assert None not in others and len({shared, *others}) == 7
+    words = shlex.split(transport.ssh_command(settings, peer))
+    assert ["-o", "ControlMaster=auto", "-o", f"ControlPath={shared}"] == words[-6:-2]
+    assert words[-1] == f"ControlPersist={transport.CONTROL_PERSIST_S}" and "StrictHostKeyChecking=yes" in words
+
+
+@pytest.mark.parametrize("spoil", ["open to the group", "a symlink", "a file", "too long a path", "none"])
+def test_no_connection_is_shared_through_a_folder_others_could_reach(short_tmp, spoil):
+    settings, peer = sync_settings(short_tmp), Peer("10.77.0.11", "lim1")
+    folder = short_tmp / "ctl"
+    if spoil == "open to the group":
+        folder.mkdir(mode=0o700)
+        folder.chmod(0o770)
+    elif spoil == "a symlink":
+        (short_tmp / "elsewhere").mkdir(mode=0o700)
+        folder.symlink_to(short_tmp / "elsewhere")
+    elif spoil == "a file":
+        folder.write_text("")
+    elif spoil == "too long a path":
+        settings = replace(settings, control_dir=short_tmp / ("x" * transport.MAX_CONTROL_PATH))
+    else:
+        settings = replace(settings, control_dir=None)
+    assert transport.control_path(settings, peer) is None
+    assert transport.ssh_command(settings, peer).endswith("-o ControlPath=none")
+
+
+def test_a_failed_rsync_closes_the_shared_connection_if_one_is_open(short_tmp, tmp_path, monkeypatch):
+    settings, peer = sync_settings(short_tmp, ssh="/usr/bin/ssh"), Peer("10.77.0.11", "lim1")
+    ran: list[list[str]] = []
+    monkeypatch.setattr(transport, "run", lambda argv, **_: ran.append(argv))
+    transport.end_shared(settings, peer)
+    assert ran == []                                                           # no master: nothing to close
+    shared = transport.control_path(settings, peer)
+    Path(shared).write_text("")                                                # stands for the master's socket
+    transport.end_shared(settings, peer)
+    assert ran == [["/usr/bin/ssh", "-F", "/dev/null", "-o", f"ControlPath={shared}", "-O", "exit", "10.77.0.11"]]
+    assert SyncSettings.for_paths(Paths(tmp_path)).control_dir == tmp_path / "run/mxone-sync-ssh"
+
+
+def test_the_forced_command_reads_cluster_yaml_again_only_when_it_changed(tmp_path, monkeypatch):
+    from mxone_maintenance.core import config
+    paths = Paths(tmp_path)
+    paths.cluster_file.parent.mkdir(parents=True)
+    (tmp_path / "run").mkdir()
+    paths.cluster_file.write_text(config.dump_cluster(CLUSTER))
+    assert sync_serve.load_members(paths) == MEMBERS
+    cache = paths.real(sync_serve.CACHE)
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o600
+    loads: list[Path] = []
+    real_load = config.load_cluster
+    monkeypatch.setattr(config, "load_cluster", lambda path: loads.append(path) or real_load(path))
+    assert sync_serve.load_members(paths) == MEMBERS and loads == []          # unchanged: from the cache
+    smaller = Cluster("c1", CLUSTER.standby, CLUSTER.lims[:1])
+    paths.cluster_file.write_text(config.dump_cluster(smaller))               # lim2 left the cluster
+    assert sync_serve.load_members(paths) == Members.of(smaller) and len(loads) == 1
+    with pytest.raises(Refused, match="10.77.0.112 is no member"):
+        access_for(sync_serve.load_members(paths), connection("10.77.0.112", "10.77.0.20"))
+    cache.chmod(0o644)                                                          # not ours alone: not trusted
+    assert sync_serve.load_members(paths) == Members.of(smaller) and len(loads) == 2
+    paths.cluster_file.unlink()
+    with pytest.raises(Refused, match="no cluster configuration"):
+        sync_serve.load_members(paths)

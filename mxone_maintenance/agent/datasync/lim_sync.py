@@ -32,6 +32,7 @@ from mxone_maintenance.agent.datasync.outcome import SyncError, SyncResult
 from mxone_maintenance.agent.datasync.transport import (
     Peer,
     SyncSettings,
+    end_shared,
     not_run_text,
     pull_argv,
     received_bytes,
@@ -71,9 +72,11 @@ def pull_version(settings: SyncSettings, peer: Peer, source: Held, target_dir: P
         result = run_rsync(pull_argv(settings, peer, source, partial, basis), settings.max_run_s)
     except NotRun as exc:
         shutil.rmtree(partial, ignore_errors=True)
+        end_shared(settings, peer)
         raise SyncError(f"pull {source.version.name} from {peer.label}: {not_run_text(exc, settings)}") from None
     if not result.ok:
         shutil.rmtree(partial, ignore_errors=True)
+        end_shared(settings, peer)
         raise SyncError(f"pull {source.version.name} from {peer.label}: {rsync_failure(result)}")
     unsafe = unsafe_entries(partial)
     if unsafe:

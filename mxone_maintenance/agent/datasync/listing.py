@@ -12,6 +12,7 @@ from mxone_maintenance.agent.datasync.outcome import SyncError
 from mxone_maintenance.agent.datasync.transport import (
     Peer,
     SyncSettings,
+    end_shared,
     list_argv,
     not_run_text,
     rsync_failure,
@@ -59,7 +60,9 @@ def list_peer(settings: SyncSettings, peer: Peer, lim: int, folders: list[str]) 
     try:
         result = run_rsync(list_argv(settings, peer, lim, folders), settings.max_run_s)
     except NotRun as exc:
+        end_shared(settings, peer)
         raise SyncError(f"cannot list {peer.label}: {not_run_text(exc, settings)}") from None
     if not result.ok:
+        end_shared(settings, peer)
         raise SyncError(f"cannot list {peer.label}: {rsync_failure(result)}")
     return parse_listing(result.stdout, lim, folders)

@@ -6,19 +6,28 @@ versions the connecting member needs, nothing else. The server that needs data p
 push. Host keys follow the one policy of core/contracts/host_keys.py: cluster_known_hosts only, by
 server name (so new base addresses keep working), strict, nothing accepted or recorded.
 
+A sync's rsyncs (the listing, then the pulls) share one SSH connection (an OpenSSH master): one handshake
+instead of one per rsync, every session still through the peer's forced command. Its socket lies in a
+root-only folder and is named for everything the master checked (address, host-key name, key, known
+hosts, user, source address), so a session rides only on a connection made with the same checks; it
+ends a few seconds after its last session, or at once when an rsync failed.
+
 What a pull takes is what the peer may hand a root process without harm: files, folders and safe
 symlinks, times and plain permissions; no owners, no device or special files, no set-id or sticky
 bits, no symlink leading out of the version (folders.unsafe_entries checks the result again).
 """
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from mxone_maintenance.agent import signing
 from mxone_maintenance.agent.commands import Finished, NotRun, run
 from mxone_maintenance.core.contracts import xdata
 from mxone_maintenance.core.contracts.host_keys import HostKeyPolicy
@@ -30,6 +39,12 @@ MAX_BASIS = 20                      # rsync accepts at most 20 --link-dest dirs
 # What a pull keeps of the peer's files: no -o/-g (the receiving root owns them), no -D, set-id and
 # sticky bits and group/other write dropped, symlinks out of the version ignored.
 PULL_OPTIONS = ("-rlpt", "--no-D", "--safe-links", "--chmod=ug-s,a-t,go-w", "--delete", "--stats")
+# One SSH connection serves a sync's listing and its pulls (an OpenSSH master, ControlMaster=auto): the
+# handshake is paid once. Its sockets are root's alone -- whoever can open one speaks to the peer as us.
+CONTROL_DIR = PurePosixPath("/run/mxone-sync-ssh")
+CONTROL_PERSIST_S = 3               # the pull follows the listing within milliseconds; a master left
+                                    # by a sync is gone before the next one would use it (retries: 5 s+)
+MAX_CONTROL_PATH = 90               # sun_path holds 108 bytes; ssh binds a name 17 characters longer
 
 
 @dataclass(frozen=True)
@@ -49,9 +64,11 @@ class SyncSettings:
                                      # that alias, blocked or not, drops it as a martian)
     pull_gate: Callable[[], str | None] | None = None  # asked just before data is pulled here: why it
                                      # must not be (a regular: the standby was not seen running the LIM)
+    control_dir: Path | None = None  # the shared connections' sockets (None: a connection per rsync)
 
     @classmethod
     def for_paths(cls, paths: Paths, **changes: Any) -> SyncSettings:
+        changes.setdefault("control_dir", paths.real(CONTROL_DIR))
         return cls(key=paths.real(SYNC_KEY), known_hosts=HostKeyPolicy.for_cluster(paths).known_hosts, **changes)
 
 
@@ -84,7 +101,46 @@ def ssh_command(settings: SyncSettings, peer: Peer) -> str:
              "-o", f"ServerAliveInterval={alive}", "-o", f"ServerAliveCountMax={tries}"]
     if settings.bind_address:
         words += ["-o", f"BindAddress={settings.bind_address}"]
+    shared = control_path(settings, peer)
+    words += (["-o", "ControlMaster=auto", "-o", f"ControlPath={shared}", "-o", f"ControlPersist={CONTROL_PERSIST_S}"]
+              if shared else ["-o", "ControlPath=none"])
     return " ".join(shlex.quote(w) for w in words)
+
+
+def control_path(settings: SyncSettings, peer: Peer) -> str | None:
+    """The socket of the connection a sync's rsyncs share, or None (each rsync connects on its own).
+    A session over a master checks no host key and offers no key of its own: the name is a digest of
+    everything that decides whom we reach and as whom (and how soon the master gives up a cut peer), so a
+    connection serves only the same check."""
+    if settings.control_dir is None or not private_dir(settings.control_dir):
+        return None
+    reach = (settings.user, peer.address, peer.name, str(settings.key), str(settings.known_hosts),
+             settings.bind_address, settings.ssh, settings.io_timeout_s)
+    path = f"{settings.control_dir}/{signing.digest(repr(reach).encode()).hex()[:24]}"
+    return path if len(path) <= MAX_CONTROL_PATH and "%" not in path else None   # ssh expands % tokens
+
+
+def private_dir(folder: Path) -> bool:
+    """`folder` exists (made if not) as a real folder of ours, closed to everyone else."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(folder)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o077
+
+
+def end_shared(settings: SyncSettings, peer: Peer) -> None:
+    """After a failed rsync: close the shared connection (if one is open), so the next sync connects
+    afresh instead of waiting on a master whose peer may be gone until its keepalives give up."""
+    shared = control_path(settings, peer)
+    if shared is None or not os.path.exists(shared):
+        return
+    try:
+        run([settings.ssh, "-F", "/dev/null", "-o", f"ControlPath={shared}", "-O", "exit", peer.address],
+            timeout=5, null_stdin=True)
+    except NotRun:
+        pass                        # the master ends on its own (ControlPersist, keepalives)
 
 
 def remote_spec(settings: SyncSettings, peer: Peer, relative: str) -> str:
