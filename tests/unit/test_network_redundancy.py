@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 from mxone_maintenance.agent import alarm_keys
 from mxone_maintenance.agent.effects.bond import Link, is_bond, link_works
+from mxone_maintenance.agent.effects.rtnl import LinkInfo
 from mxone_maintenance.agent.effects.interfaces import EffectError
 from mxone_maintenance.agent.runtime.alarms import AlarmBook
 from mxone_maintenance.agent.runtime.links import READ_S, Links
@@ -118,26 +119,20 @@ def test_the_status_carries_the_links_and_an_older_agents_status_still_parses():
     assert AgentStatus.from_json(older).links == ()
 
 
-class Message:
-    """A pyroute2 message as far as effects/bond.py reads it."""
-
-    def __init__(self, **attrs) -> None:
-        self.attrs = attrs
-
-    def get_attr(self, name: str):
-        return self.attrs.get(name)
+def info(kind=None, alias="", oper_up=True, bond_mii=None) -> LinkInfo:
+    return LinkInfo(index=5, name="eth0", carrier=True, oper_up=oper_up, kind=kind, alias=alias, bond_mii=bond_mii)
 
 
-def test_netlink_messages_bond_or_lab_stand_in_and_working_links():
-    assert is_bond(Message(IFLA_LINKINFO=Message(IFLA_INFO_KIND="bond")))
-    assert is_bond(Message(IFLA_LINKINFO=Message(IFLA_INFO_KIND="bridge"), IFLA_IFALIAS="lab-bond:active-backup"))
-    assert not is_bond(Message(IFLA_LINKINFO=Message(IFLA_INFO_KIND="bridge")))
-    assert not is_bond(Message(IFLA_LINKINFO=Message(IFLA_INFO_KIND="veth")))
-    assert not is_bond(Message())
-    assert link_works(Message(IFLA_OPERSTATE="UP"))
-    assert not link_works(Message(IFLA_OPERSTATE="LOWERLAYERDOWN"))
-    slave = Message(IFLA_INFO_SLAVE_DATA=Message(IFLA_BOND_SLAVE_MII_STATUS=1))
-    assert not link_works(Message(IFLA_OPERSTATE="UP", IFLA_LINKINFO=slave))
+def test_netlink_links_bond_or_lab_stand_in_and_working_links():
+    assert is_bond(info("bond"))
+    assert is_bond(info("bridge", alias="lab-bond:active-backup"))
+    assert not is_bond(info("bridge"))
+    assert not is_bond(info("veth"))
+    assert not is_bond(info())
+    assert link_works(info())
+    assert not link_works(info(oper_up=False))
+    assert not link_works(info(bond_mii=1))
+    assert link_works(info(bond_mii=0))
 
 
 def test_cluster_status_shows_a_line_per_bonded_server():

@@ -2,7 +2,7 @@
 daemon loop are tested with fakes (tests/helpers/fakes.py) and no root; the real classes are tested in
 network namespaces.
 
-- addresses.py: the alias addresses on the cluster interface (netlink via pyroute2).
+- addresses.py: the alias addresses on the cluster interface (netlink: rtnl.py).
 - neighbours.py: ARP probe and gratuitous ARP (raw AF_PACKET frames, arp.py).
 - firewall.py: a preloaded passive side keeps the alias but the kernel must not answer for it
   (nftables tables ``arp mxone_block`` and ``inet mxone_block``, one set of blocked aliases each).

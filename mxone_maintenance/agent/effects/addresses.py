@@ -1,9 +1,10 @@
-"""The alias addresses on the cluster interface, via netlink (pyroute2), in the agent's own network
+"""The alias addresses on the cluster interface, via netlink (rtnl.py), in the agent's own network
 namespace. Read from the kernel on every query, so an agent that restarts finds an alias still held."""
 from __future__ import annotations
 
 from ipaddress import IPv4Interface
 
+from mxone_maintenance.agent.effects import rtnl
 from mxone_maintenance.agent.effects.interfaces import EffectError
 
 EEXIST = 17
@@ -22,23 +23,14 @@ class NetlinkAddresses:
     """
 
     def __init__(self, ifname: str) -> None:
-        from pyroute2 import IPRoute  # imported here: a unit test of the daemon never needs it
-
         self.ifname = ifname
-        self._ipr = IPRoute()
         self._promoting = False
 
     def _index(self) -> int:
-        """Looked up per call: the interface may be recreated (index changes) while we run."""
-        found = self._ipr.link_lookup(ifname=self.ifname)
-        if not found:
-            raise EffectError(f"interface {self.ifname} not found")
-        return found[0]
+        return rtnl.index_of(self.ifname)
 
     def list(self) -> list[IPv4Interface]:
-        messages = self._ipr.get_addr(index=self._index(), family=2)
-        return [IPv4Interface(f"{m.get_attr('IFA_LOCAL') or m.get_attr('IFA_ADDRESS')}/{m['prefixlen']}")
-                for m in messages]
+        return rtnl.addresses(self._index())
 
     def has(self, addr: IPv4Interface) -> bool:
         return IPv4Interface(addr) in self.list()
@@ -46,8 +38,7 @@ class NetlinkAddresses:
     def carrier(self) -> bool:
         """Whether the interface has a link (cable in, peer up): a server whose cable is out hears
         nobody, and its announcements reach nobody."""
-        links = self._ipr.get_links(self._index())
-        return bool(links) and links[0].get_attr("IFLA_CARRIER") == 1
+        return rtnl.link(self._index()).carrier
 
     def add(self, addr: IPv4Interface) -> None:
         addr = IPv4Interface(addr)
@@ -59,12 +50,9 @@ class NetlinkAddresses:
         self._change("del", addr, ignore=EADDRNOTAVAIL)
 
     def _change(self, command: str, addr: IPv4Interface, ignore: int) -> None:
-        from pyroute2.netlink.exceptions import NetlinkError
-
         try:
-            self._ipr.addr(command, index=self._index(), address=str(addr.ip),
-                           prefixlen=addr.network.prefixlen)
-        except NetlinkError as exc:
+            rtnl.change_address(command == "add", self._index(), addr)
+        except rtnl.NetlinkError as exc:
             if exc.code != ignore:
                 raise EffectError(f"ip address {command} {addr} dev {self.ifname}: {exc}") from exc
 
@@ -80,4 +68,4 @@ class NetlinkAddresses:
         self._promoting = True
 
     def close(self) -> None:
-        self._ipr.close()
+        return None
