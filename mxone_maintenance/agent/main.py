@@ -27,6 +27,7 @@ from mxone_maintenance.agent.datasync import (
     status_lines,
 )
 from mxone_maintenance.agent.decide import probe_timeout, probe_tries
+from mxone_maintenance.core.version import VersionAction
 from mxone_maintenance.agent.logs import log_to, say_error
 from mxone_maintenance.agent.runtime import Agent, Effects, NullSync
 from mxone_maintenance.agent.runtime.ports import HeartbeatPort, MakeChannel, MakeEffects
@@ -203,22 +204,11 @@ def _show_status(reply: dict, as_json: bool) -> int:
 
 # --- the command line -------------------------------------------------------------------------------
 
-class _Version(argparse.Action):
-    """--version, read from the installed distribution only when asked: importlib.metadata costs the
-    daemon ~4.7 MB of RSS (core/version.py)."""
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
-                 option_string: str | None = None) -> None:
-        from mxone_maintenance.core.version import product_version
-        sys.stdout.write(f"mxone-cluster-agent {product_version()}\n")     # stdout, as argparse's own
-        parser.exit()
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mxone-cluster-agent", description="MX-ONE cluster agent",
                                 epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", help="prefix for all product paths (tests, lab); default $MXONE_ROOT or /")
-    p.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
+    p.add_argument("--version", action=VersionAction, program="mxone-cluster-agent", help="show the version and exit")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the agent in the foreground")
     status = sub.add_parser("status", help="show what the running agent sees")

@@ -9,7 +9,7 @@ from mxone_maintenance.core.model import System
 from mxone_maintenance.utility.cli.session import EXIT_FAILED, EXIT_OK, Session
 from mxone_maintenance.utility.ops.journal import JournalError, read_journal
 from mxone_maintenance.utility.ops.pending import PendingError, read_pending
-from mxone_maintenance.utility.ops.requests import RequestError
+from mxone_maintenance.utility.ops.request_error import RequestError
 from mxone_maintenance.utility.ops.views import clusters_data, clusters_text
 
 

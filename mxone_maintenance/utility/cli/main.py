@@ -22,7 +22,7 @@ from mxone_maintenance.core.paths import Paths
 from mxone_maintenance.core.rules import RuleViolation
 from mxone_maintenance.utility.cli.parser import build_parser
 from mxone_maintenance.utility.cli.session import EXIT_FAILED, EXIT_INVALID, Failed, Session, UsageError
-from mxone_maintenance.utility.ops.requests import RequestError
+from mxone_maintenance.utility.ops.request_error import RequestError
 
 NO_TERMINAL = ("the menus need a terminal (there is none here); without one, run a subcommand: "
                "mxone_maintenance cluster|server|standby ... (see mxone_maintenance --help)")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import importlib
 
-from mxone_maintenance.core.version import product_version
+from mxone_maintenance.core.version import VersionAction
 from mxone_maintenance.utility.cli.session import EXIT_FAILED, EXIT_INVALID, EXIT_OK, UsageError
 
 PROG = "mxone_maintenance"
@@ -229,8 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=epilog("", "cluster status", "cluster create --name c1 --standby sb1 --lim 1:10.77.0.111 --dry-run",
                       "--json cluster list", "cluster create --help"))
     _common(parser, top=True)
-    parser.add_argument("--version", action="version", version=f"{PROG} {product_version()}",
-                        help="print the version and exit")
+    parser.add_argument("--version", action=VersionAction, program=PROG, help="print the version and exit")
     groups = parser.add_subparsers(dest="group", metavar="{cluster,server,standby}")
     _cluster_commands(_group(groups, "cluster", "cluster handling", ("cluster list", "cluster create --help")))
     _server_commands(_group(groups, "server", "servers in the system", ("server add --help",)),

@@ -10,10 +10,13 @@ import time
 from dataclasses import asdict, dataclass
 from ipaddress import IPv4Interface
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mxone_maintenance.core import config
 from mxone_maintenance.core.model import ClusterLim, System
-from mxone_maintenance.utility.ops.plan import CleanStaged, Plan, ServerPlan
+
+if TYPE_CHECKING:       # the planning code loads when a plan is made, not for `cluster status`
+    from mxone_maintenance.utility.ops.plan import Plan
 
 VERSION = 1
 
@@ -90,6 +93,7 @@ def still_pending(entries: list[PendingLeave], system: System) -> list[PendingLe
 
 def plan_pending(entries: list[PendingLeave], system: System) -> Plan:
     from mxone_maintenance.utility.ops import cluster as cluster_ops   # the planning code: not for status
+    from mxone_maintenance.utility.ops.plan import CleanStaged, Plan, ServerPlan
     """What each pending server still gets: the leaving steps of a delete."""
     servers = []
     for e in still_pending(entries, system):

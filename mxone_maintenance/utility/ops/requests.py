@@ -12,10 +12,7 @@ from ipaddress import IPv4Interface
 from mxone_maintenance.core.config import name_problem as name_rule_problem
 from mxone_maintenance.core.config import parse_server_interface, shown
 from mxone_maintenance.core.rules import refusal
-
-
-class RequestError(ValueError):
-    """A typed-in value that cannot be used; str() is one line naming the value."""
+from mxone_maintenance.utility.ops.request_error import RequestError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mxone_maintenance.core.config import one_line
 from mxone_maintenance.core.paths import Paths
-from mxone_maintenance.core.version import product_version
+from mxone_maintenance.core.version import VersionAction
 from mxone_maintenance.utility.ops.access import ssh_settings
 from mxone_maintenance.webserver.tool import plans
 from mxone_maintenance.webserver.tool.apply import Secrets
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="SNM Configuration Tool: PM/SNM redundancy between the Master "
                      "server (LIM 1's) and the cluster's standby.", epilog=EXAMPLES,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"{PROG} {product_version()}")
+    parser.add_argument("--version", action=VersionAction, program=PROG)
     parser.add_argument("--system", metavar="FILE", help="the system file (default: $MXONE_SYSTEM or "
                         "/etc/opt/eri_sn/system.yaml under --root)")
     parser.add_argument("--root", metavar="DIR", help="prefix for every product path (a test tree)")
