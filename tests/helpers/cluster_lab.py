@@ -41,3 +41,16 @@ def agent_status(lab, host: str) -> dict:
 def alarms(lab, host: str) -> list[str]:
     """The texts of HOST's active alarms, as its agent reports them."""
     return [a["text"] for a in agent_status(lab, host).get("alarms", []) if a["active"]]
+
+
+def agent_pid(host: str) -> int:
+    """The pid of the agent running in a lab host (matched by its network namespace)."""
+    netns = os.stat(f"/run/netns/mxlab-{host}").st_ino
+    for entry in Path("/proc").iterdir():
+        try:
+            if (entry.name.isdigit() and b"mxone-cluster-agent" in (entry / "cmdline").read_bytes()
+                    and os.stat(entry / "ns/net").st_ino == netns):
+                return int(entry.name)
+        except OSError:
+            continue
+    raise AssertionError(f"no agent runs in {host}")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from helpers.cluster_lab import agent_pid
 from labtools import Lab, lim_address
 
 UTILITY = Path(sys.executable).with_name("mxone_maintenance")
@@ -109,19 +110,6 @@ def agent_alarms(lab: Lab, host: str) -> list[str]:
     server's SSH, so polling asks the agent in the host directly)."""
     report = json.loads(lab.exec(host, str(AGENT), "status", "--json").stdout)
     return [a["text"] for a in report["alarms"] if a["active"]]
-
-
-def agent_pid(host: str) -> int:
-    """The pid of the agent running in a lab host (matched by its network namespace)."""
-    netns = os.stat(f"/run/netns/mxlab-{host}").st_ino
-    for entry in Path("/proc").iterdir():
-        try:
-            if (entry.name.isdigit() and b"mxone-cluster-agent" in (entry / "cmdline").read_bytes()
-                    and os.stat(entry / "ns/net").st_ino == netns):
-                return int(entry.name)
-        except OSError:
-            continue
-    raise AssertionError(f"no agent runs in {host}")
 
 
 # ---------------------------------------------------------------- fixtures

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-from pathlib import Path
 
 import pytest
-from helpers.cluster_lab import served_by, utility
+from helpers.cluster_lab import agent_pid, served_by, utility
 from helpers.waiting import wait_for
 
 
@@ -58,24 +57,10 @@ def test_status_comes_from_lim1s_agent_and_names_a_dead_member_silent(cluster):
     assert lims[2]["runs_on"] == "sb1" and lims[1]["runs_on"] == "lim1"
 
 
-def lim1_agent_pid(lab) -> int:
-    """The agent process in lim1's mount namespace (the seat's /run is lim1's holder's)."""
-    holder = int(os.readlink(lab.dir / "admin/run").split("/")[2])
-    mount_ns = os.stat(f"/proc/{holder}/ns/mnt").st_ino
-    for entry in Path("/proc").iterdir():
-        try:
-            if (entry.name.isdigit() and b"mxone-cluster-agent" in (entry / "cmdline").read_bytes()
-                    and os.stat(entry / "ns/mnt").st_ino == mount_ns):
-                return int(entry.name)
-        except OSError:
-            continue
-    raise AssertionError("no agent runs on lim1")
-
-
 def test_without_lim1s_agent_every_member_is_asked_over_ssh(cluster):
     lab = cluster
     wait_for("every member's shared status at lim1", lambda: heard_by_lim1(lab), 10)
-    pid = lim1_agent_pid(lab)
+    pid = agent_pid("lim1")
     os.kill(pid, signal.SIGSTOP)               # hung: it answers no socket call
     try:
         done = utility(lab, "cluster", "status")
