@@ -10,14 +10,20 @@
 Asking for another size rebuilds the lab; the same size only repairs it (revives killed hosts, heals
 cut ones, restarts dead agents) and keeps its files, so a test that needs a clean lab calls reset().
 Not root, or the lab cannot be built: skipped, or failed when CI=true. Tests using these fixtures are
-marked `lab` automatically.
+marked `lab` automatically; a lab test that fails while the whole machine stalled runs once more
+(helpers/stalls.py), and the summary shows its first failure.
 """
 
 from __future__ import annotations
 
 import pytest
 from helpers.labsession import LabSession
+from helpers.stalls import StallRerun
 from labtools import Lab
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(StallRerun(), "stall-rerun")
 
 
 @pytest.fixture(scope="session")

@@ -55,7 +55,7 @@ def create(lab: Lab, *lims: str, fallback: str = "automatic") -> None:
             "--heartbeat-s", str(HEARTBEAT_S), "--fallback", fallback, "--yes")
     for lim in lims:
         number = int(lim.split(":")[0])
-        wait_served(lab, number, f"lim{number}", timeout=10)
+        wait_served(lab, number, f"lim{number}", timeout=30)  # the set-up, not what is tested: no hurry
 
 
 def alias(lim: int) -> str:
