@@ -1,22 +1,23 @@
-"""The peers' clocks against ours. Each heartbeat carries the sender's wall clock; skew = its time minus
-ours when it came in, the median of the last SKEW_SAMPLES (a late datagram or a slow cycle does not
-count). Beyond MAX_CLOCK_SKEW_S the mtimes of two servers cannot be compared: data sync is held."""
+"""The peers' clocks against ours. Each heartbeat carries the sender's wall clock; a sample is its time
+minus ours when it was read. A datagram held up on the wire, in a stalled sender or in a receiver that
+was not scheduled only ever makes its sample smaller, never larger, so the skew is the largest of the
+last SKEW_SAMPLES: the least delayed one. (The median of 15 was fooled by the backlog a stalled agent
+reads at once, and raised a false clock alarm; the newest of a backlog were sent just before the read,
+so one of the last few is prompt. Few, so a clock stepped back is followed within a few heartbeats.)
+Beyond MAX_CLOCK_SKEW_S the mtimes of two
+servers cannot be compared: data sync is held."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from mxone_maintenance.core.contracts.xdata import MAX_CLOCK_SKEW_S
 
-SKEW_SAMPLES = 15
+SKEW_SAMPLES = 5
 
 
-def median_skew(samples: Sequence[float]) -> float | None:
-    # By hand, not statistics.median: that module pulls in fractions and decimal (~0.9 MB in the daemon).
-    if not samples:
-        return None
-    ordered = sorted(samples)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+def clock_skew(samples: Sequence[float]) -> float | None:
+    """The peer's clock minus ours, from the samples (None while there are none)."""
+    return max(samples) if samples else None
 
 
 def clock_held(skew: float | None) -> bool:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from mxone_maintenance.agent import alarm_keys
 from mxone_maintenance.agent.datasync import records
-from mxone_maintenance.agent.datasync.clock import SKEW_SAMPLES, clock_alarm_text, clock_held, median_skew
+from mxone_maintenance.agent.datasync.clock import SKEW_SAMPLES, clock_alarm_text, clock_held, clock_skew
 from mxone_maintenance.agent.datasync.due import DAILY_S, MAX_PARALLEL, due_syncs
 from mxone_maintenance.agent.datasync.flags import parse_xdata_flags, xdata_flags
 from mxone_maintenance.agent.datasync.folders import transfer_progress
@@ -109,7 +109,7 @@ class DataSyncScheduler:
 
     def skew(self, peer: str) -> float:
         """The peer's clock minus ours (0.0 while unknown): for peers.ClusterSync's clock_skew."""
-        return median_skew(self.samples.get(peer, ())) or 0.0
+        return clock_skew(self.samples.get(peer, ())) or 0.0
 
     def heartbeat_flags(self) -> tuple[str, ...]:
         return xdata_flags(self.local_stamps)
@@ -209,7 +209,7 @@ class DataSyncScheduler:
 
     def check_clocks(self, config: Cluster, alarms: Any) -> None:
         for name in config.member_names:
-            skew = median_skew(self.samples.get(name, ()))
+            skew = clock_skew(self.samples.get(name, ()))
             if skew is None or name == self.node:
                 continue
             if clock_held(skew):
@@ -228,7 +228,7 @@ class DataSyncScheduler:
         view = peers.get(pair.peer)
         heard = getattr(view, "last_heard", None)
         alive = heard is not None and now - heard <= config.detect_s
-        return PairState(pair, alive, median_skew(self.samples.get(pair.peer, ())),
+        return PairState(pair, alive, clock_skew(self.samples.get(pair.peer, ())),
                          self.peer_stamps.get(pair.peer, {}).get(pair.lim), self.local_stamps.get(pair.lim),
                          book.seen_stamp, book.last, book.failures, book.busy, book.ordered)
 
