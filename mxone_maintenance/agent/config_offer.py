@@ -46,14 +46,14 @@ def encode_offer(offer: ConfigOffer, key: bytes) -> bytes:
         raise ValueError(f"cluster.yaml too large to offer ({len(offer.text)} bytes)")
     body = {"c": offer.cluster, "n": offer.node, "g": offer.generation, "y": offer.text}
     data = bytes([OFFER_VERSION]) + json.dumps(body, separators=(",", ":")).encode()
-    return data + _tag(key, data)
+    return signing.signed(key, data)
 
 
 def decode_offer(data: bytes, key: bytes, cluster: str) -> ConfigOffer:
     if len(data) < 1 + 2 + TAG_SIZE or not is_offer(data):
         raise BadOffer("malformed", "bad length or version")
-    signed, tag = data[:-TAG_SIZE], data[-TAG_SIZE:]
-    if not signing.compare_digest(tag, _tag(key, signed)):
+    signed = signing.verified(data, key)
+    if signed is None:
         raise BadOffer("forged", "HMAC does not match")
     try:
         body = json.loads(signed[1:].decode("utf-8"))
@@ -69,7 +69,3 @@ def decode_offer(data: bytes, key: bytes, cluster: str) -> ConfigOffer:
     if offer.cluster != cluster:
         raise BadOffer("wrong-cluster", f"{offer.cluster!r} is not {cluster!r}")
     return offer
-
-
-def _tag(key: bytes, data: bytes) -> bytes:
-    return signing.hmac_sha256(key, data)

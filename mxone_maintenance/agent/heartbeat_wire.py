@@ -68,7 +68,7 @@ def encode(hb: Heartbeat, key: bytes) -> bytes:
     _check_fields(hb, ValueError)
     body = {_KEYS[f.name]: _plain(getattr(hb, f.name)) for f in fields(Heartbeat)}
     data = bytes([VERSION]) + json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
-    return data + _tag(key, data)
+    return signing.signed(key, data)
 
 
 def decode(data: bytes, key: bytes, cluster: str | None = None) -> Heartbeat:
@@ -77,8 +77,8 @@ def decode(data: bytes, key: bytes, cluster: str | None = None) -> Heartbeat:
     by mistake must not merge)."""
     if len(data) < 1 + 2 + TAG_SIZE or len(data) > MAX_DATAGRAM or data[0] != VERSION:
         raise BadHeartbeat("malformed", "bad length or version")
-    signed, tag = data[:-TAG_SIZE], data[-TAG_SIZE:]
-    if not signing.compare_digest(tag, _tag(key, signed)):
+    signed = signing.verified(data, key)
+    if signed is None:
         raise BadHeartbeat("forged", "HMAC does not match")
     try:
         body = _JSON.decode(signed[1:].decode("utf-8"))
@@ -91,10 +91,6 @@ def decode(data: bytes, key: bytes, cluster: str | None = None) -> Heartbeat:
     if cluster is not None and hb.cluster != cluster:
         raise BadHeartbeat("wrong-cluster", f"{hb.cluster!r} is not {cluster!r}")
     return hb
-
-
-def _tag(key: bytes, data: bytes) -> bytes:
-    return signing.hmac_sha256(key, data)
 
 
 def _no_constant(name: str) -> None:

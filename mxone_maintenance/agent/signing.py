@@ -36,9 +36,23 @@ def hmac_sha256(key: bytes, data: bytes) -> bytes:
     return outer.digest()
 
 
+def signed(key: bytes, data: bytes) -> bytes:
+    """``data`` followed by its tag: how every datagram of the agent goes out."""
+    return data + hmac_sha256(key, data)
+
+
+def verified(data: bytes, key: bytes) -> bytes | None:
+    """What ``data`` signs (all but its last TAG_SIZE bytes) when those bytes are its tag under ``key``,
+    compared in constant time; None for a forged or cut datagram. Nothing is parsed before this."""
+    if len(data) < TAG_SIZE:
+        return None
+    body, tag = data[:-TAG_SIZE], data[-TAG_SIZE:]
+    return body if compare_digest(tag, hmac_sha256(key, body)) else None
+
+
 def digest(data: bytes) -> bytes:
     """Plain SHA-256."""
     return sha256(data).digest()
 
 
-__all__ = ["TAG_SIZE", "compare_digest", "digest", "hmac_sha256"]
+__all__ = ["TAG_SIZE", "compare_digest", "digest", "hmac_sha256", "signed", "verified"]

@@ -53,7 +53,7 @@ def digest_of(canonical: bytes) -> int:
 def encode_status(status_json: dict, digest: int, sent_wall: float, key: bytes) -> bytes:
     body = zlib.compress(json.dumps(status_json, separators=(",", ":")).encode(), 6)
     data = bytes([STATUS_VERSION]) + HEADER.pack(sent_wall, digest) + body
-    return data + signing.hmac_sha256(key, data)
+    return signing.signed(key, data)
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,8 @@ def verify(data: bytes, key: bytes, now: float, wall: float, max_skew_s: float |
     """The datagram's tag and header; raises BadStatus (malformed, forged, stale)."""
     if len(data) < 1 + HEADER.size + TAG_SIZE or not is_status(data):
         raise BadStatus("malformed", "bad length or version")
-    signed, tag = data[:-TAG_SIZE], data[-TAG_SIZE:]
-    if not signing.compare_digest(tag, signing.hmac_sha256(key, signed)):
+    signed = signing.verified(data, key)
+    if signed is None:
         raise BadStatus("forged", "HMAC does not match")
     sent_wall, digest = HEADER.unpack_from(signed, 1)
     if sent_wall != sent_wall or (max_skew_s is not None and abs(sent_wall - wall) > max_skew_s):

@@ -22,3 +22,19 @@ def test_compare_digest_tells_equal_from_different():
     tag = signing.hmac_sha256(b"k", b"d")
     assert signing.compare_digest(tag, bytes(tag))
     assert not signing.compare_digest(tag, tag[:-1] + bytes([tag[-1] ^ 1]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=1, max_size=64), st.binary(max_size=500), st.data())
+def test_a_signed_datagram_verifies_to_its_body_and_any_change_or_other_key_is_refused(key, body, data):
+    """What the heartbeat, the config offer and the status datagram all rely on: a verified datagram is
+    exactly what was signed, and one flipped bit anywhere, a cut or another key gives None."""
+    datagram = signing.signed(key, body)
+    assert signing.verified(datagram, key) == body
+    position = data.draw(st.integers(0, len(datagram) - 1))
+    flipped = bytearray(datagram)
+    flipped[position] ^= 1 << data.draw(st.integers(0, 7))
+    assert signing.verified(bytes(flipped), key) is None
+    assert signing.verified(datagram[:data.draw(st.integers(0, len(datagram) - 1))], key) is None
+    other = data.draw(st.binary(min_size=1, max_size=64).filter(lambda k: k != key))
+    assert signing.verified(datagram, other) is None
