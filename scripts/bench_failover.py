@@ -53,16 +53,6 @@ class LabChanged(Exception):
     """Someone else rebuilt the shared lab during a run: the run does not count."""
 
 
-def lab_stamp(lab: Lab) -> tuple:
-    """(built time, LIM count, holder pids) of the running lab; changes when anyone rebuilds it or
-    revives a host (another test's `lab up` repairs: it revives the lim1 we have just killed)."""
-    try:
-        state = json.loads((lab.dir / "state.json").read_text())
-    except (OSError, ValueError):
-        return ()
-    return state.get("built"), state.get("lims"), tuple(sorted((state.get("holders") or {}).items()))
-
-
 def create_cluster(lab: Lab, detect_s: float, heartbeat_s: float) -> None:
     args = ["cluster", "create", "--name", "c1", "--standby", STANDBY, "--lim", "1:10.77.0.111:5",
             "--detect-s", f"{detect_s:g}", "--heartbeat-s", f"{heartbeat_s:g}", "--fallback", "automatic",
@@ -76,7 +66,7 @@ def create_cluster(lab: Lab, detect_s: float, heartbeat_s: float) -> None:
 def fresh_lab(detect_s: float, heartbeat_s: float) -> tuple[Lab, tuple]:
     lab = Lab(1).reset(1)
     create_cluster(lab, detect_s, heartbeat_s)
-    return lab, lab_stamp(lab)
+    return lab, lab.stamp()
 
 
 def one_run(lab: Lab, rng: random.Random, heartbeat_s: float, limit_s: float, stamp: tuple,
@@ -92,7 +82,7 @@ def one_run(lab: Lab, rng: random.Random, heartbeat_s: float, limit_s: float, st
         false_takeover = first_answer(client.snapshot(), serving, STANDBY) is not None
         lab.kill(REGULAR)
         first = client.wait_for(STANDBY, since=command, timeout=limit_s)
-        if lab_stamp(lab) != stamp:
+        if lab.stamp() != stamp:
             raise LabChanged("someone else rebuilt the lab or revived a host")
         if first is None:
             raise RuntimeError(f"{STANDBY} never answered within {limit_s:g} s of the kill")
@@ -128,20 +118,20 @@ def measure(runs: int, detect_s: float, heartbeat_s: float, rng: random.Random, 
     for number in range(runs * RETRIES):
         if len(results) == runs:
             break
-        if lab_stamp(lab) != stamp or (results and len(results) % RUNS_PER_LAB == 0 and fresh_at != len(results)):
+        if lab.stamp() != stamp or (results and len(results) % RUNS_PER_LAB == 0 and fresh_at != len(results)):
             lab, stamp = fresh_lab(detect_s, heartbeat_s)
             fresh_at = len(results)
         try:
             result = one_run(lab, rng, heartbeat_s, limit_s, stamp, flood)
-            if lab_stamp(lab)[:2] != stamp[:2]:
+            if lab.stamp()[:2] != stamp[:2]:
                 raise LabChanged("rebuilt by someone else")
         except (LabChanged, RuntimeError, AssertionError) as error:
-            if not isinstance(error, LabChanged) and lab_stamp(lab)[:2] == stamp[:2]:
+            if not isinstance(error, LabChanged) and lab.stamp()[:2] == stamp[:2]:
                 raise
             print(f"failover: the lab changed under run {number + 1} ({str(error).splitlines()[0]}): again",
                   file=sys.stderr, flush=True)
             continue
-        stamp = lab_stamp(lab)   # our own revive gave lim1 a new holder
+        stamp = lab.stamp()   # our own revive gave lim1 a new holder
         results.append(result)
         print(f"failover run {len(results)}: outage {result['outage_s']:.3f} s (D {detect_s:g}), "
               f"fallback gap {result['fallback_gap_s']:.3f} s"

@@ -160,25 +160,16 @@ class LabChanged(Exception):
     """Someone else rebuilt or resized the shared lab during a run: the run does not count."""
 
 
-def lab_stamp(lab: Lab) -> tuple:
-    """(built time, LIM count, holder pids) of the running lab; changes when anyone rebuilds it."""
-    try:
-        state = json.loads((lab.dir / "state.json").read_text())
-    except (OSError, ValueError):
-        return ()
-    return state.get("built"), state.get("lims"), tuple(sorted((state.get("holders") or {}).items()))
-
-
 def ensure_own_lab(lab: Lab, stamp: tuple) -> tuple:
     """The lab as this bench left it (repaired: dead hosts revived, cut ones healed), else rebuilt with
     1 LIM; returns the stamp to compare with after the run."""
-    if stamp and lab_stamp(lab) == stamp:
+    if stamp and lab.stamp() == stamp:
         lab.up(1)
     else:
         lab.reset(1)
     for host in (MASTER, BACKUP):
         drop_alias(lab, host)
-    return lab_stamp(lab)
+    return lab.stamp()
 
 
 def reset_hosts(lab: Lab) -> None:
@@ -197,14 +188,14 @@ def measure(lab: Lab, variant: Variant, runs: int, rng: random.Random) -> list[d
         try:
             stamp = ensure_own_lab(lab, stamp)
             result = one_run(lab, variant, workdir, rng)
-            if lab_stamp(lab) != stamp:
+            if lab.stamp() != stamp:
                 raise LabChanged("the lab was rebuilt by someone else")
             reset_hosts(lab)
         except (LabChanged, RuntimeError, AssertionError, subprocess.SubprocessError) as error:
             print(f"keepalived: run {number + 1} spoiled, again: {str(error).splitlines()[0]}",
                   file=sys.stderr, flush=True)
             continue
-        stamp = lab_stamp(lab)          # revive records lim1's new holder
+        stamp = lab.stamp()         # revive records lim1's new holder
         results.append(result)
         print(f"keepalived {variant.name} run {len(results)}: outage {result['outage_s']:.3f} s "
               f"(from the kill command {result['from_command_s']:.3f} s)", file=sys.stderr, flush=True)

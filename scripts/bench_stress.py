@@ -172,6 +172,7 @@ def keepalived_masters(log: Path, offset: int) -> int:
 def run_variant(variant: StressVariant, seconds: float, drop: int, hogs: int) -> dict:
     lab = Lab(1).reset(1)
     create_cluster(lab, DETECT_S, HEARTBEAT_S)
+    stamp = lab.stamp()
     workdir = lab.dir / f"stress-{variant.key}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
@@ -190,9 +191,11 @@ def run_variant(variant: StressVariant, seconds: float, drop: int, hogs: int) ->
         install_drops(lab, hosts, drop, variant.drop_arp)
         hog_procs = start_hogs(lab, hosts, hogs)
         clients = {mech: FailoverClient(alias, seconds=seconds).start() for mech, alias in MECHANISMS.items()}
-        time.sleep(seconds + 0.3)
-        for client in clients.values():
-            client.stop()
+        try:
+            watch_own_lab(lab, stamp, seconds + 0.3)
+        finally:
+            for client in clients.values():
+                client.stop()
         ended = time.monotonic()
     finally:
         try:
@@ -207,6 +210,17 @@ def run_variant(variant: StressVariant, seconds: float, drop: int, hogs: int) ->
     return {mech: measured(client, ended, extra[mech]) for mech, client in clients.items()} | {
         "dropped_packets": dropped, "agent_yields": count_events(history(lab, MASTER), wall, "yield"),
         "agent_alarms_raised": alarms, "workdir": workdir}
+
+
+def watch_own_lab(lab: Lab, stamp: tuple, seconds: float) -> None:
+    """Wait ``seconds``, checking every second that nobody rebuilt the shared lab or revived a host in
+    it (a test run's `lab up`): then the clients measure someone else's lab, and the run has no result."""
+    began = time.monotonic()
+    while (left := began + seconds - time.monotonic()) > 0:
+        time.sleep(min(1.0, left))
+        if lab.stamp() != stamp:
+            raise RuntimeError(f"the lab was rebuilt or a host revived by someone else "
+                               f"{time.monotonic() - began:.0f} s into the stress run: no result")
 
 
 def cleanup(lab: Lab, hosts: list[str], procs: list[subprocess.Popen]) -> None:

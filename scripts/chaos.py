@@ -371,7 +371,7 @@ class Run:
         self.automatic = self.cluster().fallback == "automatic"
         self.facts = {host: HostFacts() for host in self.servers}
         self.macs = {host: self.lab.mac(host) for host in self.servers}
-        self.stamp = lab_stamp(self.lab)
+        self.stamp = self.lab.stamp()
 
     def cluster(self):
         from mxone_maintenance.core import config as files
@@ -416,7 +416,7 @@ class Run:
             facts.alive = facts.alive if event.kind in ("cut", "heal") else event.kind == "revive"
             facts.plugged = facts.plugged if event.kind in ("kill", "revive") else event.kind == "heal"
             if event.kind == "revive":
-                self.stamp = lab_stamp(self.lab)
+                self.stamp = self.lab.stamp()
         elif event.kind == "restart_agent":
             self.lab.restart_agent(host)
         elif event.kind == "corrupt_config":
@@ -501,7 +501,7 @@ class Run:
                 if e.get("lladdr") and not {"FAILED", "INCOMPLETE"} & set(e.get("state", []))}
 
     def agent_status(self, host: str) -> dict | None:
-        holder = (lab_state(self.lab).get("holders") or {}).get(host)
+        holder = (self.lab.state().get("holders") or {}).get(host)
         if not holder:
             return None
         path = f"/proc/{holder}/root/run/mxone-cluster-agent.sock"
@@ -672,7 +672,7 @@ class Run:
             now = self.now()
             if now >= end:
                 break
-            if lab_stamp(self.lab)[:2] != self.stamp[:2]:
+            if self.lab.stamp()[:2] != self.stamp[:2]:
                 self.lab_changed = True
                 self.note("the lab was rebuilt by someone else: the run is void")
                 break
@@ -702,17 +702,6 @@ class Run:
 
 
 # ============================================================== small helpers
-
-def lab_state(lab: Lab) -> dict:
-    try:
-        return json.loads((lab.dir / "state.json").read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def lab_stamp(lab: Lab) -> tuple:
-    state = lab_state(lab)
-    return state.get("built"), state.get("lims"), tuple(sorted((state.get("holders") or {}).items()))
 
 
 def read_bytes(path: Path) -> bytes | None:

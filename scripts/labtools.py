@@ -122,6 +122,20 @@ class Lab:
     def down(self) -> None:
         self.run("down")
 
+    def state(self) -> dict:
+        """scripts/lab's record of the running lab ({} when there is none)."""
+        try:
+            return json.loads((self.dir / "state.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def stamp(self) -> tuple:
+        """(built time, LIM count, holder pids): changes when anyone rebuilds the shared lab or revives a
+        host (another run's `lab up` repairs: it revives the host a benchmark has just killed). A long
+        run compares it to tell its own lab from one rebuilt under it."""
+        state = self.state()
+        return state.get("built"), state.get("lims"), tuple(sorted((state.get("holders") or {}).items()))
+
     def exec(self, host: str, *cmd: str, check: bool = True, input: str | None = None,
              timeout: float = 30) -> subprocess.CompletedProcess:
         """Run CMD inside HOST (text in/out). check=True raises with the output on a non-zero exit."""
