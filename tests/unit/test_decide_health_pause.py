@@ -131,3 +131,21 @@ def test_at_the_fastest_settings_a_few_lost_heartbeats_of_the_standby_raise_no_a
     assert alarms_with(0.5) == []
     assert alarms_with(1.9) == []
     assert [a.text for a in alarms_with(2.0)] == ["Standby server is out of order"]
+
+
+def test_at_the_fastest_settings_a_refused_takeover_is_alarmed_only_once_the_regular_is_silent_2_s():
+    """The standby's probe finds lim1 still answering for its alias after a few lost heartbeats: no
+    takeover, and (measured: 5 times in 20 s with 20 % of heartbeats lost) no alarm either, until lim1
+    has been silent for 2 s; the status says why it waits all along. At D of 2 s or more, no change."""
+    def decided(config, silent_s: float):
+        probe = AliasProbe(1, T - 0.01, "02:00:00:00:00:11", "lim1")
+        lively = [replace(up(name, lim), last_heard=T - 0.05) for name, lim in (("lim2", 2), ("lim3", 3))]
+        decision = decide(config, sees("sb1", silent("lim1", silent_s, 1), *lively, probes=(probe,)), T)
+        return ([a for a in decision.actions if isinstance(a, (RaiseAlarm, TakeAlias))],
+                next(status for status in decision.status if status.lim == 1))
+    for silent_s in (0.35, 1.0, 1.99):
+        actions, status = decided(FAST, silent_s)
+        assert actions == [] and status.kind is LimState.TAKING_OVER_ALIAS_ANSWERED and status.where == "lim1"
+    alarm = RaiseAlarm("alias-conflict:1", "Alias 10.77.0.11 of LIM 1 is still answered by lim1 (02:00:00:00:00:11)")
+    assert decided(FAST, 2.0)[0] == [alarm]
+    assert decided(C1, C1.detect_s + 1)[0] == [alarm]

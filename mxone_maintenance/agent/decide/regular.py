@@ -5,7 +5,7 @@ from __future__ import annotations
 from mxone_maintenance.agent.decide import alarms
 from mxone_maintenance.agent.decide.cycle import Cycle
 from mxone_maintenance.agent.decide.takeover import STARTING, take_when_clear
-from mxone_maintenance.agent.decide.timing import standby_down_time
+from mxone_maintenance.agent.decide.timing import silence_alarm_time
 from mxone_maintenance.agent.state import SyncData
 from mxone_maintenance.core.contracts.lim_state import LimState
 from mxone_maintenance.core.model import ClusterLim
@@ -16,7 +16,7 @@ def regular(cycle: Cycle, lim: ClusterLim) -> None:
     sb = cycle.peer(standby)
     standby_serves = cycle.alive(standby) and lim.lim in sb.active
     serving = lim.lim in cycle.obs.active
-    if cycle.silent_for(standby, standby_down_time(cycle.config)) and not cycle.cut_off:
+    if cycle.silent_for(standby, silence_alarm_time(cycle.config)) and not cycle.cut_off:
         cycle.alarm(alarms.STANDBY_DOWN)            # (our own cable out says nothing of the standby)
     elif cycle.alive(standby) and lim.lim in sb.unready:  # a new standby without our backups yet
         cycle.alarm(alarms.STANDBY_DOWN)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from mxone_maintenance.agent.decide import alarms
 from mxone_maintenance.agent.decide.cycle import Cycle
-from mxone_maintenance.agent.decide.timing import preprobe_lead, probe_fresh_time, reprobe_time
+from mxone_maintenance.agent.decide.timing import preprobe_lead, probe_fresh_time, reprobe_time, silence_alarm_time
 from mxone_maintenance.agent.state import Announce, ProbeAlias
 from mxone_maintenance.core.contracts.lim_state import LimState
 from mxone_maintenance.core.model import ClusterLim
@@ -28,10 +28,11 @@ TAKING_OVER = Steps(LimState.TAKING_OVER_HANDED_OVER, LimState.TAKING_OVER_ALIAS
 
 
 def take_when_clear(cycle: Cycle, lim: ClusterLim, handed_over: bool, steps: Steps,
-                    not_before: float | None = None) -> None:
+                    not_before: float | None = None, silent_since: float | None = None) -> None:
     """Activate `lim` if its alias is free; else probe it, or wait and alarm while it is answered.
     An answer from before `not_before` (a pre-probe, while the regular was still alive) is asked again
-    at once instead of after the re-probe time."""
+    at once instead of after the re-probe time. With `silent_since` (when the standby last heard the
+    LIM's regular) the answered alias is alarmed only once that silence lasts silence_alarm_time."""
     if handed_over:
         cycle.activate(lim.lim)
         cycle.say(lim.lim, cycle.obs.node, steps.handed_over)
@@ -47,7 +48,8 @@ def take_when_clear(cycle: Cycle, lim: ClusterLim, handed_over: bool, steps: Ste
         cycle.say(lim.lim, None, steps.probing)
         return
     if probe is not None and probe.kind != "none":
-        cycle.alarm(alarms.alias_conflict(lim, probe))
+        if silent_since is None or cycle.now - silent_since >= silence_alarm_time(cycle.config):
+            cycle.alarm(alarms.alias_conflict(lim, probe))
         if age >= reprobe_time(cycle.config):
             cycle.do(ProbeAlias(lim.lim))
         cycle.say(lim.lim, probe.server, steps.answered, servers=(probe.server,) if probe.server else (),
