@@ -6,6 +6,11 @@ at once, and a lab test fails on a timing the product met on any live machine. A
 short steps and notes every wake-up that came a second or more late: nothing in the test process holds
 it back that long, so such a stall is the machine's own.
 
+The same for the disk: the kernel's pressure account (/proc/pressure/io, "full": every runnable task of
+the machine waiting on I/O) is read every half second, and 1.5 s of such waiting within 3 s is a stall
+too (an agent blocked writing its log reads its heartbeats late; a Service Node start hung 30 s in CI).
+Normal lab work waits about 1 % of the time.
+
 A lab test that fails while the machine stalled is run once more, from fresh fixtures, and the first
 failure is shown in the summary with the stall that came with it; a lab test that fails without a stall,
 or fails again, fails as usual. Every failing test's report also names the stalls it saw.
@@ -14,30 +19,50 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from _pytest.runner import runtestprotocol
 
 STEP_S = 0.05
 STALL_S = 1.0        # a late wake-up at least this long is the machine's, not the test's
+IO_EVERY = 10        # steps between two readings of the I/O pressure
+IO_WINDOW_S = 3.0
+IO_STALL_S = 1.5     # of everything waiting on I/O within IO_WINDOW_S
+PRESSURE = Path("/proc/pressure/io")
 
 
 @dataclass(frozen=True)
 class Stall:
-    """One wake-up that came ``late_s`` late, ending at ``ended`` (time.monotonic) and ``wall``."""
+    """One wake-up that came ``late_s`` late (or ``late_s`` of I/O waiting), ending at ``ended``
+    (time.monotonic) and ``wall``."""
     ended: float
     wall: float
     late_s: float
+    kind: str = "stopped"        # or "waiting on I/O"
 
     def describe(self) -> str:
-        return f"{self.late_s:.1f} s at {time.strftime('%H:%M:%S', time.localtime(self.wall))}"
+        return f"{self.late_s:.1f} s {self.kind} at {time.strftime('%H:%M:%S', time.localtime(self.wall))}"
+
+
+def io_full_s(path: Path = PRESSURE) -> float | None:
+    """Seconds, since boot, that every runnable task waited on I/O (None without PSI)."""
+    try:
+        for line in path.read_text().splitlines():
+            if line.startswith("full "):
+                return int(line.rsplit("total=", 1)[1]) / 1e6
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 @dataclass
 class StallWatch:
     """A daemon thread noting late wake-ups; ``during(start, end)`` the ones that ended in a window."""
     step_s: float = STEP_S
+    pressure: Path = PRESSURE
     stalls: list[Stall] = field(default_factory=list)
     last_wake: float = field(default_factory=time.monotonic)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -50,12 +75,28 @@ class StallWatch:
 
     def _watch(self) -> None:
         self.last_wake = time.monotonic()
+        readings: deque[tuple[float, float]] = deque()
+        steps = 0
         while not self._stop.wait(self.step_s):
             now = time.monotonic()
             late = now - self.last_wake - self.step_s
             if late >= STALL_S:
                 self.stalls.append(Stall(now, time.time(), late))
             self.last_wake = now
+            steps += 1
+            if steps % IO_EVERY == 0:
+                self._note_io(now, readings)
+
+    def _note_io(self, now: float, readings: deque[tuple[float, float]]) -> None:
+        waited = io_full_s(self.pressure)
+        if waited is None:
+            return
+        readings.append((now, waited))
+        while readings[0][0] < now - IO_WINDOW_S:
+            readings.popleft()
+        if (burst := waited - readings[0][1]) >= IO_STALL_S:
+            self.stalls.append(Stall(now, time.time(), burst, "waiting on I/O"))
+            readings.clear()
 
     def during(self, start: float, end: float) -> list[Stall]:
         """The stalls that ended in [start, end], and one still going on (the thread not yet woken
@@ -77,8 +118,8 @@ class Rerun:
 class StallRerun:
     """The pytest plugin: reruns a failed lab test once when the machine stalled during it."""
 
-    def __init__(self) -> None:
-        self.watch = StallWatch()
+    def __init__(self, watch: StallWatch | None = None) -> None:
+        self.watch = watch or StallWatch()
         self.reruns: list[Rerun] = []
 
     def pytest_sessionstart(self) -> None:
@@ -114,7 +155,8 @@ class StallRerun:
         terminalreporter.section("lab tests run again after the machine stalled")
         for rerun in self.reruns:
             stalls = ", ".join(stall.describe() for stall in rerun.stalls)
-            terminalreporter.line(f"{rerun.nodeid}: stalled {stalls}; first failure: {rerun.first_failure}")
+            terminalreporter.line(f"{rerun.nodeid}: the machine stalled ({stalls}); first failure: "
+                                  f"{rerun.first_failure}")
 
 
 def first_line(report: pytest.TestReport) -> str:
