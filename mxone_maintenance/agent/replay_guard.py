@@ -23,13 +23,12 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from mxone_maintenance.core.config.atomic import write_atomic
 from mxone_maintenance.core.contracts import wire
 
 log = logging.getLogger("mxone-cluster-agent")
@@ -174,15 +173,7 @@ class ReplayStore:
         text = json.dumps(wire.encode(ReplayState(STATE_VERSION, kept[-MAX_PEERS:])),
                           separators=(",", ":"), allow_nan=False)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(text)
-                os.replace(temp, self.path)
-            except BaseException:
-                Path(temp).unlink(missing_ok=True)
-                raise
+            write_atomic(self.path, text, 0o600, durable=False)
         except OSError as exc:
             error = str(exc.strerror or exc)
             if error != self._last_error:

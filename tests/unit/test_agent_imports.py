@@ -11,10 +11,10 @@ import sys
 DAEMON = ("mxone_maintenance.agent.main", "mxone_maintenance.agent.effects", "mxone_maintenance.agent.events",
           "mxone_maintenance.agent.heartbeat")
 # Heavy and unused there (RSS measured alone, Python 3.11): importlib.metadata ~4.7 MB (email, csv,
-# zipfile), statistics ~0.9 MB (fractions, decimal), ctypes ~0.4 MB, asyncio ~9.6 MB; paramiko and
-# urwid are the utility's.
+# zipfile), statistics ~0.9 MB (fractions, decimal), ctypes ~0.4 MB, asyncio ~9.6 MB, tempfile ~0.7 MB
+# (random, with shutil); paramiko and urwid are the utility's.
 HEAVY = ("paramiko", "urwid", "importlib.metadata", "statistics", "decimal", "fractions", "asyncio", "ctypes",
-         "email", "csv", "zipfile", "ssl", "http", "xml", "multiprocessing", "concurrent")
+         "email", "csv", "zipfile", "ssl", "http", "xml", "multiprocessing", "concurrent", "tempfile", "random")
 
 
 def loaded_by(*modules: str) -> set[str]:

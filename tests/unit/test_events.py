@@ -221,7 +221,7 @@ def test_the_sink_records_history_and_fills_the_metrics(tmp_path: Path) -> None:
 
 def test_the_sink_never_raises_and_logs_a_failure_once(tmp_path: Path, caplog) -> None:
     (tmp_path / "var").write_text("a file where the folder should be")
-    prom = tmp_path / "missing/mxone.prom"
+    prom = tmp_path / "var/mxone.prom"      # under that file: its folder cannot be made
     sink = EventSink(AgentSettings(node="sb1", metrics_textfile=prom), Paths(tmp_path), "sb1")
     with caplog.at_level(logging.WARNING, logger="mxone-cluster-agent"):
         for n in range(3):

@@ -22,12 +22,12 @@ The runtime hands a MetricsSnapshot of plain values; this module knows nothing o
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mxone_maintenance.core.config.atomic import write_atomic
 
 MIN_INTERVAL_S = 1.0
 REJECTED = ("malformed", "forged", "replayed", "wrong_cluster", "stale", "foreign")
@@ -97,21 +97,6 @@ def render(snapshot: MetricsSnapshot) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # not *.prom
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
-
-
 class MetricsWriter:
     """Writes the newest snapshot to `path`, at most once per `interval_s`."""
 
@@ -135,6 +120,6 @@ class MetricsWriter:
         if snapshot is None:
             return False
         self.written_at = self.clock()
-        write_atomic(self.path, render(snapshot))
+        write_atomic(self.path, render(snapshot), 0o644, durable=False)
         self.writes += 1
         return True
