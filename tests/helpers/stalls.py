@@ -11,9 +11,10 @@ the machine waiting on I/O) is read every half second, and 1.5 s of such waiting
 too (an agent blocked writing its log reads its heartbeats late; a Service Node start hung 30 s in CI).
 Normal lab work waits about 1 % of the time.
 
-A lab test that fails while the machine stalled is run once more, from fresh fixtures, and the first
-failure is shown in the summary with the stall that came with it; a lab test that fails without a stall,
-or fails again, fails as usual. Every failing test's report also names the stalls it saw.
+A lab test (marked `lab`, or in tests/netns: the tests that time real daemons) that fails while the
+machine stalled is run once more, from fresh fixtures, and the first failure is shown in the summary
+with the stall that came with it; one that fails without a stall, or fails again, fails as usual, its
+report naming the stalls it saw.
 """
 from __future__ import annotations
 
@@ -115,6 +116,10 @@ class Rerun:
     first_failure: str
 
 
+def times_daemons(item: pytest.Item) -> bool:
+    return item.get_closest_marker("lab") is not None or "netns" in item.path.parts
+
+
 class StallRerun:
     """The pytest plugin: reruns a failed lab test once when the machine stalled during it."""
 
@@ -130,7 +135,7 @@ class StallRerun:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
-        if item.get_closest_marker("lab") is None:
+        if not times_daemons(item):
             return None
         item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
         start = time.monotonic()
