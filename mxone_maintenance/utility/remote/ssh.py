@@ -35,8 +35,32 @@ T = TypeVar("T")
 KEEPALIVE_S = 15
 """Keep-alive interval: notices a dead server on an idle connection and keeps NAT/firewalls open."""
 
+DEAD_PEER_S = 10
+"""A server whose kernel acknowledges nothing for this long (what was sent, or TCP keep-alive probes on
+an idle connection) is gone: power lost, cable out. The kernel then drops the connection
+(TCP_USER_TIMEOUT), so a change notices in seconds, not at the command's timeout (60 s), that a server
+died under it; a live server's kernel answers within milliseconds, however busy the server is."""
+KEEPALIVE_IDLE_S = 2
+
 CONNECT_RETRY_DELAYS = (0.1, 0.3)
 """Back-off before the second and third connect attempt (at most two retries, within the budget)."""
+
+
+def reason(error: BaseException) -> str:
+    """An error's own words for a one-line message: paramiko's "Server connection dropped: " without its
+    dangling colon, an empty one by its type."""
+    text = str(getattr(error, "strerror", None) or error).strip().rstrip(":").rstrip()
+    return text or type(error).__name__
+
+
+def watch_for_a_dead_peer(sock: socket.socket) -> None:
+    """TCP options of every SSH connection: no Nagle, and a dead server noticed within DEAD_PEER_S."""
+    # SSH sends small packets and waits for answers: Nagle plus delayed ACK would add ~40 ms
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, KEEPALIVE_IDLE_S)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, KEEPALIVE_IDLE_S)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, DEAD_PEER_S * 1000)
 
 
 class Connection:
@@ -112,8 +136,7 @@ class Connection:
             try:
                 sock = socket.create_connection(
                     (self.host.address, self.host.port), timeout=max(deadline - time.monotonic(), 0.01))
-                # SSH sends small packets and waits for answers: Nagle plus delayed ACK would add ~40 ms
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                watch_for_a_dead_peer(sock)
                 return sock
             except TimeoutError:
                 raise Unreachable(self.host, f"connection timed out after {budget:g} s") from None
@@ -251,10 +274,12 @@ class Connection:
         except OSError as e:
             if isinstance(e, (TimeoutError, ConnectionError)):  # the session is gone or stuck: start afresh
                 self.close()
-            raise RemoteError(self.host, f"{what}: {e.strerror or e or type(e).__name__}") from None
+            if isinstance(e, TimeoutError) and not str(e):
+                raise RemoteError(self.host, f"{what}: no answer within {self.settings.command_timeout:g} s") from None
+            raise RemoteError(self.host, f"{what}: {reason(e)}") from None
         except (paramiko.SSHException, EOFError) as e:
             self.close()
-            raise RemoteError(self.host, f"{what}: connection lost: {e or type(e).__name__}") from None
+            raise RemoteError(self.host, f"{what}: connection lost: {reason(e)}") from None
 
     def read_file(self, path: str) -> bytes | None:
         """The file's bytes, or None if it does not exist."""
