@@ -345,3 +345,26 @@ def test_allow_down_names_only_servers_the_change_touches(capsys, root: Path) ->
     assert ("  If lim2 does not answer: it is left out and takes generation 2 from its peers when it is back "
             "(--allow-down lim2).") in out.splitlines()
     assert tree(root) == before
+
+
+def test_a_server_that_cannot_be_asked_or_a_bug_is_one_line_never_a_traceback(root, capsys, monkeypatch) -> None:
+    """`cluster reboot` asks the standby what it serves before planning; a standby that does not answer
+    (a RemoteError) used to escape as a traceback. Any exception a command lets out is one line too."""
+    from mxone_maintenance.utility.ops import status
+    from mxone_maintenance.utility.remote.errors import RemoteError
+    from mxone_maintenance.utility.remote.settings import Host
+
+    def standby_silent(*_args):
+        raise RemoteError(Host("sb1", "10.77.0.20"), "cannot tell what runs on the standby: no SSH handshake")
+    monkeypatch.setattr(status, "runtime_facts", standby_silent)
+    code, out, err = run(capsys, root, "cluster", "reboot", "--server", "lim1", "--yes")
+    assert (code, out) == (1, "")
+    assert err == "error: sb1 (10.77.0.20): cannot tell what runs on the standby: no SSH handshake\n"
+
+    def broken(*_args):
+        raise ZeroDivisionError("division by zero")
+    monkeypatch.setattr(status, "runtime_facts", broken)
+    code, out, err = run(capsys, root, "--json", "cluster", "reboot", "--server", "lim1", "--yes")
+    assert code == 1 and "Traceback" not in err and len(err.splitlines()) == 1
+    assert err.startswith("error: internal error (ZeroDivisionError: division by zero); please report it")
+    assert json.loads(out) == {"ok": False, "error": err.removeprefix("error: ").strip(), "exit": 1}

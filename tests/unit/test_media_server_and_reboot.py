@@ -13,9 +13,11 @@ from mxone_maintenance.agent.runtime.alarms import AlarmBook
 from mxone_maintenance.agent.runtime.services import Services
 from mxone_maintenance.core.config.system_file import parse_system
 from mxone_maintenance.core.rules import RuleViolation
-from mxone_maintenance.utility.ops.reboot import RebootRun, Step, plan_lines, plan_reboot, read_progress, \
+from mxone_maintenance.core.contracts.agent_status import AgentStatus, LimState, LimStatus
+from mxone_maintenance.utility.ops.reboot import RebootRun, Step, is_back, plan_lines, plan_reboot, read_progress, \
     write_progress
 from mxone_maintenance.utility.ops.requests import RuntimeFacts
+from mxone_maintenance.utility.ops.status_sources import ServerReport
 from tests.helpers.uitools import with_lim1_clustered
 
 ALIAS = IPv4Address("10.77.0.11")
@@ -84,3 +86,25 @@ def test_the_progress_is_kept_and_gone_when_done(tmp_path):
     assert read_progress(system_file) == run
     write_progress(system_file, run.after(Step.UNLOCK))
     assert read_progress(system_file) is None
+
+
+def reports(up_s: float, age_s: float | None = None, seen_on: str = "lim1") -> tuple[ServerReport, ...]:
+    """lim1 answering with an agent up for `up_s` (known `age_s` ago), running LIM 1; sb1 seeing it on `seen_on`."""
+    lim1 = AgentStatus(node="lim1", up_s=up_s, running=(1,),
+                       lims=(LimStatus(1, "lim1", LimState.RUNNING_ON, servers=("lim1",)),))
+    sb1 = AgentStatus(node="sb1", up_s=500.0, running=(),
+                      lims=(LimStatus(1, seen_on, LimState.RUNNING_ON, servers=(seen_on,)),))
+    return ServerReport("lim1", True, lim1, age_s=age_s), ServerReport("sb1", True, sb1)
+
+
+def test_a_rebooted_regular_is_back_only_with_an_agent_started_after_the_order():
+    """The agent that was up 4 s when the reboot was ordered is the old one until it has gone (a
+    `cluster reboot` right after `cluster create` said "back after 0 s" without any reboot); a new
+    agent is back once the standby sees the LIM on its regular. A shared status counts with its age."""
+    run = RebootRun("lim1", "c1", 1, True, Step.WAIT, ordered_at=1000.0, up_before=4.0)
+    assert not is_back(reports(up_s=4.0 + 0.5), "sb1", run, elapsed=0.5)           # the order has not taken yet
+    assert not is_back(reports(up_s=4.0 + 6.0), "sb1", run, elapsed=6.0)           # nor 6 s later
+    assert is_back(reports(up_s=2.0), "sb1", run, elapsed=6.0)                      # booted 4 s after the order
+    assert not is_back(reports(up_s=2.0, age_s=5.0), "sb1", run, elapsed=6.0)       # that status is 5 s old
+    assert not is_back(reports(up_s=2.0, seen_on="sb1"), "sb1", run, elapsed=6.0)   # the standby has it
+    assert not is_back((ServerReport("lim1", False, error="no route"),), "sb1", run, elapsed=6.0)

@@ -23,6 +23,7 @@ from mxone_maintenance.core.rules import RuleViolation
 from mxone_maintenance.utility.cli.parser import build_parser
 from mxone_maintenance.utility.cli.session import EXIT_FAILED, EXIT_INVALID, Failed, Session, UsageError
 from mxone_maintenance.utility.ops.request_error import RequestError
+from mxone_maintenance.utility.remote.errors import RemoteError
 
 NO_TERMINAL = ("the menus need a terminal (there is none here); without one, run a subcommand: "
                "mxone_maintenance cluster|server|standby ... (see mxone_maintenance --help)")
@@ -144,7 +145,10 @@ def _main(argv: Sequence[str] | None) -> int:
         return args.handler(session, args, system)
     except (RuleViolation, RequestError) as err:
         return _fail(str(err), EXIT_INVALID, args.json)
-    except Failed as err:
+    except (Failed, RemoteError) as err:       # RemoteError: a server a command needed did not answer
         return _fail(str(err), EXIT_FAILED, args.json)
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_FAILED, args.json, prefix="")
+    except Exception as err:                    # a bug: one line for the technician, never a traceback
+        return _fail(f"internal error ({type(err).__name__}: {err}); please report it with the command line; "
+                     f"`mxone_maintenance cluster status` shows where the servers stand", EXIT_FAILED, args.json)

@@ -11,7 +11,7 @@ from mxone_maintenance.utility.cli.apply_flow import execute
 from mxone_maintenance.utility.cli.session import EXIT_FAILED, EXIT_OK, Failed, Session
 from mxone_maintenance.utility.ops import cluster as cluster_ops
 from mxone_maintenance.utility.ops import proposals
-from mxone_maintenance.utility.ops.reboot import RebootRun, Step, plan_lines, plan_reboot, read_progress, \
+from mxone_maintenance.utility.ops.reboot import RebootRun, Step, is_back, plan_lines, plan_reboot, read_progress, \
     write_progress
 from mxone_maintenance.utility.ops.requests import LockLim, RuntimeFacts, UnlockLim
 
@@ -124,23 +124,13 @@ def _reboot(session: Session, system: System, run: RebootRun) -> RebootRun:
     return moved
 
 
-def _back(report, run: RebootRun, elapsed: float) -> bool:
-    server = _agent(report, run.server)
-    if server is None or not server.reachable or server.agent is None or server.agent.up_s > elapsed + 5:
-        return False                    # still the agent from before the reboot, or not answering
-    if run.lim is None:
-        return True
-    standby = _agent(report, report.cluster.standby.server)
-    seen = standby.lim(run.lim) if standby else None
-    return run.lim in server.running() and seen is not None and seen.where == run.server
-
-
 def _wait(session: Session, system: System, run: RebootRun, wait_s: float) -> bool:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        elapsed = time.time() - run.ordered_at
         try:
-            if _back(_status(session, system, run.cluster), run, elapsed):
+            report = _status(session, system, run.cluster)
+            elapsed = time.time() - run.ordered_at            # after the answer: the agent's uptime is as old
+            if is_back(report.servers, report.cluster.standby.server, run, elapsed):
                 session.progress(run.server, f"back after {elapsed:.0f} s" +
                                  (f", LIM {run.lim} running there, heard by the standby" if run.lim else ""))
                 return True

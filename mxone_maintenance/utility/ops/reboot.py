@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from enum import Enum
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 from mxone_maintenance.core.model import System
 from mxone_maintenance.core.rules import refusal
 from mxone_maintenance.utility.ops.requests import RuntimeFacts
+from mxone_maintenance.utility.ops.status_sources import ServerReport
 
 
 class Step(str, Enum):
@@ -82,6 +84,24 @@ def plan_lines(run: RebootRun, wait_s: float) -> list[str]:
              Step.UNLOCK: f"unlock LIM {run.lim} (the fallback type decides from then on)"}
     return [f"Plan: guided reboot of {run.server} (cluster {run.cluster})"] + \
         [f"  {n}. {words[step]}" for n, step in enumerate(run.steps(), 1)]
+
+
+def is_back(servers: Sequence[ServerReport], standby: str, run: RebootRun, elapsed: float) -> bool:
+    """The rebooted server is back: it answers with an agent that started after the order -- its uptime,
+    plus the age of what we know of it, is shorter than the `elapsed` seconds since the order (an agent
+    up for only 4 s when the order came is still the old one until it has gone) -- and, for a regular,
+    it runs its LIM there as the standby sees it."""
+    reports = {report.server: report for report in servers}
+    server = reports.get(run.server)
+    if server is None or not server.reachable or server.agent is None:
+        return False
+    if server.agent.up_s + (server.age_s or 0.0) >= elapsed:
+        return False                    # the agent from before the reboot: the order has not taken yet
+    if run.lim is None:
+        return True
+    watcher = reports.get(standby)
+    seen = watcher.lim(run.lim) if watcher is not None else None
+    return run.lim in server.running() and seen is not None and seen.where == run.server
 
 
 def progress_path(system_file: Path) -> Path:
