@@ -149,6 +149,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return _fail(str(err), EXIT_FAILED, args.json)
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_FAILED, args.json, prefix="")
+    except BrokenPipeError:
+        raise                                   # main() says it in its own line, with stdout silenced
     except Exception as err:                    # a bug: one line for the technician, never a traceback
         return _fail(f"internal error ({type(err).__name__}: {err}); please report it with the command line; "
                      f"`mxone_maintenance cluster status` shows where the servers stand", EXIT_FAILED, args.json)
