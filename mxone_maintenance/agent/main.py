@@ -27,7 +27,6 @@ from mxone_maintenance.agent.datasync import (
     status_lines,
 )
 from mxone_maintenance.agent.decide import probe_timeout, probe_tries
-from mxone_maintenance.core.version import VersionAction
 from mxone_maintenance.agent.logs import log_to, say_error
 from mxone_maintenance.agent.runtime import Agent, Effects, NullSync
 from mxone_maintenance.agent.runtime.ports import HeartbeatPort, MakeChannel, MakeEffects
@@ -38,6 +37,7 @@ from mxone_maintenance.core.contracts.agent_status import AgentStatus, StatusErr
 from mxone_maintenance.core.contracts.events import event_from_json, event_text, parse_since
 from mxone_maintenance.core.model import Cluster
 from mxone_maintenance.core.paths import Paths
+from mxone_maintenance.core.version import VersionAction
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 EXIT_CONFIG = 78    # sysexits.h EX_CONFIG; the unit's RestartPreventExitStatus: a restart cannot fix it

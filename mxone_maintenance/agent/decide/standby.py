@@ -123,7 +123,7 @@ def _serve(cycle: Cycle, lim: ClusterLim) -> None:
     else:
         handed_over = cycle.alive(lim.server) and lim.lim in regular.releasing
         take_when_clear(cycle, lim, handed_over, TAKING_OVER, _failed_at(cycle, lim.server),
-                        silent_since=_last_heard(cycle, lim.server))
+                        silent_peer=lim.server)
         if lim.lim in {a.lim for a in cycle.actions if isinstance(a, (TakeAlias, Unblock))}:
             cycle.alarm(alarms.lim_on_standby(lim.lim))
             if lim.lock != "standby":
@@ -150,12 +150,6 @@ def _failed_at(cycle: Cycle, name: str) -> float | None:
     """When a silent peer passed D (None: never heard, or not failed)."""
     peer = cycle.peer(name)
     return None if peer.last_heard is None else peer.last_heard + cycle.config.detect_s
-
-
-def _last_heard(cycle: Cycle, name: str) -> float:
-    """When the peer was last heard; since we listen, for one never heard."""
-    heard = cycle.peer(name).last_heard
-    return heard if heard is not None else cycle.obs.started_at
 
 
 def _serving_state(cycle: Cycle, lim: ClusterLim) -> tuple[LimState, tuple[str, ...]]:

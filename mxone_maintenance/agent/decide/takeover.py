@@ -28,11 +28,11 @@ TAKING_OVER = Steps(LimState.TAKING_OVER_HANDED_OVER, LimState.TAKING_OVER_ALIAS
 
 
 def take_when_clear(cycle: Cycle, lim: ClusterLim, handed_over: bool, steps: Steps,
-                    not_before: float | None = None, silent_since: float | None = None) -> None:
+                    not_before: float | None = None, silent_peer: str | None = None) -> None:
     """Activate `lim` if its alias is free; else probe it, or wait and alarm while it is answered.
     An answer from before `not_before` (a pre-probe, while the regular was still alive) is asked again
-    at once instead of after the re-probe time. With `silent_since` (when the standby last heard the
-    LIM's regular) the answered alias is alarmed only once that silence lasts silence_alarm_time."""
+    at once instead of after the re-probe time. With `silent_peer` (the standby's: the LIM's regular) the
+    answered alias is alarmed only once that peer has been silent for silence_alarm_time."""
     if handed_over:
         cycle.activate(lim.lim)
         cycle.say(lim.lim, cycle.obs.node, steps.handed_over)
@@ -48,7 +48,7 @@ def take_when_clear(cycle: Cycle, lim: ClusterLim, handed_over: bool, steps: Ste
         cycle.say(lim.lim, None, steps.probing)
         return
     if probe is not None and probe.kind != "none":
-        if silent_since is None or cycle.now - silent_since >= silence_alarm_time(cycle.config):
+        if silent_peer is None or cycle.silent_for(silent_peer, silence_alarm_time(cycle.config)):
             cycle.alarm(alarms.alias_conflict(lim, probe))
         if age >= reprobe_time(cycle.config):
             cycle.do(ProbeAlias(lim.lim))
